@@ -1,0 +1,146 @@
+/* haven storage library: object stores shaped like RADOS, and the disk
+ * layer that maps block requests onto extent objects.
+ *
+ * Threads.  The library never owns an event loop.  Backends finish object
+ * operations on threads of their own (librados callbacks, the local
+ * backend's worker threads) and hand every finished operation to the
+ * embedder through storage_env.post().  The embedder brings the
+ * completion back to its own thread (havend: a queue plus one uv_async_t)
+ * and calls storage_complete() there.  Everything else in this header,
+ * the disk layer included, is called on that one owner thread.
+ *
+ * Errors.  Every function returns 0 or a negative errno.
+ */
+#ifndef HAVEN_STORAGE_H
+#define HAVEN_STORAGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The snap id that means "the live object" (LIBRADOS_SNAP_HEAD). */
+#define STORAGE_SNAP_HEAD UINT64_C(0xfffffffffffffffe)
+
+#define STORAGE_EXTENT_SIZE_DEFAULT (UINT32_C(4) << 20)
+#define STORAGE_OID_MAX 96
+
+/* A finished operation travels back to the owner thread through this
+ * intrusive node.  'fn' is called by storage_complete(). */
+struct storage_completion {
+	struct storage_completion *next;
+	void (*fn)(struct storage_completion *c);
+};
+
+/* Supplied by the embedder.  post() may be called from any thread, any
+ * number of times concurrently; it must arrange for storage_complete(c)
+ * to run later on the owner thread.  It must not call it inline. */
+struct storage_env {
+	void (*post)(void *ctx, struct storage_completion *c);
+	void *ctx;
+};
+
+/* Runs a posted completion; call on the owner thread. */
+void storage_complete(struct storage_completion *c);
+
+/* Where a store lives.  Strings are borrowed for the duration of
+ * storage_store_open(), which copies what it keeps. */
+struct storage_route {
+	const char *type;      /* "local", "memory" or "rados" */
+	const char *path;      /* local: root directory of the objects */
+	const char *ceph_conf; /* rados: ceph.conf path */
+	const char *pool;      /* rados: pool name */
+	const char *client_id; /* rados: cephx id ("admin" if NULL) */
+	const char *keyring;   /* rados: keyring path or NULL */
+};
+
+struct storage_store;
+struct storage_disk;
+
+/* Opens a store for a route.  The env is copied.  -ENOENT for an
+ * unknown type, -ENOTSUP for "rados" in a build without librados. */
+int storage_store_open(const struct storage_route *route,
+		       const struct storage_env *env,
+		       struct storage_store **out);
+/* All disks of the store must be closed first. */
+void storage_store_close(struct storage_store *st);
+
+/* A blocking env for programs without a loop (havenctl, unit tests):
+ * storage_sync_wait() runs posted completions on the calling thread until
+ * *done becomes true. */
+struct storage_sync;
+int storage_sync_new(struct storage_sync **out);
+void storage_sync_free(struct storage_sync *s);
+const struct storage_env *storage_sync_env(struct storage_sync *s);
+void storage_sync_wait(struct storage_sync *s, const bool *done);
+
+/* ---- disk layer ---- */
+
+/* What a disk is in the store.  'id' names its objects: extent n of disk
+ * id is "<id as 16 hex>.<n as 16 hex>", its header "<id as 16 hex>.header". */
+struct storage_disk_params {
+	const char *ns;	      /* namespace (tenant route namespace) */
+	uint64_t id;	      /* catalog disk id */
+	uint64_t size;	      /* bytes */
+	uint32_t extent_size; /* power of two, >= 4096 */
+	bool read_only;
+	uint64_t snap; /* STORAGE_SNAP_HEAD, or a snap to read */
+};
+
+/* Opens a disk (builds its allocation map).  Blocking; owner thread. */
+int storage_disk_open(struct storage_store *st,
+		      const struct storage_disk_params *p,
+		      struct storage_disk **out);
+void storage_disk_close(struct storage_disk *d);
+uint64_t storage_disk_size(const struct storage_disk *d);
+uint32_t storage_disk_extent_size(const struct storage_disk *d);
+
+/* Removes every object of a disk (extents and header).  Blocking. */
+int storage_disk_destroy(struct storage_store *st, const char *ns, uint64_t id,
+			 uint64_t size, uint32_t extent_size);
+
+enum storage_cmd {
+	STORAGE_READ,
+	STORAGE_WRITE,
+	STORAGE_ZERO,	/* WRITE_ZEROES; a metadata operation */
+	STORAGE_TRIM,	/* like ZERO: haven never leaves stale data behind */
+	STORAGE_FLUSH,	/* every write completed before is durable */
+	STORAGE_STATUS, /* allocation status, see storage_req.extents */
+};
+
+#define STORAGE_F_FUA (1u << 0)	    /* durable before completion */
+#define STORAGE_F_NO_HOLE (1u << 1) /* ZERO: keep the range allocated */
+
+/* One run of the allocation map returned by STORAGE_STATUS. */
+struct storage_extent {
+	uint64_t length;
+	bool hole; /* never written, or zeroed: reads as zeros */
+};
+
+/* A block request.  The caller owns it (usually embedded in its own
+ * request struct) and keeps it and 'buf' alive until 'done' runs on the
+ * owner thread.  READ fills buf[0..len); WRITE takes buf[0..len).
+ * STATUS fills up to 'nextents' entries of 'extents' starting at 'off'
+ * and sets nextents to the count; the runs may end before off+len. */
+struct storage_req {
+	enum storage_cmd cmd;
+	unsigned flags;
+	uint64_t off;
+	uint64_t len;
+	void *buf;
+	struct storage_extent *extents;
+	size_t nextents;
+	void (*done)(struct storage_req *r, int result);
+	void *priv;
+
+	/* Private to the disk layer. */
+	struct storage_disk *disk_;
+	uint64_t cursor_;
+	unsigned inflight_;
+	int error_;
+};
+
+/* Starts a request; 'done' is always called exactly once, never from
+ * inside this call.  The caller validated the range against the size. */
+void storage_disk_submit(struct storage_disk *d, struct storage_req *r);
+
+#endif

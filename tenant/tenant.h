@@ -1,0 +1,170 @@
+/* haven tenant library: the catalog (LMDB), names, identities (the
+ * gateway's CA, site certificates, SPKI pins).
+ *
+ * The catalog is one LMDB environment shared by havend and havenctl
+ * (several processes).  Every read function runs a short read
+ * transaction and copies results out; none holds a transaction across
+ * calls.  Write functions run one write transaction each: either the whole
+ * change is committed or nothing is.
+ *
+ * Errors: 0 or a negative errno.  -ENOENT not found, -EEXIST duplicate,
+ * -EINVAL bad argument (e.g. an invalid name), -EBUSY refused because
+ * something still depends on it, -EIO catalog corruption, -ENOSPC map full.
+ */
+#ifndef HAVEN_TENANT_H
+#define HAVEN_TENANT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define TENANT_NAME_MAX 63 /* [a-z0-9][a-z0-9._-]{0,62}, no ".." */
+#define TENANT_PATH_MAX 1024
+#define TENANT_PIN_LEN 32 /* SHA-256 of the DER SubjectPublicKeyInfo */
+
+/* ---- names.c ---- */
+
+/* True when s is a valid tenant, site, VM, disk or route name. */
+bool tenant_name_valid(const char *s);
+/* Parses a size with an optional K/M/G/T suffix (powers of 1024) into
+ * bytes.  -EINVAL on garbage, -ERANGE on overflow. */
+int tenant_parse_size(const char *s, uint64_t *out);
+
+/* ---- catalog.c ---- */
+
+struct tenant_catalog;
+
+#define TENANT_CATALOG_CREATE (1u << 0) /* create the environment */
+
+/* Opens (or creates) the catalog in directory 'dir'. */
+int tenant_catalog_open(const char *dir, unsigned flags,
+			struct tenant_catalog **out);
+void tenant_catalog_close(struct tenant_catalog *cat);
+
+/* A counter bumped by every committed write; havend polls it to notice
+ * havenctl's changes (revocations, removed disks). */
+int tenant_catalog_generation(struct tenant_catalog *cat, uint64_t *gen);
+
+struct tenant_route {
+	char name[TENANT_NAME_MAX + 1];
+	char type[16];			 /* "local", "memory", "rados" */
+	char path[TENANT_PATH_MAX];	 /* local: object directory */
+	char ceph_conf[TENANT_PATH_MAX]; /* rados */
+	char pool[TENANT_NAME_MAX + 1];
+	char client_id[TENANT_NAME_MAX + 1];
+	char keyring[TENANT_PATH_MAX];
+};
+
+int tenant_route_add(struct tenant_catalog *cat, const struct tenant_route *r);
+int tenant_route_get(struct tenant_catalog *cat, const char *name,
+		     struct tenant_route *out);
+int tenant_route_list(struct tenant_catalog *cat,
+		      int (*cb)(const struct tenant_route *r, void *arg),
+		      void *arg);
+
+enum tenant_state {
+	TENANT_ACTIVE = 0,
+	TENANT_SUSPENDED = 1,
+};
+
+struct tenant_info {
+	uint64_t id; /* assigned by tenant_add, never reused */
+	char name[TENANT_NAME_MAX + 1];
+	char route[TENANT_NAME_MAX + 1];
+	char ns[TENANT_NAME_MAX + 1]; /* object namespace; default: the name */
+	uint32_t state;		      /* enum tenant_state */
+	uint64_t created;	      /* unix seconds */
+};
+
+/* Adds a tenant; fills t->id and t->created.  The route must exist. */
+int tenant_add(struct tenant_catalog *cat, struct tenant_info *t);
+int tenant_get(struct tenant_catalog *cat, uint64_t id,
+	       struct tenant_info *out);
+int tenant_get_by_name(struct tenant_catalog *cat, const char *name,
+		       struct tenant_info *out);
+int tenant_list(struct tenant_catalog *cat,
+		int (*cb)(const struct tenant_info *t, void *arg), void *arg);
+
+struct tenant_cred {
+	uint8_t pin[TENANT_PIN_LEN];
+	uint64_t tenant_id; /* 0 for an operator credential */
+	bool operator_role;
+	char site[TENANT_NAME_MAX + 1];
+	uint64_t serial;    /* certificate serial number */
+	uint64_t issued;    /* unix seconds */
+	uint64_t not_after; /* unix seconds */
+};
+
+/* Records a credential pin.  -EEXIST if the pin is known, or if the
+ * tenant already has a live credential for that site. */
+int tenant_cred_add(struct tenant_catalog *cat, const struct tenant_cred *c);
+/* -ENOENT when the pin is unknown or revoked. */
+int tenant_cred_lookup(struct tenant_catalog *cat,
+		       const uint8_t pin[TENANT_PIN_LEN],
+		       struct tenant_cred *out);
+int tenant_cred_list(struct tenant_catalog *cat,
+		     int (*cb)(const struct tenant_cred *c, void *arg),
+		     void *arg);
+/* Deletes the pin (revocation).  -ENOENT if unknown. */
+int tenant_cred_revoke(struct tenant_catalog *cat,
+		       const uint8_t pin[TENANT_PIN_LEN]);
+
+struct tenant_disk {
+	uint64_t id; /* assigned by tenant_disk_add, never reused */
+	uint64_t tenant_id;
+	char vm[TENANT_NAME_MAX + 1];
+	char name[TENANT_NAME_MAX + 1];
+	uint64_t size;	      /* bytes */
+	uint32_t extent_size; /* bytes, power of two */
+	uint64_t created;     /* unix seconds */
+};
+
+/* Adds a disk; fills d->id and d->created.  -EEXIST if the tenant has a
+ * disk VM/NAME already, -ENOENT if the tenant does not exist. */
+int tenant_disk_add(struct tenant_catalog *cat, struct tenant_disk *d);
+int tenant_disk_get(struct tenant_catalog *cat, uint64_t tenant_id,
+		    const char *vm, const char *name, struct tenant_disk *out);
+int tenant_disk_get_by_id(struct tenant_catalog *cat, uint64_t id,
+			  struct tenant_disk *out);
+/* tenant_id 0 lists every tenant's disks; ordered by tenant, vm, name. */
+int tenant_disk_list(struct tenant_catalog *cat, uint64_t tenant_id,
+		     int (*cb)(const struct tenant_disk *d, void *arg),
+		     void *arg);
+int tenant_disk_remove(struct tenant_catalog *cat, uint64_t id);
+
+/* ---- identity.c ---- */
+
+/* Files under a PKI directory. */
+#define TENANT_PKI_CA_CERT "ca-cert.pem"
+#define TENANT_PKI_CA_KEY "ca-key.pem"
+#define TENANT_PKI_SERVER_CERT "server-cert.pem"
+#define TENANT_PKI_SERVER_KEY "server-key.pem"
+/* Files in a site bundle (the layout libnbd and qemu read). */
+#define TENANT_BUNDLE_CA "ca-cert.pem"
+#define TENANT_BUNDLE_CERT "client-cert.pem"
+#define TENANT_BUNDLE_KEY "client-key.pem"
+
+/* Creates the CA (EC P-256, 10 years) and a server certificate (EC P-256,
+ * 2 years) whose SANs are localhost, 127.0.0.1, ::1, the host name and
+ * every extra name and address given.  Key files get mode 0600.
+ * -EEXIST if the CA already exists. */
+int tenant_pki_init(const char *pki_dir, const char *const *hostnames,
+		    size_t nhostnames, const char *const *ips, size_t nips);
+
+/* Issues a client certificate (EC P-256, 'days' valid) signed by the CA
+ * in pki_dir, with subject CN=cn, O=org, and writes the bundle into
+ * out_dir (created if missing; refuses -EEXIST if it holds a bundle).
+ * Returns the SPKI pin, the serial and the expiry. */
+int tenant_pki_issue(const char *pki_dir, const char *cn, const char *org,
+		     unsigned days, const char *out_dir,
+		     uint8_t pin[TENANT_PIN_LEN], uint64_t *serial,
+		     uint64_t *not_after);
+
+/* SHA-256 over i2d_X509_PUBKEY() of an X509 certificate (an X509 *). */
+int tenant_spki_pin(const void *x509, uint8_t pin[TENANT_PIN_LEN]);
+/* Lower-case hex of a pin into buf (at least 2*TENANT_PIN_LEN+1 bytes). */
+void tenant_pin_hex(const uint8_t pin[TENANT_PIN_LEN], char *buf);
+/* Parses a pin in hex.  -EINVAL unless exactly 64 hex digits. */
+int tenant_pin_parse(const char *hex, uint8_t pin[TENANT_PIN_LEN]);
+
+#endif
