@@ -70,6 +70,7 @@
 #define NBD_REP_ERR_SHUTDOWN (NBD_REP_FLAG_ERROR | 7)
 #define NBD_REP_ERR_BLOCK_SIZE_REQD (NBD_REP_FLAG_ERROR | 8)
 #define NBD_REP_ERR_TOO_BIG (NBD_REP_FLAG_ERROR | 9)
+#define NBD_REP_ERR_EXT_HEADER_REQD (NBD_REP_FLAG_ERROR | 10)
 
 /* Info types in NBD_REP_INFO and in INFO/GO requests. */
 #define NBD_INFO_EXPORT 0
@@ -124,6 +125,11 @@
  * size; the maximum never drops below 256 KiB (nbdcopy ignores it). */
 #define GW_NBD_MIN_BLOCK 1u
 #define GW_NBD_MAX_PAYLOAD (32u << 20)
+/* Preferred block size when the export does not give a usable one. */
+#define GW_NBD_PREF_BLOCK_DEFAULT 4096u
+/* The id haven gives base:allocation in NBD_REP_META_CONTEXT (the id is
+ * opaque to clients; qemu uses 0, nbdkit 1). */
+#define GW_NBD_META_ID_BASE_ALLOCATION 1u
 
 static inline void gw_put16(uint8_t *p, uint16_t v)
 {

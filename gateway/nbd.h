@@ -38,6 +38,15 @@ struct gw_export {
 
 struct gw_hs;
 
+/* Option payload limits.  Before TLS the client is unauthenticated and
+ * any option longer than this closes the connection.  After TLS, known
+ * options longer than GW_HS_MAX_OPT are skipped and answered with
+ * NBD_REP_ERR_TOO_BIG; unknown ones are skipped whatever their length. */
+#define GW_HS_MAX_OPT_PRE_TLS 4096u
+#define GW_HS_MAX_OPT 65536u
+/* Longest error message the lookup/list callbacks can hand back. */
+#define GW_HS_MSG_MAX 256u
+
 /* Callbacks into the connection.  'arg' is the connection. */
 struct gw_hs_ops {
 	/* Queues bytes for the client (plaintext before STARTTLS, TLS

@@ -112,7 +112,16 @@ void storage_op_init(struct storage_op *op, enum storage_opcode code,
 int storage_oid_extent(char *buf, size_t len, uint64_t disk_id, uint64_t n);
 int storage_oid_header(char *buf, size_t len, uint64_t disk_id);
 
-/* Runs one op synchronously through a sync env; for blocking callers. */
+/* Checks an op (magic, opcode, buffers; programmer errors abort) and
+ * queues it on the store's backend.  Use this rather than be_ops->submit. */
+void storage_op_submit(struct storage_store *st, void *io,
+		       struct storage_op *op);
+
+/* Runs one op synchronously through a sync env; for blocking callers.
+ * The store must have been opened with storage_sync_env(): the calling
+ * thread runs every completion posted until this op's.  comp.fn and owner
+ * are borrowed and restored, comp.fn is not called.  Returns 0 or the
+ * op's negative result; a READ's byte count stays in op->result. */
 int storage_op_run(struct storage_store *st, void *io, struct storage_op *op);
 
 #endif

@@ -137,6 +137,8 @@ struct storage_req {
 	uint64_t cursor_;
 	unsigned inflight_;
 	int error_;
+	unsigned state_;
+	struct storage_completion comp_; /* defers a completion without I/O */
 };
 
 /* Starts a request; 'done' is always called exactly once, never from

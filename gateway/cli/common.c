@@ -1,0 +1,342 @@
+/* What every havenctl command shares: dispatch through a subcommand
+ * table, option parsing, the one-line error convention, the data
+ * directory and copying catalog listings out.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+
+void gw_cli_print_cmds(const struct gw_cli_cmd *cmds, size_t ncmds)
+{
+	size_t i;
+
+	for (i = 0; i < ncmds; i++)
+		printf("  %-8s %s\n", cmds[i].name, cmds[i].summary);
+}
+
+int gw_cli_dispatch(struct gw_cli *cli, const char *usage,
+		    const struct gw_cli_cmd *cmds, size_t ncmds, int argc,
+		    char **argv)
+{
+	const char *name;
+	size_t i;
+
+	if (argc < 2)
+		return gw_cli_usage_error(cli, "missing command");
+	name = argv[1];
+	if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 ||
+	    strcmp(name, "help") == 0) {
+		printf("%s\nCommands:\n", usage);
+		gw_cli_print_cmds(cmds, ncmds);
+		return GW_CLI_OK;
+	}
+	for (i = 0; i < ncmds; i++)
+		if (strcmp(name, cmds[i].name) == 0)
+			break;
+	if (i == ncmds)
+		return gw_cli_usage_error(cli, "unknown command '%s'", name);
+	snprintf(cli->cmd, sizeof(cli->cmd), "%s %s", argv[0], name);
+	/* Each command parses its own argv, so getopt's hidden state must
+	 * start afresh: optind = 0 makes glibc reinitialise completely. */
+	optind = 0;
+	return cmds[i].fn(cli, argc - 1, argv + 1);
+}
+
+int gw_cli_getopt(struct gw_cli *cli, int argc, char **argv,
+		  const char *shortopts, const struct option *longopts)
+{
+	char spec[32];
+	int c;
+
+	/* Our own messages replace getopt's; see gw_cli_usage_error(). */
+	opterr = 0;
+	/* A leading ':' makes a missing argument come back as ':'. */
+	if (shortopts[0] == '+')
+		snprintf(spec, sizeof(spec), "+:%s", shortopts + 1);
+	else
+		snprintf(spec, sizeof(spec), ":%s", shortopts);
+	c = getopt_long(argc, argv, spec, longopts, NULL);
+	if (c == ':') {
+		gw_cli_usage_error(cli, "option '%s' needs an argument",
+				   argv[optind - 1]);
+		return '?';
+	}
+	if (c == '?') {
+		if (optopt)
+			gw_cli_usage_error(cli, "unknown option '-%c'", optopt);
+		else
+			gw_cli_usage_error(cli, "unknown option '%s'",
+					   argv[optind - 1]);
+		return '?';
+	}
+	return c;
+}
+
+int gw_cli_opts_json(struct gw_cli *cli, int argc, char **argv,
+		     const char *usage, bool *json)
+{
+	static const struct option opts[] = {
+		{"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+
+	while ((c = gw_cli_getopt(cli, argc, argv, "h", opts)) != -1) {
+		switch (c) {
+		case 'j':
+			if (!json)
+				return gw_cli_usage_error(
+					cli, "unknown option '--json'");
+			*json = true;
+			break;
+		case 'h':
+			gw_cli_help(usage);
+			return GW_CLI_DONE;
+		default:
+			return GW_CLI_USAGE;
+		}
+	}
+	return GW_CLI_OK;
+}
+
+int gw_cli_help(const char *usage)
+{
+	fputs(usage, stdout);
+	return GW_CLI_OK;
+}
+
+int gw_cli_usage_error(const struct gw_cli *cli, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("havenctl: ", stderr);
+	if (cli->cmd[0])
+		fprintf(stderr, "%s: ", cli->cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'havenctl %s%s--help'.\n", cli->cmd,
+		cli->cmd[0] ? " " : "");
+	return GW_CLI_USAGE;
+}
+
+int gw_cli_nargs(const struct gw_cli *cli, int argc, int min, int max,
+		 const char *what)
+{
+	if (argc < min) {
+		gw_cli_usage_error(cli, "missing %s", what);
+		return -EINVAL;
+	}
+	if (argc > max) {
+		gw_cli_usage_error(cli, "unexpected argument");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int gw_cli_fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("havenctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return GW_CLI_FAIL;
+}
+
+const char *gw_cli_strerror(int err)
+{
+	switch (-err) {
+	case EIO:
+		return "catalog or store I/O error (corrupt?)";
+	case ENOSPC:
+		return "no space left (catalog map or file system full)";
+	case EBUSY:
+		return "still in use";
+	case EAGAIN:
+		return "temporarily unavailable, try again";
+	default:
+		return strerror(-err);
+	}
+}
+
+int gw_cli_check_name(const char *kind, const char *s)
+{
+	if (tenant_name_valid(s))
+		return 0;
+	gw_cli_fail("invalid %s name '%s': use [a-z0-9][a-z0-9._-]{0,62}, "
+		    "lower case, no '..'",
+		    kind, s);
+	return -EINVAL;
+}
+
+int gw_cli_path(const struct gw_cli *cli, const char *rel, char *buf,
+		size_t len)
+{
+	int n;
+
+	n = snprintf(buf, len, "%s/%s", cli->dir, rel);
+	if (n < 0 || (size_t)n >= len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+int gw_cli_catalog_open(const struct gw_cli *cli, struct tenant_catalog **out)
+{
+	char path[TENANT_PATH_MAX];
+	struct stat st;
+	int err;
+
+	err = gw_cli_path(cli, GW_CLI_CATALOG, path, sizeof(path));
+	if (err < 0)
+		goto fail;
+	/* Without this check LMDB would report a bare ENOENT, which does
+	 * not tell the operator what to do. */
+	if (stat(path, &st) < 0 && errno == ENOENT) {
+		gw_cli_fail("%s: not a haven data directory "
+			    "(run 'havenctl -d %s init' first)",
+			    cli->dir, cli->dir);
+		return -ENOENT;
+	}
+	err = tenant_catalog_open(path, 0, out);
+	if (err == 0)
+		return 0;
+fail:
+	gw_cli_fail("cannot open catalog %s/%s: %s", cli->dir, GW_CLI_CATALOG,
+		    gw_cli_strerror(err));
+	return err;
+}
+
+int gw_cli_tenant_get(struct tenant_catalog *cat, const char *name,
+		      struct tenant_info *out)
+{
+	int err;
+
+	err = gw_cli_check_name("tenant", name);
+	if (err < 0)
+		return err;
+	err = tenant_get_by_name(cat, name, out);
+	if (err == -ENOENT)
+		gw_cli_fail("tenant '%s' does not exist", name);
+	else if (err < 0)
+		gw_cli_fail("cannot read tenant '%s': %s", name,
+			    gw_cli_strerror(err));
+	return err;
+}
+
+void gw_cli_vec_init(struct gw_cli_vec *v, size_t size)
+{
+	v->items = NULL;
+	v->n = 0;
+	v->cap = 0;
+	v->size = size;
+}
+
+void gw_cli_vec_free(struct gw_cli_vec *v)
+{
+	if (!v)
+		return;
+	free(v->items);
+	v->items = NULL;
+	v->n = v->cap = 0;
+}
+
+int gw_cli_vec_push(struct gw_cli_vec *v, const void *item)
+{
+	void *p;
+	size_t cap;
+
+	if (v->n == v->cap) {
+		cap = v->cap ? v->cap * 2 : 16;
+		p = realloc(v->items, cap * v->size);
+		if (!p)
+			return -ENOMEM;
+		v->items = p;
+		v->cap = cap;
+	}
+	memcpy((char *)v->items + v->n * v->size, item, v->size);
+	v->n++;
+	return 0;
+}
+
+void *gw_cli_vec_at(const struct gw_cli_vec *v, size_t i)
+{
+	return (char *)v->items + i * v->size;
+}
+
+static int push_tenant(const struct tenant_info *t, void *arg)
+{
+	return gw_cli_vec_push(arg, t);
+}
+
+static int push_cred(const struct tenant_cred *c, void *arg)
+{
+	return gw_cli_vec_push(arg, c);
+}
+
+static int push_disk(const struct tenant_disk *d, void *arg)
+{
+	return gw_cli_vec_push(arg, d);
+}
+
+static int push_route(const struct tenant_route *r, void *arg)
+{
+	return gw_cli_vec_push(arg, r);
+}
+
+/* A failed listing leaves nothing half-filled behind. */
+static int loaded(struct gw_cli_vec *v, int err, const char *what)
+{
+	if (err == 0)
+		return 0;
+	gw_cli_vec_free(v);
+	gw_cli_fail("cannot list %s: %s", what, gw_cli_strerror(err));
+	return err;
+}
+
+int gw_cli_load_tenants(struct tenant_catalog *cat, struct gw_cli_vec *v)
+{
+	gw_cli_vec_init(v, sizeof(struct tenant_info));
+	return loaded(v, tenant_list(cat, push_tenant, v), "tenants");
+}
+
+int gw_cli_load_creds(struct tenant_catalog *cat, struct gw_cli_vec *v)
+{
+	gw_cli_vec_init(v, sizeof(struct tenant_cred));
+	return loaded(v, tenant_cred_list(cat, push_cred, v), "credentials");
+}
+
+int gw_cli_load_disks(struct tenant_catalog *cat, uint64_t tenant_id,
+		      struct gw_cli_vec *v)
+{
+	gw_cli_vec_init(v, sizeof(struct tenant_disk));
+	return loaded(v, tenant_disk_list(cat, tenant_id, push_disk, v),
+		      "disks");
+}
+
+int gw_cli_load_routes(struct tenant_catalog *cat, struct gw_cli_vec *v)
+{
+	gw_cli_vec_init(v, sizeof(struct tenant_route));
+	return loaded(v, tenant_route_list(cat, push_route, v), "routes");
+}
+
+const char *gw_cli_tenant_name(const struct gw_cli_vec *tenants, uint64_t id)
+{
+	const struct tenant_info *t;
+	size_t i;
+
+	for (i = 0; i < tenants->n; i++) {
+		t = gw_cli_vec_at(tenants, i);
+		if (t->id == id)
+			return t->name;
+	}
+	return NULL;
+}

@@ -1,0 +1,732 @@
+/* A client connection: the socket, TLS through memory BIOs, the option
+ * phase and the life cycle.  Requests are in transmission.c.
+ *
+ * Bytes flow socket -> rbio -> SSL_read -> protocol machines, and
+ * protocol replies -> out buffer -> SSL_write -> wbio -> uv_write.  Output
+ * is coalesced: replies are appended and the connection is flushed once
+ * per loop event (gw_conn_mark_dirty + the server's flush pass), so many
+ * small replies share TLS records and write calls. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/x509.h>
+
+#include "conn.h"
+
+struct write_req {
+	uv_write_t req;
+	size_t len;
+	uint8_t data[];
+};
+
+static uint64_t now_ms(void)
+{
+	return uv_hrtime() / 1000000;
+}
+
+static const char *tenant_of(const struct gw_conn *c)
+{
+	return c->identified ? c->ident.who : "-";
+}
+
+/* ---- output ---- */
+
+static int out_append(struct gw_conn *c, const void *buf, size_t len)
+{
+	if (c->out_len + len > c->out_cap) {
+		size_t cap = c->out_cap ? c->out_cap : 4096;
+		uint8_t *n;
+
+		while (cap < c->out_len + len)
+			cap *= 2;
+		n = realloc(c->out, cap);
+		if (!n)
+			return -ENOMEM;
+		c->out = n;
+		c->out_cap = cap;
+	}
+	memcpy(c->out + c->out_len, buf, len);
+	c->out_len += len;
+	return 0;
+}
+
+static void write_done(uv_write_t *req, int status)
+{
+	struct write_req *w = (struct write_req *)req;
+	struct gw_conn *c = req->data;
+
+	free(w);
+	if (status < 0 && status != UV_ECANCELED)
+		gw_conn_close(c, "socket write failed");
+}
+
+static int raw_write(struct gw_conn *c, const void *buf, size_t len)
+{
+	struct write_req *w;
+	uv_buf_t b;
+	int r;
+
+	if (len == 0)
+		return 0;
+	w = malloc(sizeof(*w) + len);
+	if (!w)
+		return -ENOMEM;
+	memcpy(w->data, buf, len);
+	w->len = len;
+	w->req.data = c;
+	b = uv_buf_init((char *)w->data, (unsigned)len);
+	r = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, write_done);
+	if (r < 0)
+		free(w);
+	c->bytes_out += len;
+	return r;
+}
+
+/* Moves everything OpenSSL produced into one socket write. */
+static int drain_wbio(struct gw_conn *c)
+{
+	size_t pending = BIO_ctrl_pending(c->wbio);
+	struct write_req *w;
+	uv_buf_t b;
+	int n, r;
+
+	if (pending == 0)
+		return 0;
+	w = malloc(sizeof(*w) + pending);
+	if (!w)
+		return -ENOMEM;
+	n = BIO_read(c->wbio, w->data, (int)pending);
+	if (n <= 0) {
+		free(w);
+		return -EIO;
+	}
+	w->len = (size_t)n;
+	w->req.data = c;
+	b = uv_buf_init((char *)w->data, (unsigned)n);
+	r = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, write_done);
+	if (r < 0)
+		free(w);
+	c->bytes_out += (size_t)n;
+	return r;
+}
+
+static int tls_write(struct gw_conn *c, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	/* Memory BIOs grow, so SSL_write never wants to wait for the
+	 * socket; partial writes only split the buffer into records. */
+	while (len > 0) {
+		int chunk = len > (1u << 30) ? 1 << 30 : (int)len;
+		int n = SSL_write(c->ssl, p, chunk);
+
+		if (n <= 0)
+			return -EIO;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int flush_out(struct gw_conn *c)
+{
+	int r = 0;
+
+	if (c->ssl && c->phase != GW_PHASE_PLAIN) {
+		if (c->out_len)
+			r = tls_write(c, c->out, c->out_len);
+		c->out_len = 0;
+		if (r == 0)
+			r = drain_wbio(c);
+	} else {
+		r = raw_write(c, c->out, c->out_len);
+		c->out_len = 0;
+	}
+	return r;
+}
+
+void gw_conn_flush(struct gw_conn *c)
+{
+	c->dirty = false;
+	if (uv_is_closing((uv_handle_t *)&c->tcp))
+		return;
+	if (flush_out(c) < 0)
+		gw_conn_close(c, "cannot send");
+}
+
+void gw_conn_mark_dirty(struct gw_conn *c)
+{
+	if (c->dirty)
+		return;
+	c->dirty = true;
+	c->dirty_next = c->srv->dirty;
+	c->srv->dirty = c;
+}
+
+int gw_conn_send(struct gw_conn *c, const void *buf, size_t len)
+{
+	gw_conn_mark_dirty(c);
+	return out_append(c, buf, len);
+}
+
+int gw_conn_send2(struct gw_conn *c, const void *hdr, size_t hlen,
+		  const void *data, size_t dlen)
+{
+	int r;
+
+	gw_conn_mark_dirty(c);
+	if (dlen < 65536 || !c->ssl) {
+		r = out_append(c, hdr, hlen);
+		return r ? r : out_append(c, data, dlen);
+	}
+	/* Large read replies are encrypted straight from the request
+	 * buffer instead of being copied into the output buffer first. */
+	r = out_append(c, hdr, hlen);
+	if (r == 0)
+		r = tls_write(c, c->out, c->out_len);
+	c->out_len = 0;
+	return r ? r : tls_write(c, data, dlen);
+}
+
+/* ---- input ---- */
+
+ssize_t gw_conn_read_plain(struct gw_conn *c, void *buf, size_t len)
+{
+	int n, e;
+
+	if (c->left_len > 0) {
+		size_t k = len < c->left_len ? len : c->left_len;
+
+		memcpy(buf, c->left + c->left_off, k);
+		c->left_off += k;
+		c->left_len -= k;
+		return (ssize_t)k;
+	}
+	n = SSL_read(c->ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
+	if (n > 0) {
+		c->bytes_in += (size_t)n;
+		return n;
+	}
+	e = SSL_get_error(c->ssl, n);
+	if (e == SSL_ERROR_WANT_READ)
+		return 0;
+	if (e == SSL_ERROR_ZERO_RETURN || e == SSL_ERROR_SYSCALL)
+		return -ECONNRESET;
+	return -EPROTO;
+}
+
+static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *b)
+{
+	struct gw_conn *c = h->data;
+
+	(void)hint;
+	/* One buffer for the whole server: every read is consumed (fed to
+	 * the machine or into the TLS read BIO) before the callback ends. */
+	*b = uv_buf_init(c->srv->readbuf, sizeof(c->srv->readbuf));
+}
+
+static void identify(struct gw_conn *c);
+static void options_under_tls(struct gw_conn *c);
+static void start_tls(struct gw_conn *c, const uint8_t *rest, size_t len);
+
+static void enter_transmission(struct gw_conn *c)
+{
+	const struct gw_export *e = gw_hs_export(c->hs);
+	char q[NBD_MAX_STRING + 8];
+
+	c->exp = *e;
+	c->structured = gw_hs_structured(c->hs);
+	c->base_alloc = gw_hs_base_allocation(c->hs, &c->meta_id);
+	snprintf(c->export_name, sizeof(c->export_name), "%s",
+		 gw_hs_export_name(c->hs));
+	gw_hs_free(c->hs);
+	c->hs = NULL;
+	uv_timer_stop(&c->timer);
+	c->phase = GW_PHASE_TRANSMIT;
+	c->started_ms = now_ms();
+	gw_log(GW_LOG_INFO,
+	       "event=session_start conn=%" PRIu64 " tenant=%s site=%s "
+	       "export=%s size=%" PRIu64 " read_only=%d structured=%d",
+	       c->id, tenant_of(c), c->ident.cred.site,
+	       gw_log_quote(q, sizeof(q), c->export_name), c->exp.size,
+	       c->exp.read_only, c->structured);
+	gw_tx_pump(c);
+	gw_conn_update_reading(c);
+}
+
+static void handle_hs_event(struct gw_conn *c, enum gw_hs_event ev,
+			    const uint8_t *rest, size_t len)
+{
+	switch (ev) {
+	case GW_HS_MORE:
+		break;
+	case GW_HS_STARTTLS:
+		start_tls(c, rest, len);
+		break;
+	case GW_HS_READY:
+		if (len > 0) {
+			c->left = malloc(len);
+			if (!c->left) {
+				gw_conn_close(c, "out of memory");
+				return;
+			}
+			memcpy(c->left, rest, len);
+			c->left_off = 0;
+			c->left_len = len;
+		}
+		enter_transmission(c);
+		break;
+	case GW_HS_CLOSE:
+		gw_conn_close(c, gw_hs_reason(c->hs));
+		break;
+	}
+}
+
+static void feed_plain(struct gw_conn *c, const uint8_t *buf, size_t len)
+{
+	size_t used = 0;
+	enum gw_hs_event ev = gw_hs_feed(c->hs, buf, len, &used);
+
+	handle_hs_event(c, ev, buf + used, len - used);
+}
+
+static void start_tls(struct gw_conn *c, const uint8_t *rest, size_t len)
+{
+	/* The ACK goes out in plaintext before anything TLS. */
+	if (flush_out(c) < 0) {
+		gw_conn_close(c, "cannot send");
+		return;
+	}
+	c->ssl = SSL_new(c->srv->ssl_ctx);
+	c->rbio = BIO_new(BIO_s_mem());
+	c->wbio = BIO_new(BIO_s_mem());
+	if (!c->ssl || !c->rbio || !c->wbio) {
+		BIO_free(c->rbio);
+		BIO_free(c->wbio);
+		c->rbio = c->wbio = NULL;
+		gw_conn_close(c, "out of memory for TLS");
+		return;
+	}
+	/* An empty memory BIO reports "retry", not EOF. */
+	BIO_set_mem_eof_return(c->rbio, -1);
+	SSL_set_bio(c->ssl, c->rbio, c->wbio);
+	SSL_set_accept_state(c->ssl);
+	c->phase = GW_PHASE_TLS_HS;
+	/* Bytes the client pipelined after STARTTLS are TLS records (or an
+	 * attack); either way they go to OpenSSL, never to the options. */
+	if (len > 0 && BIO_write(c->rbio, rest, (int)len) != (int)len) {
+		gw_conn_close(c, "out of memory for TLS");
+		return;
+	}
+	if (len > 0)
+		options_under_tls(c);
+}
+
+static void tls_handshake(struct gw_conn *c)
+{
+	char err[256];
+	int r = SSL_do_handshake(c->ssl);
+
+	if (r == 1) {
+		identify(c);
+		return;
+	}
+	if (SSL_get_error(c->ssl, r) == SSL_ERROR_WANT_READ) {
+		gw_conn_mark_dirty(c);
+		return;
+	}
+	drain_wbio(c); /* deliver the alert */
+	gw_tls_error(err, sizeof(err));
+	gw_log(GW_LOG_WARN,
+	       "event=tls_handshake_failed conn=%" PRIu64 " peer=%s error=\"%s\"",
+	       c->id, c->peer, err);
+	gw_conn_close(c, "TLS handshake failed");
+}
+
+static void identify(struct gw_conn *c)
+{
+	X509 *x = SSL_get0_peer_certificate(c->ssl);
+	char hex[2 * TENANT_PIN_LEN + 1] = "-";
+	struct tenant_cred cred;
+	int r;
+
+	if (!x || tenant_spki_pin(x, cred.pin) < 0) {
+		gw_conn_close(c, "no client certificate");
+		return;
+	}
+	tenant_pin_hex(cred.pin, hex);
+	r = tenant_cred_lookup(c->srv->cat, cred.pin, &c->ident.cred);
+	if (r == 0 && !c->ident.cred.operator_role) {
+		r = tenant_get(c->srv->cat, c->ident.cred.tenant_id,
+			       &c->ident.tenant);
+		if (r == 0 && c->ident.tenant.state != TENANT_ACTIVE)
+			r = -EACCES;
+	}
+	if (r < 0) {
+		gw_log(GW_LOG_WARN,
+		       "event=auth_failed conn=%" PRIu64 " peer=%s pin=%s "
+		       "reason=%s",
+		       c->id, c->peer, hex,
+		       r == -ENOENT ? "unknown_or_revoked_certificate"
+		       : r == -EACCES ? "tenant_suspended"
+				      : "catalog_error");
+		drain_wbio(c);
+		gw_conn_close(c, "client certificate not authorised");
+		return;
+	}
+	if (c->ident.cred.operator_role)
+		snprintf(c->ident.who, sizeof(c->ident.who), "operator:%s",
+			 c->ident.cred.site);
+	else
+		snprintf(c->ident.who, sizeof(c->ident.who), "%s",
+			 c->ident.tenant.name);
+	c->identified = true;
+	c->phase = GW_PHASE_OPTIONS;
+	gw_hs_tls_up(c->hs);
+	gw_log(GW_LOG_INFO,
+	       "event=tls_established conn=%" PRIu64 " peer=%s tenant=%s "
+	       "site=%s version=%s cipher=%s",
+	       c->id, c->peer, c->ident.who, c->ident.cred.site,
+	       SSL_get_version(c->ssl), SSL_get_cipher_name(c->ssl));
+	gw_conn_mark_dirty(c);
+}
+
+static void options_under_tls(struct gw_conn *c)
+{
+	uint8_t buf[16384];
+
+	if (c->phase == GW_PHASE_TLS_HS)
+		tls_handshake(c);
+	while (c->phase == GW_PHASE_OPTIONS) {
+		ssize_t n = gw_conn_read_plain(c, buf, sizeof(buf));
+		size_t used = 0;
+		enum gw_hs_event ev;
+
+		if (n == 0)
+			break;
+		if (n < 0) {
+			gw_conn_close(c, n == -ECONNRESET
+						 ? "client closed during options"
+						 : "TLS error during options");
+			return;
+		}
+		ev = gw_hs_feed(c->hs, buf, (size_t)n, &used);
+		handle_hs_event(c, ev, buf + used, (size_t)n - used);
+	}
+	if (c->phase == GW_PHASE_TRANSMIT)
+		gw_tx_pump(c);
+}
+
+static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
+{
+	struct gw_conn *c = s->data;
+	const uint8_t *data = (const uint8_t *)b->base;
+
+	if (nread == 0)
+		return;
+	if (nread < 0) {
+		gw_conn_close(c, nread == UV_EOF ? "client disconnected"
+						 : "socket read failed");
+		goto out;
+	}
+	if (c->phase == GW_PHASE_CLOSING)
+		goto out;
+	if (c->phase == GW_PHASE_PLAIN) {
+		c->bytes_in += (uint64_t)nread;
+		feed_plain(c, data, (size_t)nread);
+		goto out;
+	}
+	if (BIO_write(c->rbio, data, (int)nread) != (int)nread) {
+		gw_conn_close(c, "out of memory for TLS");
+		goto out;
+	}
+	if (c->phase == GW_PHASE_TRANSMIT)
+		gw_tx_pump(c);
+	else
+		options_under_tls(c);
+	gw_conn_update_reading(c);
+out:
+	gw_server_flush_dirty(c->srv);
+}
+
+void gw_conn_update_reading(struct gw_conn *c)
+{
+	bool want = c->phase != GW_PHASE_CLOSING && !c->disc &&
+		    !c->draining &&
+		    (c->phase != GW_PHASE_TRANSMIT || gw_tx_can_read(c));
+
+	if (want && !c->reading) {
+		if (uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb) ==
+		    0)
+			c->reading = true;
+	} else if (!want && c->reading) {
+		uv_read_stop((uv_stream_t *)&c->tcp);
+		c->reading = false;
+	}
+}
+
+/* ---- hs callbacks ---- */
+
+static int hs_send(void *arg, const void *buf, size_t len)
+{
+	return gw_conn_send(arg, buf, len);
+}
+
+static uint32_t hs_list(void *arg, struct gw_hs *hs,
+			int (*emit)(struct gw_hs *hs, const char *name,
+				    const char *desc))
+{
+	struct gw_conn *c = arg;
+
+	return gw_exports_list(c->srv, &c->ident, hs, emit);
+}
+
+static uint32_t hs_lookup(void *arg, const char *name, bool go,
+			  struct gw_export *exp, char *msg, size_t msglen)
+{
+	struct gw_conn *c = arg;
+	char q[NBD_MAX_STRING + 8];
+	uint32_t r;
+
+	r = gw_exports_lookup(c->srv, &c->ident, name, go, exp,
+			      go ? &c->disk : NULL, &c->disk_id, msg, msglen);
+	if (r != 0)
+		gw_log(GW_LOG_INFO,
+		       "event=export_refused conn=%" PRIu64 " tenant=%s "
+		       "export=%s reply=%s",
+		       c->id, tenant_of(c), gw_log_quote(q, sizeof(q), name),
+		       gw_nbd_rep_name(r));
+	return r;
+}
+
+static const struct gw_hs_ops hs_ops = {
+	.send = hs_send,
+	.list = hs_list,
+	.lookup = hs_lookup,
+};
+
+/* ---- life cycle ---- */
+
+static void tcp_closed(uv_handle_t *h);
+
+static void handshake_timeout(uv_timer_t *t)
+{
+	struct gw_conn *c = t->data;
+
+	if (c->phase == GW_PHASE_CLOSING) {
+		/* A graceful close that the client does not let finish. */
+		if (!uv_is_closing((uv_handle_t *)&c->tcp))
+			uv_close((uv_handle_t *)&c->tcp, tcp_closed);
+		return;
+	}
+	gw_conn_close(c, "handshake timeout");
+	gw_server_flush_dirty(c->srv);
+}
+
+void gw_conn_accept(struct gw_server *srv)
+{
+	struct sockaddr_storage ss;
+	int sslen = sizeof(ss);
+	struct gw_conn *c;
+	int r;
+
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return;
+	c->magic = GW_CONN_MAGIC;
+	c->srv = srv;
+	c->id = ++srv->next_conn_id;
+	c->next = srv->conns;
+	if (srv->conns)
+		srv->conns->prev = c;
+	srv->conns = c;
+	uv_tcp_init(srv->loop, &c->tcp);
+	c->tcp.data = c;
+	uv_timer_init(srv->loop, &c->timer);
+	c->timer.data = c;
+	c->handles = 2;
+	r = uv_accept((uv_stream_t *)&srv->listener, (uv_stream_t *)&c->tcp);
+	if (r < 0) {
+		gw_log(GW_LOG_WARN, "event=accept_failed error=%s",
+		       uv_strerror(r));
+		c->phase = GW_PHASE_CLOSING;
+		uv_close((uv_handle_t *)&c->tcp, tcp_closed);
+		return;
+	}
+	uv_tcp_nodelay(&c->tcp, 1);
+	if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &sslen) == 0) {
+		char host[INET6_ADDRSTRLEN] = "?";
+		int port;
+
+		if (ss.ss_family == AF_INET6) {
+			struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+			uv_ip6_name(a, host, sizeof(host));
+			port = ntohs(a->sin6_port);
+			snprintf(c->peer, sizeof(c->peer), "[%s]:%d", host,
+				 port);
+		} else {
+			struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+			uv_ip4_name(a, host, sizeof(host));
+			port = ntohs(a->sin_port);
+			snprintf(c->peer, sizeof(c->peer), "%s:%d", host,
+				 port);
+		}
+	}
+	gw_log(GW_LOG_DEBUG, "event=accept conn=%" PRIu64 " peer=%s", c->id,
+	       c->peer);
+	if (gw_hs_new(&hs_ops, c, &c->hs) < 0 || gw_hs_start(c->hs) < 0) {
+		gw_conn_close(c, "out of memory");
+		return;
+	}
+	uv_timer_start(&c->timer, handshake_timeout,
+		       (uint64_t)srv->cfg.handshake_timeout * 1000, 0);
+	gw_conn_update_reading(c);
+	gw_conn_flush(c);
+}
+
+static void conn_free(struct gw_conn *c)
+{
+	struct gw_server *srv = c->srv;
+
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		srv->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	gw_tx_free_pending(c);
+	if (c->disk)
+		gw_disk_put(srv, c->disk);
+	gw_hs_free(c->hs);
+	SSL_free(c->ssl); /* frees both BIOs */
+	free(c->left);
+	free(c->out);
+	c->magic = 0;
+	free(c);
+	gw_server_maybe_done(srv);
+}
+
+static void handle_closed(uv_handle_t *h)
+{
+	struct gw_conn *c = h->data;
+
+	if (--c->handles == 0)
+		conn_free(c);
+}
+
+/* The timer outlives the socket so that it can cut off a graceful close
+ * that never finishes; it goes once the socket is gone. */
+static void tcp_closed(uv_handle_t *h)
+{
+	struct gw_conn *c = h->data;
+
+	uv_close((uv_handle_t *)&c->timer, handle_closed);
+	handle_closed(h);
+}
+
+static void shutdown_done(uv_shutdown_t *req, int status)
+{
+	struct gw_conn *c = req->data;
+
+	(void)status;
+	free(req);
+	if (!uv_is_closing((uv_handle_t *)&c->tcp))
+		uv_close((uv_handle_t *)&c->tcp, tcp_closed);
+}
+
+/* Closes the handles once nothing is in flight.  Pending replies are
+ * written first (uv_shutdown waits for them); a client that never reads
+ * them is cut off by the timer. */
+void gw_conn_maybe_finish(struct gw_conn *c)
+{
+	uv_shutdown_t *sd;
+
+	if (c->phase != GW_PHASE_CLOSING) {
+		if ((c->disc || c->draining) && c->inflight == 0) {
+			if (c->disc && c->ssl)
+				SSL_shutdown(c->ssl); /* close_notify */
+			gw_conn_close(c, c->disc ? "client sent NBD_CMD_DISC"
+						 : "gateway stopping");
+		}
+		return;
+	}
+	if (c->inflight > 0 || uv_is_closing((uv_handle_t *)&c->tcp))
+		return;
+	flush_out(c);
+	sd = malloc(sizeof(*sd));
+	if (sd) {
+		sd->data = c;
+		if (uv_shutdown(sd, (uv_stream_t *)&c->tcp, shutdown_done) ==
+		    0)
+			return;
+		free(sd);
+	}
+	uv_close((uv_handle_t *)&c->tcp, tcp_closed);
+}
+
+void gw_conn_close(struct gw_conn *c, const char *why)
+{
+	char q[NBD_MAX_STRING + 8];
+
+	if (c->phase == GW_PHASE_CLOSING)
+		return;
+	c->close_reason = why;
+	if (c->started_ms)
+		gw_log(GW_LOG_INFO,
+		       "event=session_end conn=%" PRIu64 " tenant=%s export=%s "
+		       "reason=\"%s\" requests=%" PRIu64 " bytes_in=%" PRIu64
+		       " bytes_out=%" PRIu64 " duration_ms=%" PRIu64,
+		       c->id, tenant_of(c),
+		       gw_log_quote(q, sizeof(q), c->export_name), why,
+		       c->requests, c->bytes_in, c->bytes_out,
+		       now_ms() - c->started_ms);
+	else
+		gw_log(GW_LOG_INFO,
+		       "event=close conn=%" PRIu64 " peer=%s tenant=%s "
+		       "reason=\"%s\"",
+		       c->id, c->peer, tenant_of(c), why);
+	c->phase = GW_PHASE_CLOSING;
+	gw_conn_update_reading(c);
+	uv_timer_stop(&c->timer);
+	/* Give pending replies a few seconds to leave. */
+	uv_timer_start(&c->timer, handshake_timeout, 5000, 0);
+	gw_conn_maybe_finish(c);
+}
+
+void gw_conn_drain(struct gw_conn *c)
+{
+	if (c->phase != GW_PHASE_TRANSMIT) {
+		gw_conn_close(c, "gateway stopping");
+		return;
+	}
+	c->draining = true;
+	gw_conn_update_reading(c);
+	gw_conn_maybe_finish(c);
+}
+
+void gw_conn_recheck(struct gw_conn *c)
+{
+	struct tenant_cred cred;
+	struct tenant_disk d;
+	struct tenant_info t;
+
+	if (!c->identified || c->phase == GW_PHASE_CLOSING)
+		return;
+	if (tenant_cred_lookup(c->srv->cat, c->ident.cred.pin, &cred) ==
+	    -ENOENT) {
+		gw_conn_close(c, "client certificate revoked");
+		return;
+	}
+	if (!c->ident.cred.operator_role &&
+	    (tenant_get(c->srv->cat, c->ident.cred.tenant_id, &t) == -ENOENT ||
+	     t.state != TENANT_ACTIVE)) {
+		gw_conn_close(c, "tenant suspended or removed");
+		return;
+	}
+	if (c->disk && tenant_disk_get_by_id(c->srv->cat, c->disk_id, &d) ==
+			       -ENOENT)
+		gw_conn_close(c, "disk removed");
+}

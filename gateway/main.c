@@ -1,0 +1,162 @@
+/* havend: the haven gateway.
+ *
+ * Reads top-down: options -> configuration -> catalog -> TLS -> listen ->
+ * run the loop -> drain and exit. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "gw.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: havend [-d DIR] [--listen HOST:PORT] "
+		"[--log-level LEVEL] [--check-config]\n"
+		"\n"
+		"Serves the disks of the catalog in DIR (default $HAVEN_DIR,\n"
+		"then /var/lib/haven) over NBD with mandatory TLS.\n"
+		"  -d, --dir DIR        data directory made by 'havenctl init'\n"
+		"  -l, --listen H:P     listen address (default from haven.conf,\n"
+		"                       else 0.0.0.0:10809)\n"
+		"      --log-level L    debug, info, warn or error\n"
+		"      --check-config   validate the configuration and exit\n"
+		"  -V, --version        print the version\n");
+}
+
+struct options {
+	const char *dir;
+	const char *listen;
+	const char *log_level;
+	bool check;
+};
+
+static int parse_args(int argc, char **argv, struct options *o)
+{
+	static const struct option longopts[] = {
+		{"dir", required_argument, NULL, 'd'},
+		{"listen", required_argument, NULL, 'l'},
+		{"log-level", required_argument, NULL, 'L'},
+		{"check-config", no_argument, NULL, 'C'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	int ch;
+
+	o->dir = getenv("HAVEN_DIR");
+	if (!o->dir || !*o->dir)
+		o->dir = "/var/lib/haven";
+	while ((ch = getopt_long(argc, argv, "d:l:hV", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'd':
+			o->dir = optarg;
+			break;
+		case 'l':
+			o->listen = optarg;
+			break;
+		case 'L':
+			o->log_level = optarg;
+			break;
+		case 'C':
+			o->check = true;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		case 'V':
+			printf("havend %s\n", HAVEN_VERSION);
+			exit(0);
+		default:
+			usage(stderr);
+			return -EINVAL;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "havend: unexpected argument '%s'\n",
+			argv[optind]);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int apply_overrides(struct gw_config *cfg, const struct options *o)
+{
+	char host[128];
+	int port;
+
+	if (o->listen) {
+		if (gw_parse_hostport(o->listen, host, sizeof(host), &port) <
+			    0 ||
+		    strlen(o->listen) >= sizeof(cfg->listen)) {
+			fprintf(stderr,
+				"havend: --listen '%s': expected HOST:PORT\n",
+				o->listen);
+			return -EINVAL;
+		}
+		strcpy(cfg->listen, o->listen);
+	}
+	if (o->log_level &&
+	    gw_log_parse_level(o->log_level, &cfg->log_level) < 0) {
+		fprintf(stderr, "havend: --log-level '%s': expected debug, "
+				"info, warn or error\n",
+			o->log_level);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static struct gw_server srv; /* large: holds the read buffer */
+	char err[512], path[1200];
+	struct options o = {0};
+	uv_loop_t loop;
+	int r;
+
+	if (parse_args(argc, argv, &o) < 0)
+		return 2;
+	if (gw_config_load(&srv.cfg, o.dir, err, sizeof(err)) < 0) {
+		fprintf(stderr, "havend: %s\n", err);
+		return 1;
+	}
+	if (apply_overrides(&srv.cfg, &o) < 0)
+		return 2;
+	gw_log_set_level(srv.cfg.log_level);
+	if (o.check) {
+		printf("dir = %s\nlisten = %s\nhandshake_timeout = %u\n",
+		       srv.cfg.dir, srv.cfg.listen,
+		       srv.cfg.handshake_timeout);
+		return 0;
+	}
+	/* A client that vanishes must not kill the daemon with SIGPIPE. */
+	signal(SIGPIPE, SIG_IGN);
+
+	snprintf(path, sizeof(path), "%s/catalog", srv.cfg.dir);
+	r = tenant_catalog_open(path, 0, &srv.cat);
+	if (r < 0) {
+		fprintf(stderr, "havend: cannot open the catalog in %s: %s%s\n",
+			path, strerror(-r),
+			r == -ENOENT ? " (run 'havenctl init' first)" : "");
+		return 1;
+	}
+	snprintf(path, sizeof(path), "%s/pki", srv.cfg.dir);
+	r = gw_tls_ctx_new(path, &srv.ssl_ctx);
+	if (r < 0) {
+		fprintf(stderr, "havend: cannot load the TLS keys in %s\n",
+			path);
+		tenant_catalog_close(srv.cat);
+		return 1;
+	}
+	uv_loop_init(&loop);
+	r = gw_server_start(&srv, &loop);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	uv_loop_close(&loop);
+	SSL_CTX_free(srv.ssl_ctx);
+	tenant_catalog_close(srv.cat);
+	return r < 0 ? 1 : 0;
+}

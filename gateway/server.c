@@ -1,0 +1,231 @@
+/* The server: listener, signals, the catalog watch, the stores of the
+ * routes in use, and the graceful stop. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn.h"
+
+#define WATCH_INTERVAL_MS 1000
+#define DRAIN_DEADLINE_MS 30000
+
+struct gw_store {
+	struct gw_store *next;
+	char route[TENANT_NAME_MAX + 1];
+	struct storage_store *st;
+};
+
+void gw_server_flush_dirty(struct gw_server *srv)
+{
+	while (srv->dirty) {
+		struct gw_conn *c = srv->dirty;
+
+		srv->dirty = c->dirty_next;
+		gw_conn_flush(c);
+	}
+}
+
+static void after_completions(void *arg)
+{
+	gw_server_flush_dirty(arg);
+}
+
+int gw_server_store(struct gw_server *srv, const char *route,
+		    struct storage_store **out)
+{
+	struct storage_route sr = {0};
+	struct tenant_route tr;
+	struct gw_store *s;
+	int r;
+
+	for (s = srv->stores; s; s = s->next) {
+		if (strcmp(s->route, route) == 0) {
+			*out = s->st;
+			return 0;
+		}
+	}
+	r = tenant_route_get(srv->cat, route, &tr);
+	if (r < 0)
+		return r;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	sr.type = tr.type;
+	sr.path = tr.path;
+	sr.ceph_conf = tr.ceph_conf;
+	sr.pool = tr.pool;
+	sr.client_id = tr.client_id[0] ? tr.client_id : NULL;
+	sr.keyring = tr.keyring[0] ? tr.keyring : NULL;
+	r = storage_store_open(&sr, &srv->env, &s->st);
+	if (r < 0) {
+		gw_log(GW_LOG_ERROR,
+		       "event=route_open_failed route=%s type=%s error=\"%s\"",
+		       route, tr.type, strerror(-r));
+		free(s);
+		return r;
+	}
+	snprintf(s->route, sizeof(s->route), "%s", route);
+	s->next = srv->stores;
+	srv->stores = s;
+	gw_log(GW_LOG_INFO, "event=route_open route=%s type=%s", route,
+	       tr.type);
+	*out = s->st;
+	return 0;
+}
+
+void gw_server_close_stores(struct gw_server *srv)
+{
+	while (srv->stores) {
+		struct gw_store *s = srv->stores;
+
+		srv->stores = s->next;
+		storage_store_close(s->st);
+		free(s);
+	}
+}
+
+static void on_connection(uv_stream_t *l, int status)
+{
+	struct gw_server *srv = l->data;
+
+	if (status < 0) {
+		gw_log(GW_LOG_WARN, "event=listen_error error=%s",
+		       uv_strerror(status));
+		return;
+	}
+	gw_conn_accept(srv);
+	gw_server_flush_dirty(srv);
+}
+
+/* Notices havenctl's changes: a revoked certificate, a suspended tenant
+ * or a removed disk closes the sessions that depend on it. */
+static void watch(uv_timer_t *t)
+{
+	struct gw_server *srv = t->data;
+	uint64_t gen;
+
+	if (srv->draining) {
+		if (uv_now(srv->loop) - srv->drain_started >
+		    DRAIN_DEADLINE_MS) {
+			gw_log(GW_LOG_WARN, "event=drain_deadline");
+			for (struct gw_conn *c = srv->conns; c;
+			     c = c->next)
+				gw_conn_close(c, "drain deadline");
+		}
+		return;
+	}
+	if (tenant_catalog_generation(srv->cat, &gen) < 0 ||
+	    gen == srv->generation)
+		return;
+	srv->generation = gen;
+	for (struct gw_conn *c = srv->conns, *n; c; c = n) {
+		n = c->next;
+		gw_conn_recheck(c);
+	}
+	gw_server_flush_dirty(srv);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+	struct gw_server *srv = s->data;
+
+	gw_server_stop(srv, signum == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+static int listen_on(struct gw_server *srv)
+{
+	struct sockaddr_storage ss;
+	char host[128];
+	int port, r;
+
+	r = gw_parse_hostport(srv->cfg.listen, host, sizeof(host), &port);
+	if (r < 0)
+		return r;
+	if (strchr(host, ':'))
+		r = uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss);
+	else
+		r = uv_ip4_addr(host, port, (struct sockaddr_in *)&ss);
+	if (r < 0)
+		return r;
+	uv_tcp_init(srv->loop, &srv->listener);
+	srv->listener.data = srv;
+	r = uv_tcp_bind(&srv->listener, (struct sockaddr *)&ss, 0);
+	if (r == 0)
+		r = uv_listen((uv_stream_t *)&srv->listener, 511,
+			      on_connection);
+	if (r < 0) {
+		gw_log(GW_LOG_ERROR, "event=listen_failed addr=%s error=\"%s\"",
+		       srv->cfg.listen, uv_strerror(r));
+		uv_close((uv_handle_t *)&srv->listener, NULL);
+		return r;
+	}
+	srv->listening = true;
+	gw_log(GW_LOG_INFO, "event=listening addr=%s", srv->cfg.listen);
+	return 0;
+}
+
+int gw_server_start(struct gw_server *srv, uv_loop_t *loop)
+{
+	int r;
+
+	srv->magic = GW_SERVER_MAGIC;
+	srv->loop = loop;
+	r = gw_queue_init(&srv->queue, loop, after_completions, srv);
+	if (r < 0)
+		return r;
+	srv->env.post = gw_queue_post;
+	srv->env.ctx = &srv->queue;
+	uv_signal_init(loop, &srv->sigterm);
+	uv_signal_init(loop, &srv->sigint);
+	srv->sigterm.data = srv->sigint.data = srv;
+	uv_signal_start(&srv->sigterm, on_signal, SIGTERM);
+	uv_signal_start(&srv->sigint, on_signal, SIGINT);
+	uv_timer_init(loop, &srv->watch);
+	srv->watch.data = srv;
+	tenant_catalog_generation(srv->cat, &srv->generation);
+	uv_timer_start(&srv->watch, watch, WATCH_INTERVAL_MS,
+		       WATCH_INTERVAL_MS);
+	r = listen_on(srv);
+	if (r < 0) {
+		srv->draining = true;
+		gw_server_maybe_done(srv);
+	}
+	return r;
+}
+
+void gw_server_stop(struct gw_server *srv, const char *why)
+{
+	if (srv->draining)
+		return;
+	gw_log(GW_LOG_INFO, "event=stopping reason=%s", why);
+	srv->draining = true;
+	srv->drain_started = uv_now(srv->loop);
+	if (srv->listening) {
+		uv_close((uv_handle_t *)&srv->listener, NULL);
+		srv->listening = false;
+	}
+	for (struct gw_conn *c = srv->conns, *n; c; c = n) {
+		n = c->next;
+		gw_conn_drain(c);
+	}
+	gw_server_flush_dirty(srv);
+	gw_server_maybe_done(srv);
+}
+
+/* Once stopping and the last connection is gone, closes the remaining
+ * handles so uv_run() returns. */
+void gw_server_maybe_done(struct gw_server *srv)
+{
+	if (!srv->draining || srv->conns)
+		return;
+	if (uv_is_closing((uv_handle_t *)&srv->watch))
+		return;
+	gw_exports_close_all(srv);
+	gw_server_close_stores(srv);
+	uv_close((uv_handle_t *)&srv->watch, NULL);
+	uv_close((uv_handle_t *)&srv->sigterm, NULL);
+	uv_close((uv_handle_t *)&srv->sigint, NULL);
+	gw_queue_close(&srv->queue);
+	gw_log(GW_LOG_INFO, "event=stopped");
+}

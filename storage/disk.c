@@ -1,0 +1,746 @@
+/* The disk layer: block requests onto extent objects.
+ *
+ * A disk of 'size' bytes is an array of extents of 'extent_size' bytes;
+ * extent n is the object storage_oid_extent(id, n).  An object that does
+ * not exist reads as zeros, so holes cost nothing in the store.
+ *
+ * Each open disk keeps an allocation map, one bit per extent, built from
+ * the object listing at open time and updated when ops are *submitted*.
+ * Backends run the ops of one object in submission order, so a later
+ * request always sees the map as the store will be once the earlier ops
+ * have run.  The map errs only on the safe side: a set bit may name an
+ * object that does not exist (a read then gets -ENOENT and zeros), but a
+ * clear bit always means "no data".
+ *
+ * A request is split into per-extent pieces.  At most DISK_REQ_MAX_OPS
+ * object ops of a request are in flight; the request's cursor remembers
+ * where to go on as ops complete, so zeroing a huge disk never holds
+ * more than a handful of ops.  Pieces that need no I/O (holes, zeros over
+ * holes) are handled while walking.  A request completes exactly once,
+ * when nothing is in flight and the walk is over; if that happens inside
+ * storage_disk_submit() the completion is posted through the store's env
+ * instead of being called inline.
+ */
+#include "config.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "objstore.h"
+
+#define DISK_MAGIC 0x6469736bu /* "disk" */
+
+/* Object ops of one request in flight at most. */
+#define DISK_REQ_MAX_OPS 16u
+
+/* Bits of storage_req.state_. */
+#define REQ_SYNC_AT_END (1u << 0) /* finish with a SYNC of the ioctx */
+#define REQ_SYNC_SENT (1u << 1)
+
+/* One object op of a request; op.owner points to the request. */
+struct disk_op {
+	struct storage_op op; /* first: the completion is op.comp */
+	uint64_t extent;
+	struct disk_op *next_free;
+};
+
+struct storage_disk {
+	uint32_t magic;
+	struct storage_store *st;
+	void *io;
+	uint64_t id;
+	uint64_t size;
+	uint32_t extent_size;
+	unsigned shift;	   /* log2(extent_size) */
+	uint64_t nextents; /* extents covering size, the last maybe partial */
+	uint64_t *map;	   /* allocation bits; NULL for a snap view */
+	uint64_t snap;
+	bool read_only;
+	struct disk_op *free_ops;
+};
+
+/* The part of [pos, end) that lies in one extent. */
+struct piece {
+	uint64_t pos;	  /* disk offset */
+	uint64_t n;	  /* extent number */
+	uint64_t obj_off; /* offset inside the object */
+	uint64_t len;
+	bool whole; /* covers the extent up to the disk's end */
+};
+
+/* ---- allocation map ---- */
+
+static bool map_test(const struct storage_disk *d, uint64_t n)
+{
+	/* A restore-point view has no map: every extent may hold data. */
+	if (!d->map)
+		return true;
+	return (d->map[n / 64] >> (n % 64)) & 1;
+}
+
+static void map_set(struct storage_disk *d, uint64_t n)
+{
+	if (d->map)
+		d->map[n / 64] |= UINT64_C(1) << (n % 64);
+}
+
+static void map_clear(struct storage_disk *d, uint64_t n)
+{
+	if (d->map)
+		d->map[n / 64] &= ~(UINT64_C(1) << (n % 64));
+}
+
+/* The first extent in [from, limit) whose bit equals 'set', or limit.
+ * Works a word at a time so that walking a mostly empty 1 TiB disk is a
+ * few thousand loads, not a quarter million bit tests. */
+static uint64_t map_next(const struct storage_disk *d, uint64_t from,
+			 uint64_t limit, bool set)
+{
+	uint64_t w;
+
+	if (!d->map)
+		return set ? from : limit;
+	while (from < limit) {
+		w = d->map[from / 64];
+		if (!set)
+			w = ~w;
+		w >>= from % 64;
+		if (w) {
+			from += (uint64_t)__builtin_ctzll(w);
+			return from < limit ? from : limit;
+		}
+		from = (from | 63) + 1;
+	}
+	return limit;
+}
+
+/* ---- helpers ---- */
+
+/* True if p[0..len) is all zero bytes.  Once the first 16 bytes are known
+ * to be zero, p[i] == p[i + 16] for every i proves the rest zero too, and
+ * memcmp() does that comparison with the widest loads the libc has. */
+static bool all_zero(const unsigned char *p, uint64_t len)
+{
+	uint64_t head = len < 16 ? len : 16;
+	uint64_t i;
+
+	for (i = 0; i < head; i++) {
+		if (p[i])
+			return false;
+	}
+	return len <= 16 || memcmp(p, p + 16, len - 16) == 0;
+}
+
+static void piece_at(const struct storage_disk *d, uint64_t pos, uint64_t end,
+		     struct piece *pc)
+{
+	uint64_t start, ext_end;
+
+	pc->pos = pos;
+	pc->n = pos >> d->shift;
+	start = pc->n << d->shift;
+	ext_end = d->size - start > d->extent_size ? start + d->extent_size
+						   : d->size;
+	pc->obj_off = pos - start;
+	pc->len = (end < ext_end ? end : ext_end) - pos;
+	pc->whole = pos == start && pos + pc->len == ext_end;
+}
+
+/* The common prefix of every extent object of a disk: "<id>.". */
+static int extent_prefix(char *buf, size_t len, uint64_t id)
+{
+	char *dot;
+	int ret;
+
+	ret = storage_oid_extent(buf, len, id, 0);
+	if (ret < 0)
+		return ret;
+	dot = strchr(buf, '.');
+	assert(dot);
+	dot[1] = '\0';
+	return 0;
+}
+
+/* Parses an extent object name of disk 'id'; -EINVAL for anything else
+ * (the header, names written by someone else).  The number is formatted
+ * back and compared so that only the canonical spelling counts. */
+static int parse_extent_oid(const char *oid, uint64_t id, uint64_t *n)
+{
+	char want[STORAGE_OID_MAX];
+	const char *p;
+	uint64_t v = 0;
+	int digits = 0, ret;
+
+	ret = extent_prefix(want, sizeof(want), id);
+	if (ret < 0)
+		return ret;
+	if (strncmp(oid, want, strlen(want)) != 0)
+		return -EINVAL;
+	for (p = oid + strlen(want); *p; p++) {
+		int c = *p;
+
+		if (++digits > 16)
+			return -EINVAL;
+		if (c >= '0' && c <= '9')
+			v = v << 4 | (uint64_t)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			v = v << 4 | (uint64_t)(c - 'a' + 10);
+		else
+			return -EINVAL;
+	}
+	if (digits == 0)
+		return -EINVAL;
+	ret = storage_oid_extent(want, sizeof(want), id, v);
+	if (ret < 0 || strcmp(want, oid) != 0)
+		return -EINVAL;
+	*n = v;
+	return 0;
+}
+
+/* ---- op pool ---- */
+
+static void op_done(struct storage_completion *c);
+
+static struct disk_op *op_get(struct storage_disk *d, struct storage_req *r,
+			      enum storage_opcode code, uint64_t n)
+{
+	struct disk_op *o = d->free_ops;
+
+	if (o) {
+		d->free_ops = o->next_free;
+	} else {
+		o = malloc(sizeof(*o));
+		if (!o)
+			return NULL;
+	}
+	storage_op_init(&o->op, code, op_done);
+	o->op.owner = r;
+	o->extent = n;
+	o->next_free = NULL;
+	if (code != STORAGE_OP_SYNC &&
+	    storage_oid_extent(o->op.oid, sizeof(o->op.oid), d->id, n) < 0) {
+		/* 16 + 1 + 16 characters always fit STORAGE_OID_MAX. */
+		assert(!"extent oid does not fit");
+	}
+	return o;
+}
+
+static void op_put(struct storage_disk *d, struct disk_op *o)
+{
+	o->next_free = d->free_ops;
+	d->free_ops = o;
+}
+
+static void op_issue(struct storage_disk *d, struct storage_req *r,
+		     struct disk_op *o)
+{
+	r->inflight_++;
+	storage_op_submit(d->st, d->io, &o->op);
+}
+
+/* ---- request walk ---- */
+
+static int step_read(struct storage_disk *d, struct storage_req *r,
+		     const struct piece *pc)
+{
+	unsigned char *dst = (unsigned char *)r->buf + (pc->pos - r->off);
+	struct disk_op *o;
+
+	if (!map_test(d, pc->n)) {
+		memset(dst, 0, pc->len);
+		return 0;
+	}
+	o = op_get(d, r, STORAGE_OP_READ, pc->n);
+	if (!o)
+		return -ENOMEM;
+	o->op.off = pc->obj_off;
+	o->op.len = pc->len;
+	o->op.buf = dst;
+	o->op.snap = d->snap;
+	op_issue(d, r, o);
+	return 0;
+}
+
+/* Zero detection: an all-zero piece becomes a REMOVE (whole extent), a
+ * ZERO (part of an allocated extent) or nothing (part of a hole), so
+ * writing a sparse image never stores its holes. */
+static int step_write(struct storage_disk *d, struct storage_req *r,
+		      const struct piece *pc)
+{
+	unsigned char *src = (unsigned char *)r->buf + (pc->pos - r->off);
+	enum storage_opcode code;
+	struct disk_op *o;
+
+	if (!all_zero(src, pc->len))
+		code = STORAGE_OP_WRITE;
+	else if (pc->whole)
+		code = STORAGE_OP_REMOVE;
+	else
+		code = STORAGE_OP_ZERO;
+
+	/* Only data carries FUA; every other outcome, skipping included,
+	 * may rest on an earlier unsynced removal, so a final SYNC covers
+	 * it. */
+	if (code != STORAGE_OP_WRITE && (r->flags & STORAGE_F_FUA))
+		r->state_ |= REQ_SYNC_AT_END;
+	/* Zeros over a hole: it already reads as zeros. */
+	if (code != STORAGE_OP_WRITE && !map_test(d, pc->n))
+		return 0;
+
+	o = op_get(d, r, code, pc->n);
+	if (!o)
+		return -ENOMEM;
+	o->op.off = pc->obj_off;
+	o->op.len = pc->len;
+	if (code == STORAGE_OP_WRITE) {
+		o->op.buf = src;
+		if (r->flags & STORAGE_F_FUA)
+			o->op.flags |= STORAGE_OPF_FUA;
+		map_set(d, pc->n);
+	} else if (code == STORAGE_OP_REMOVE) {
+		o->op.off = 0;
+		o->op.len = 0;
+		map_clear(d, pc->n);
+	}
+	op_issue(d, r, o);
+	return 0;
+}
+
+/* ZERO and TRIM only touch allocated extents; the walk jumps over holes
+ * with the map, which is what makes zeroing a whole disk cheap. */
+static int step_zero(struct storage_disk *d, struct storage_req *r,
+		     uint64_t end)
+{
+	uint64_t n = r->cursor_ >> d->shift;
+	uint64_t last = (end - 1) >> d->shift;
+	uint64_t next = map_next(d, n, last + 1, true);
+	bool keep = r->cmd == STORAGE_ZERO && (r->flags & STORAGE_F_NO_HOLE);
+	struct disk_op *o;
+	struct piece pc;
+
+	if (next > last) {
+		r->cursor_ = end;
+		return 0;
+	}
+	if (next > n)
+		r->cursor_ = next << d->shift;
+	piece_at(d, r->cursor_, end, &pc);
+
+	if (pc.whole && !keep) {
+		o = op_get(d, r, STORAGE_OP_REMOVE, pc.n);
+		if (!o)
+			return -ENOMEM;
+		map_clear(d, pc.n);
+	} else {
+		o = op_get(d, r, STORAGE_OP_ZERO, pc.n);
+		if (!o)
+			return -ENOMEM;
+		o->op.off = pc.obj_off;
+		o->op.len = pc.len;
+	}
+	r->cursor_ += pc.len;
+	op_issue(d, r, o);
+	return 0;
+}
+
+static bool req_finished(const struct storage_req *r)
+{
+	if (r->inflight_)
+		return false;
+	if (r->error_)
+		return true;
+	if (r->cursor_ < r->off + r->len)
+		return false;
+	return !(r->state_ & REQ_SYNC_AT_END) || (r->state_ & REQ_SYNC_SENT);
+}
+
+/* Issues ops until DISK_REQ_MAX_OPS are in flight or the walk is over.
+ * After an error nothing new is issued; the request then only waits for
+ * what is in flight. */
+static void pump(struct storage_disk *d, struct storage_req *r)
+{
+	uint64_t end = r->off + r->len;
+	struct disk_op *o;
+	struct piece pc;
+	int ret = 0;
+
+	while (!r->error_ && r->inflight_ < DISK_REQ_MAX_OPS &&
+	       r->cursor_ < end) {
+		if (r->cmd == STORAGE_ZERO || r->cmd == STORAGE_TRIM) {
+			ret = step_zero(d, r, end);
+		} else {
+			piece_at(d, r->cursor_, end, &pc);
+			if (r->cmd == STORAGE_READ)
+				ret = step_read(d, r, &pc);
+			else
+				ret = step_write(d, r, &pc);
+			if (ret == 0)
+				r->cursor_ += pc.len;
+		}
+		if (ret < 0)
+			r->error_ = ret;
+	}
+
+	/* SYNC covers the ops completed before it, so it goes last, alone. */
+	if (!r->error_ && !r->inflight_ && r->cursor_ >= end &&
+	    (r->state_ & REQ_SYNC_AT_END) && !(r->state_ & REQ_SYNC_SENT)) {
+		o = op_get(d, r, STORAGE_OP_SYNC, 0);
+		if (!o) {
+			r->error_ = -ENOMEM;
+			return;
+		}
+		r->state_ |= REQ_SYNC_SENT;
+		op_issue(d, r, o);
+	}
+}
+
+/* Turns a finished op into the request's result for that piece. */
+static int op_result(struct storage_disk *d, const struct disk_op *o)
+{
+	const struct storage_op *op = &o->op;
+	unsigned char *buf = op->buf;
+
+	switch (op->code) {
+	case STORAGE_OP_READ:
+		if (op->result == -ENOENT) {
+			memset(buf, 0, op->len);
+			return 0;
+		}
+		if (op->result < 0)
+			return (int)op->result;
+		/* A short object: the rest of the extent was never written. */
+		if ((uint64_t)op->result < op->len)
+			memset(buf + op->result, 0, op->len - op->result);
+		return 0;
+	case STORAGE_OP_REMOVE:
+		if (op->result == -ENOENT)
+			return 0;
+		/* The object may still be there: a set bit is the safe lie. */
+		if (op->result < 0)
+			map_set(d, o->extent);
+		return (int)op->result;
+	default:
+		return op->result < 0 ? (int)op->result : 0;
+	}
+}
+
+static void op_done(struct storage_completion *c)
+{
+	struct disk_op *o = (struct disk_op *)c;
+	struct storage_req *r = o->op.owner;
+	struct storage_disk *d;
+	int ret;
+
+	assert(o->op.magic == STORAGE_OP_MAGIC);
+	d = r->disk_;
+	assert(d && d->magic == DISK_MAGIC);
+
+	ret = op_result(d, o);
+	op_put(d, o);
+	r->inflight_--;
+	if (ret < 0 && !r->error_)
+		r->error_ = ret;
+	pump(d, r);
+	if (req_finished(r))
+		r->done(r, r->error_);
+}
+
+static void deferred_done(struct storage_completion *c)
+{
+	struct storage_req *r =
+		(struct storage_req *)((char *)c -
+				       offsetof(struct storage_req, comp_));
+
+	r->done(r, r->error_);
+}
+
+/* ---- STATUS ---- */
+
+/* Answers from the map alone: runs of equal state from r->off, merged
+ * across extents, the last one clipped at off+len or the disk's end. */
+static int status_fill(const struct storage_disk *d, struct storage_req *r)
+{
+	uint64_t pos = r->off, end, n, last = 0, next, run_end;
+	size_t count = 0;
+	bool alloc;
+
+	if (r->off >= d->size || (r->nextents && !r->extents))
+		return -EINVAL;
+	end = r->len > d->size - r->off ? d->size : r->off + r->len;
+	if (end > pos)
+		last = (end - 1) >> d->shift;
+	while (pos < end && count < r->nextents) {
+		n = pos >> d->shift;
+		alloc = map_test(d, n);
+		next = map_next(d, n + 1, last + 1, !alloc);
+		run_end = next > last ? end : next << d->shift;
+		r->extents[count].length = run_end - pos;
+		r->extents[count].hole = !alloc;
+		count++;
+		pos = run_end;
+	}
+	r->nextents = count;
+	return 0;
+}
+
+/* ---- public API ---- */
+
+static int check_range(const struct storage_disk *d,
+		       const struct storage_req *r)
+{
+	if (r->off > d->size || r->len > d->size - r->off)
+		return -EINVAL;
+	if ((r->cmd == STORAGE_READ || r->cmd == STORAGE_WRITE) && r->len &&
+	    !r->buf)
+		return -EINVAL;
+	if (r->cmd != STORAGE_READ && d->read_only)
+		return -EROFS;
+	return 0;
+}
+
+void storage_disk_submit(struct storage_disk *d, struct storage_req *r)
+{
+	assert(d && d->magic == DISK_MAGIC);
+	assert(r && r->done);
+
+	r->disk_ = d;
+	r->cursor_ = r->off;
+	r->inflight_ = 0;
+	r->error_ = 0;
+	r->state_ = 0;
+
+	switch (r->cmd) {
+	case STORAGE_READ:
+	case STORAGE_WRITE:
+		r->error_ = check_range(d, r);
+		break;
+	case STORAGE_ZERO:
+	case STORAGE_TRIM:
+		r->error_ = check_range(d, r);
+		if (r->flags & STORAGE_F_FUA)
+			r->state_ |= REQ_SYNC_AT_END;
+		break;
+	case STORAGE_FLUSH:
+		/* One SYNC of the ioctx every connection of the disk
+		 * shares, so it covers their writes too. */
+		r->cursor_ = r->off + r->len;
+		r->state_ |= REQ_SYNC_AT_END;
+		break;
+	case STORAGE_STATUS:
+		r->error_ = status_fill(d, r);
+		r->cursor_ = r->off + r->len;
+		break;
+	default:
+		r->error_ = -EINVAL;
+		break;
+	}
+
+	if (!r->error_)
+		pump(d, r);
+	if (req_finished(r)) {
+		r->comp_.next = NULL;
+		r->comp_.fn = deferred_done;
+		d->st->env.post(d->st->env.ctx, &r->comp_);
+	}
+}
+
+static int map_add(void *arg, const char *oid, uint64_t size)
+{
+	struct storage_disk *d = arg;
+	uint64_t n;
+
+	(void)size;
+	/* Extents past the end (left by a shrink) are not part of the disk
+	 * and a name we did not write is not ours to interpret. */
+	if (parse_extent_oid(oid, d->id, &n) == 0 && n < d->nextents)
+		map_set(d, n);
+	return 0;
+}
+
+static int map_build(struct storage_disk *d)
+{
+	char prefix[STORAGE_OID_MAX];
+	uint64_t nwords = d->nextents / 64 + 1;
+	int ret;
+
+	if (nwords > SIZE_MAX / sizeof(uint64_t))
+		return -ENOMEM;
+	d->map = calloc((size_t)nwords, sizeof(uint64_t));
+	if (!d->map)
+		return -ENOMEM;
+	ret = extent_prefix(prefix, sizeof(prefix), d->id);
+	if (ret < 0)
+		return ret;
+	return d->st->be_ops->list(d->io, prefix, map_add, d);
+}
+
+int storage_disk_open(struct storage_store *st,
+		      const struct storage_disk_params *p,
+		      struct storage_disk **out)
+{
+	struct storage_disk *d = NULL;
+	int ret;
+
+	if (!out)
+		return -EINVAL;
+	*out = NULL;
+	if (!st || !p || !p->ns || p->extent_size < 4096 ||
+	    (p->extent_size & (p->extent_size - 1)))
+		return -EINVAL;
+
+	d = calloc(1, sizeof(*d));
+	if (!d) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	d->magic = DISK_MAGIC;
+	d->st = st;
+	d->id = p->id;
+	d->size = p->size;
+	d->extent_size = p->extent_size;
+	d->shift = (unsigned)__builtin_ctz(p->extent_size);
+	d->nextents =
+		(p->size >> d->shift) + ((p->size & (p->extent_size - 1)) != 0);
+	d->snap = p->snap;
+	/* A restore point is history: it is never written. */
+	d->read_only = p->read_only || p->snap != STORAGE_SNAP_HEAD;
+
+	ret = st->be_ops->ioctx_open(st->be, p->ns, &d->io);
+	if (ret < 0) {
+		d->io = NULL;
+		goto out;
+	}
+	/* The listing shows HEAD objects only, which says nothing about a
+	 * snap, so a snap view goes without a map and reads every extent. */
+	if (p->snap == STORAGE_SNAP_HEAD) {
+		ret = map_build(d);
+		if (ret < 0)
+			goto out;
+	}
+	*out = d;
+	d = NULL;
+out:
+	storage_disk_close(d);
+	return ret;
+}
+
+void storage_disk_close(struct storage_disk *d)
+{
+	struct disk_op *o;
+
+	if (!d)
+		return;
+	assert(d->magic == DISK_MAGIC);
+	while ((o = d->free_ops)) {
+		d->free_ops = o->next_free;
+		free(o);
+	}
+	if (d->io)
+		d->st->be_ops->ioctx_close(d->io);
+	free(d->map);
+	d->magic = 0;
+	free(d);
+}
+
+uint64_t storage_disk_size(const struct storage_disk *d)
+{
+	return d->size;
+}
+
+uint32_t storage_disk_extent_size(const struct storage_disk *d)
+{
+	return d->extent_size;
+}
+
+/* ---- destroy ---- */
+
+/* Extent numbers found by the listing; removal happens after the listing
+ * is over, since a backend need not allow changes while it lists. */
+struct extent_list {
+	uint64_t id;
+	uint64_t *v;
+	size_t n, cap;
+};
+
+static int list_add(void *arg, const char *oid, uint64_t size)
+{
+	struct extent_list *l = arg;
+	uint64_t *v, n;
+	size_t cap;
+
+	(void)size;
+	if (parse_extent_oid(oid, l->id, &n) < 0)
+		return 0;
+	if (l->n == l->cap) {
+		cap = l->cap ? l->cap * 2 : 64;
+		v = realloc(l->v, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n++] = n;
+	return 0;
+}
+
+static int remove_object(struct storage_store *st, void *io, const char *oid)
+{
+	struct storage_op op;
+	int ret;
+
+	storage_op_init(&op, STORAGE_OP_REMOVE, NULL);
+	snprintf(op.oid, sizeof(op.oid), "%s", oid);
+	ret = storage_op_run(st, io, &op);
+	return ret == -ENOENT ? 0 : ret;
+}
+
+int storage_disk_destroy(struct storage_store *st, const char *ns, uint64_t id,
+			 uint64_t size, uint32_t extent_size)
+{
+	struct extent_list l = {.id = id};
+	char oid[STORAGE_OID_MAX];
+	void *io = NULL;
+	size_t i;
+	int ret;
+
+	/* The listing finds the objects, whatever the size was; the
+	 * parameters are the catalog's and only checked for sanity. */
+	(void)size;
+	if (!st || !ns || extent_size < 4096 ||
+	    (extent_size & (extent_size - 1)))
+		return -EINVAL;
+
+	ret = st->be_ops->ioctx_open(st->be, ns, &io);
+	if (ret < 0) {
+		io = NULL;
+		goto out;
+	}
+	ret = extent_prefix(oid, sizeof(oid), id);
+	if (ret < 0)
+		goto out;
+	ret = st->be_ops->list(io, oid, list_add, &l);
+	if (ret < 0)
+		goto out;
+	for (i = 0; i < l.n; i++) {
+		ret = storage_oid_extent(oid, sizeof(oid), id, l.v[i]);
+		if (ret < 0)
+			goto out;
+		ret = remove_object(st, io, oid);
+		if (ret < 0)
+			goto out;
+	}
+	/* The header goes last: while any extent is left, the disk can
+	 * still be found and destroyed again. */
+	ret = storage_oid_header(oid, sizeof(oid), id);
+	if (ret < 0)
+		goto out;
+	ret = remove_object(st, io, oid);
+out:
+	free(l.v);
+	if (io)
+		st->be_ops->ioctx_close(io);
+	return ret;
+}

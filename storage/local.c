@@ -1,0 +1,1333 @@
+/* The local backend: objects as files, the embedded default.
+ *
+ * Layout under route->path:
+ *   .snapseq                  last allocated snap id (decimal)
+ *   <ns>/<oid>                the head of an object
+ *   <ns>/.snaps/<oid>@<id>    a clone, id = 16 hex digits
+ *   <ns>/.snaps/<oid>.snapset the object's snap state (seq and clones)
+ * Names starting with '.' and names with '/' are refused, so objects never
+ * collide with the metadata, and a clone name (ending in hex) never equals
+ * a snapset name (ending in 't').
+ *
+ * Threads.  A fixed pool of workers runs the ops.  An op goes to the
+ * worker chosen by hashing (ns, oid) and each worker is FIFO, so the ops
+ * on one object run in submission order, as in RADOS.  A worker is the
+ * only thread that touches the files of its objects, which lets it cache
+ * their fds and snapsets without locks.  snap_remove() rewrites snapsets
+ * of any object: it takes 'snaplock' for writing, workers hold it for
+ * reading while running an op, and a generation counter tells the
+ * workers that their cached snapsets are stale.
+ *
+ * Snapshots follow the same model as the memory backend (see memory.c):
+ * before the first mutation under a newer write context, the head is
+ * copied to a clone covering the context's snaps newer than the object's
+ * seq.  The clone and the snapset are durable before the head changes, so
+ * a crash never lets new data into a snapshot.
+ */
+#include <assert.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/fs.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "objstore.h"
+
+#define LOCALBE_MAGIC 0x6c6f6362u    /* "locb" */
+#define LOCALBE_IO_MAGIC 0x6c6f6369u /* "loci" */
+#define LOCALBE_NWORKERS 4
+/* Open objects per worker: 128 per instance. */
+#define LOCALBE_CACHE 32
+#define LOCALBE_SNAPSET ".snapset"
+
+struct localbe_clone {
+	uint64_t id;
+	unsigned nsnaps;
+	uint64_t *snaps;
+};
+
+struct localbe_snapset {
+	uint64_t seq;
+	unsigned nclones; /* oldest first */
+	struct localbe_clone *clones;
+};
+
+struct localbe_ns {
+	struct localbe_ns *next;
+	char *name;
+	int dirfd, snapfd;
+};
+
+/* A write snap context, immutable once made and shared by the ops that
+ * were submitted under it: the context is captured at submit time. */
+struct localbe_snapc {
+	atomic_uint refs;
+	struct localbe_io *io;
+	uint64_t seq;
+	unsigned n;
+	uint64_t snaps[]; /* descending */
+};
+
+struct localbe_entry {
+	struct localbe_ns *ns; /* NULL: free slot */
+	char oid[STORAGE_OID_MAX];
+	int fd;	       /* head, -1 if absent */
+	bool fd_known; /* fd was looked up */
+	bool ss_loaded;
+	uint64_t ss_gen;
+	struct localbe_snapset ss;
+	uint64_t used;
+};
+
+struct localbe_worker {
+	struct localbe *be;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct storage_completion *head, *tail;
+	bool stop;
+	uint64_t tick;
+	struct localbe_entry cache[LOCALBE_CACHE];
+};
+
+struct localbe {
+	uint32_t magic;
+	const struct storage_env *env;
+	int rootfd;
+	pthread_mutex_t lock; /* nss, snap_seq */
+	struct localbe_ns *nss;
+	uint64_t snap_seq;
+	pthread_rwlock_t snaplock;
+	uint64_t ss_gen; /* changed under snaplock held for writing */
+	atomic_uint next_sync;
+	unsigned nstarted;
+	struct localbe_worker workers[LOCALBE_NWORKERS];
+};
+
+/* The files that ops of this ioctx made dirty since its last SYNC. */
+struct localbe_io {
+	uint32_t magic;
+	struct localbe *be;
+	struct localbe_ns *ns;
+	struct localbe_snapc *snapc;
+	pthread_mutex_t lock; /* dirty set */
+	char **dirty;	      /* open-addressing set of oids */
+	size_t dirty_cap, dirty_n;
+	bool dir_dirty;
+};
+
+static int localbe_name_ok(const char *name)
+{
+	if (!name[0] || name[0] == '.' || strchr(name, '/'))
+		return -EINVAL;
+	return 0;
+}
+
+static uint64_t localbe_hash(const char *a, const char *b)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	while (*a)
+		h = (h ^ (unsigned char)*a++) * 1099511628211ull;
+	h = (h ^ '/') * 1099511628211ull;
+	while (*b)
+		h = (h ^ (unsigned char)*b++) * 1099511628211ull;
+	return h;
+}
+
+/* ---- small file helpers ---- */
+
+static int localbe_pwrite_all(int fd, const void *buf, uint64_t len,
+			      uint64_t off)
+{
+	const char *p = buf;
+	ssize_t w;
+
+	while (len) {
+		w = pwrite(fd, p, len, (off_t)off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		p += w;
+		off += (uint64_t)w;
+		len -= (uint64_t)w;
+	}
+	return 0;
+}
+
+static int64_t localbe_pread_all(int fd, void *buf, uint64_t len, uint64_t off)
+{
+	char *p = buf;
+	uint64_t done = 0;
+	ssize_t n;
+
+	while (done < len) {
+		n = pread(fd, p + done, len - done, (off_t)(off + done));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		done += (uint64_t)n;
+	}
+	return (int64_t)done;
+}
+
+static int localbe_fsync(int fd, bool data_only)
+{
+	if ((data_only ? fdatasync(fd) : fsync(fd)) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Replaces dir/name with 'len' bytes, durably: temp file, fsync, rename,
+ * fsync of the directory. */
+static int localbe_replace(int dirfd, const char *name, const char *data,
+			   size_t len)
+{
+	char tmp[NAME_MAX + 1];
+	int fd = -1, r;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", name) >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	r = localbe_pwrite_all(fd, data, len, 0);
+	if (r == 0)
+		r = localbe_fsync(fd, true);
+	if (r == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
+		r = -errno;
+	if (r == 0)
+		r = localbe_fsync(dirfd, false);
+	close(fd);
+	if (r < 0)
+		unlinkat(dirfd, tmp, 0);
+	return r;
+}
+
+/* Reads a whole small file into a NUL-terminated buffer. */
+static int localbe_slurp(int dirfd, const char *name, char **out)
+{
+	struct stat sb;
+	char *buf = NULL;
+	int fd, r = 0;
+	int64_t n;
+
+	*out = NULL;
+	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &sb) < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (sb.st_size > (1 << 24)) {
+		r = -EFBIG;
+		goto out;
+	}
+	buf = malloc((size_t)sb.st_size + 1);
+	if (!buf) {
+		r = -ENOMEM;
+		goto out;
+	}
+	n = localbe_pread_all(fd, buf, (uint64_t)sb.st_size, 0);
+	if (n < 0) {
+		r = (int)n;
+		goto out;
+	}
+	buf[n] = '\0';
+	*out = buf;
+	buf = NULL;
+out:
+	free(buf);
+	close(fd);
+	return r;
+}
+
+/* ---- snapsets ---- */
+
+static void localbe_ss_clear(struct localbe_snapset *ss)
+{
+	unsigned i;
+
+	for (i = 0; i < ss->nclones; i++)
+		free(ss->clones[i].snaps);
+	free(ss->clones);
+	memset(ss, 0, sizeof(*ss));
+}
+
+/* Text, one clone per line, so that an operator can read it:
+ *   haven-snapset 1
+ *   seq <seq>
+ *   clone <id> <nsnaps> <snap>...
+ */
+static int localbe_ss_parse(char *text, struct localbe_snapset *ss)
+{
+	struct localbe_clone *c, *v;
+	char *line, *save = NULL, *p, *end;
+	unsigned i;
+
+	line = strtok_r(text, "\n", &save);
+	if (!line || strcmp(line, "haven-snapset 1") != 0)
+		return -EUCLEAN;
+	line = strtok_r(NULL, "\n", &save);
+	if (!line || sscanf(line, "seq %" SCNu64, &ss->seq) != 1)
+		return -EUCLEAN;
+	while ((line = strtok_r(NULL, "\n", &save))) {
+		v = realloc(ss->clones, (ss->nclones + 1) * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		ss->clones = v;
+		c = &v[ss->nclones];
+		memset(c, 0, sizeof(*c));
+		if (strncmp(line, "clone ", 6) != 0)
+			return -EUCLEAN;
+		c->id = strtoull(line + 6, &end, 10);
+		c->nsnaps = (unsigned)strtoul(end, &p, 10);
+		if (p == end || c->nsnaps == 0 || c->nsnaps > 1u << 20)
+			return -EUCLEAN;
+		c->snaps = calloc(c->nsnaps, sizeof(*c->snaps));
+		if (!c->snaps)
+			return -ENOMEM;
+		ss->nclones++;
+		for (i = 0; i < c->nsnaps; i++) {
+			c->snaps[i] = strtoull(p, &end, 10);
+			if (end == p)
+				return -EUCLEAN;
+			p = end;
+		}
+	}
+	return 0;
+}
+
+static int localbe_ss_load(int snapfd, const char *oid,
+			   struct localbe_snapset *ss)
+{
+	char name[NAME_MAX + 1], *text = NULL;
+	int r;
+
+	memset(ss, 0, sizeof(*ss));
+	snprintf(name, sizeof(name), "%s" LOCALBE_SNAPSET, oid);
+	r = localbe_slurp(snapfd, name, &text);
+	if (r == -ENOENT)
+		return 0;
+	if (r == 0)
+		r = localbe_ss_parse(text, ss);
+	if (r < 0)
+		localbe_ss_clear(ss);
+	free(text);
+	return r;
+}
+
+/* Writes the snapset durably, or removes it once it says nothing. */
+static int localbe_ss_store(int snapfd, const char *oid,
+			    const struct localbe_snapset *ss, bool head_exists)
+{
+	char name[NAME_MAX + 1], *buf = NULL, *p;
+	size_t cap = 64, len;
+	unsigned i, j;
+	int r;
+
+	snprintf(name, sizeof(name), "%s" LOCALBE_SNAPSET, oid);
+	if (!ss->nclones && !head_exists) {
+		if (unlinkat(snapfd, name, 0) < 0 && errno != ENOENT)
+			return -errno;
+		return 0;
+	}
+	for (i = 0; i < ss->nclones; i++)
+		cap += 64 + 21 * (size_t)ss->clones[i].nsnaps;
+	buf = malloc(cap);
+	if (!buf)
+		return -ENOMEM;
+	p = buf;
+	p += sprintf(p, "haven-snapset 1\nseq %" PRIu64 "\n", ss->seq);
+	for (i = 0; i < ss->nclones; i++) {
+		p += sprintf(p, "clone %" PRIu64 " %u", ss->clones[i].id,
+			     ss->clones[i].nsnaps);
+		for (j = 0; j < ss->clones[i].nsnaps; j++)
+			p += sprintf(p, " %" PRIu64, ss->clones[i].snaps[j]);
+		*p++ = '\n';
+	}
+	len = (size_t)(p - buf);
+	r = localbe_replace(snapfd, name, buf, len);
+	free(buf);
+	return r;
+}
+
+static int localbe_clone_name(char *buf, size_t len, const char *oid,
+			      uint64_t id)
+{
+	int n = snprintf(buf, len, "%s@%016" PRIx64, oid, id);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+/* Copies the head into a new clone file and makes it durable.  A reflink
+ * where the filesystem has them, else an in-kernel copy, else plain
+ * reads and writes. */
+static int localbe_copy(int src, int snapfd, const char *name)
+{
+	char buf[65536];
+	struct stat sb;
+	int dst, r = 0;
+	off_t in = 0, out = 0;
+	ssize_t n;
+
+	dst = openat(snapfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+		     0600);
+	if (dst < 0)
+		return -errno;
+	if (ioctl(dst, FICLONE, src) == 0)
+		goto sync;
+	if (fstat(src, &sb) < 0) {
+		r = -errno;
+		goto out;
+	}
+	while (in < sb.st_size) {
+		n = copy_file_range(src, &in, dst, &out,
+				    (size_t)(sb.st_size - in), 0);
+		if (n <= 0)
+			break;
+	}
+	while (in < sb.st_size) {
+		n = pread(src, buf, sizeof(buf), in);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			r = n < 0 ? -errno : 0;
+			break;
+		}
+		r = localbe_pwrite_all(dst, buf, (uint64_t)n, (uint64_t)in);
+		if (r < 0)
+			goto out;
+		in += n;
+	}
+	/* A head shrunk behind our back would leave the clone short; the
+	 * size is part of what the snapshot preserves. */
+	if (r == 0 && ftruncate(dst, sb.st_size) < 0)
+		r = -errno;
+sync:
+	if (r == 0)
+		r = localbe_fsync(dst, true);
+out:
+	close(dst);
+	if (r < 0)
+		unlinkat(snapfd, name, 0);
+	return r;
+}
+
+/* ---- the per-worker object cache ---- */
+
+static void localbe_entry_drop(struct localbe_entry *e)
+{
+	if (e->fd_known && e->fd >= 0)
+		close(e->fd);
+	localbe_ss_clear(&e->ss);
+	memset(e, 0, sizeof(*e));
+	e->fd = -1;
+}
+
+/* Finds the object's slot, recycling the least recently used one. */
+static struct localbe_entry *localbe_entry_get(struct localbe_worker *w,
+					       struct localbe_ns *ns,
+					       const char *oid)
+{
+	struct localbe_entry *e, *victim = NULL;
+	unsigned i;
+
+	for (i = 0; i < LOCALBE_CACHE; i++) {
+		e = &w->cache[i];
+		if (e->ns == ns && strcmp(e->oid, oid) == 0)
+			goto found;
+		if (!victim ||
+		    (victim->ns && (!e->ns || e->used < victim->used)))
+			victim = e;
+	}
+	e = victim;
+	localbe_entry_drop(e);
+	e->ns = ns;
+	snprintf(e->oid, sizeof(e->oid), "%s", oid);
+found:
+	e->used = ++w->tick;
+	return e;
+}
+
+/* The head's fd; -ENOENT if absent and not asked to create it. */
+static int localbe_entry_fd(struct localbe_entry *e, bool create, bool *created)
+{
+	int fd;
+
+	if (!e->fd_known) {
+		fd = openat(e->ns->dirfd, e->oid, O_RDWR | O_CLOEXEC);
+		if (fd < 0 && errno != ENOENT)
+			return -errno;
+		e->fd = fd < 0 ? -1 : fd;
+		e->fd_known = true;
+	}
+	if (e->fd < 0 && create) {
+		fd = openat(e->ns->dirfd, e->oid, O_RDWR | O_CREAT | O_CLOEXEC,
+			    0600);
+		if (fd < 0)
+			return -errno;
+		e->fd = fd;
+		*created = true;
+	}
+	return e->fd >= 0 ? e->fd : -ENOENT;
+}
+
+static int localbe_entry_ss(struct localbe *be, struct localbe_entry *e)
+{
+	int r;
+
+	if (e->ss_loaded && e->ss_gen == be->ss_gen)
+		return 0;
+	localbe_ss_clear(&e->ss);
+	e->ss_loaded = false;
+	r = localbe_ss_load(e->ns->snapfd, e->oid, &e->ss);
+	if (r < 0)
+		return r;
+	e->ss_loaded = true;
+	e->ss_gen = be->ss_gen;
+	return 0;
+}
+
+/* Before the first mutation under a newer context: keep the head for
+ * the context's snaps the object has not seen, durably. */
+static int localbe_cow(struct localbe *be, struct localbe_entry *e,
+		       const struct localbe_snapc *sc)
+{
+	struct localbe_snapset *ss = &e->ss;
+	struct localbe_clone *v, *c;
+	char name[NAME_MAX + 1];
+	unsigned n = 0;
+	int fd, r;
+
+	r = localbe_entry_ss(be, e);
+	if (r < 0 || sc->seq <= ss->seq)
+		return r;
+	while (n < sc->n && sc->snaps[n] > ss->seq)
+		n++;
+	if (n == 0) {
+		/* No snap to protect: nothing worth a disk write. */
+		ss->seq = sc->seq;
+		return 0;
+	}
+	fd = localbe_entry_fd(e, false, NULL);
+	if (fd < 0 && fd != -ENOENT)
+		return fd;
+	if (fd >= 0) {
+		r = localbe_clone_name(name, sizeof(name), e->oid, sc->seq);
+		if (r == 0)
+			r = localbe_copy(fd, e->ns->snapfd, name);
+		if (r < 0)
+			return r;
+		v = realloc(ss->clones, (ss->nclones + 1) * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		ss->clones = v;
+		c = &v[ss->nclones];
+		c->snaps = malloc(n * sizeof(*c->snaps));
+		if (!c->snaps)
+			return -ENOMEM;
+		memcpy(c->snaps, sc->snaps, n * sizeof(*c->snaps));
+		c->nsnaps = n;
+		c->id = sc->seq;
+		ss->nclones++;
+	}
+	/* Without a clone the seq alone records that the object did not
+	 * exist at those snaps. */
+	ss->seq = sc->seq;
+	r = localbe_ss_store(e->ns->snapfd, e->oid, ss, true);
+	if (r < 0)
+		e->ss_loaded = false; /* reload what is on disk */
+	return r;
+}
+
+/* ---- op execution, on a worker ---- */
+
+struct localbe_dirt {
+	bool data, dir;
+};
+
+static int64_t localbe_do_read(struct localbe *be, struct localbe_entry *e,
+			       struct storage_op *op)
+{
+	char name[NAME_MAX + 1];
+	struct stat sb;
+	int fd = -1, own = -1;
+	int64_t r;
+	unsigned i, j;
+
+	if (op->snap != STORAGE_SNAP_HEAD) {
+		r = localbe_entry_ss(be, e);
+		if (r < 0)
+			return r;
+		for (i = 0; i < e->ss.nclones && own < 0; i++) {
+			for (j = 0; j < e->ss.clones[i].nsnaps; j++) {
+				if (e->ss.clones[i].snaps[j] != op->snap)
+					continue;
+				if (localbe_clone_name(name, sizeof(name),
+						       e->oid,
+						       e->ss.clones[i].id))
+					return -ENAMETOOLONG;
+				own = openat(e->ns->snapfd, name,
+					     O_RDONLY | O_CLOEXEC);
+				if (own < 0)
+					return -errno;
+				break;
+			}
+		}
+		if (own < 0 && op->snap <= e->ss.seq)
+			return -ENOENT;
+	}
+	fd = own >= 0 ? own : localbe_entry_fd(e, false, NULL);
+	if (fd < 0)
+		return fd;
+	if (op->code == STORAGE_OP_STAT) {
+		r = fstat(fd, &sb) < 0 ? -errno : 0;
+		op->size = r == 0 ? (uint64_t)sb.st_size : 0;
+	} else {
+		r = localbe_pread_all(fd, op->buf, op->len, op->off);
+	}
+	if (own >= 0)
+		close(own);
+	return r;
+}
+
+static int localbe_zero(int fd, uint64_t off, uint64_t len)
+{
+	static const char zeros[65536];
+	struct stat sb;
+	uint64_t end = off + len, size, n, k;
+	int r;
+
+	if (fstat(fd, &sb) < 0)
+		return -errno;
+	size = (uint64_t)sb.st_size;
+	if (off < size) {
+		n = (end < size ? end : size) - off;
+		if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			      (off_t)off, (off_t)n) < 0) {
+			if (errno != EOPNOTSUPP)
+				return -errno;
+			/* A filesystem without holes gets real zeros. */
+			while (n) {
+				k = n < sizeof(zeros) ? n : sizeof(zeros);
+				r = localbe_pwrite_all(fd, zeros, k, off);
+				if (r < 0)
+					return r;
+				off += k;
+				n -= k;
+			}
+		}
+	}
+	if (end > size && ftruncate(fd, (off_t)end) < 0)
+		return -errno;
+	return 0;
+}
+
+static int localbe_do_mutate(struct localbe *be, struct localbe_entry *e,
+			     struct storage_op *op,
+			     const struct localbe_snapc *sc,
+			     struct localbe_dirt *dirt)
+{
+	bool created = false, fua = op->flags & STORAGE_OPF_FUA;
+	int fd, r;
+
+	if (op->code == STORAGE_OP_REMOVE) {
+		fd = localbe_entry_fd(e, false, NULL);
+		if (fd < 0)
+			return fd;
+	}
+	r = localbe_cow(be, e, sc);
+	if (r < 0)
+		return r;
+	if (op->code == STORAGE_OP_REMOVE) {
+		close(e->fd);
+		e->fd = -1;
+		if (unlinkat(e->ns->dirfd, e->oid, 0) < 0)
+			return -errno;
+		dirt->dir = true;
+		if (!e->ss.nclones) {
+			localbe_ss_clear(&e->ss);
+			r = localbe_ss_store(e->ns->snapfd, e->oid, &e->ss,
+					     false);
+		}
+		if (r == 0 && fua)
+			r = localbe_fsync(e->ns->dirfd, false);
+		dirt->dir = !fua;
+		return r;
+	}
+	fd = localbe_entry_fd(e, true, &created);
+	if (fd < 0)
+		return fd;
+	dirt->data = true;
+	dirt->dir = created;
+	switch (op->code) {
+	case STORAGE_OP_WRITE:
+		r = localbe_pwrite_all(fd, op->buf, op->len, op->off);
+		break;
+	case STORAGE_OP_ZERO:
+		r = localbe_zero(fd, op->off, op->len);
+		break;
+	default:
+		r = ftruncate(fd, (off_t)op->off) < 0 ? -errno : 0;
+		break;
+	}
+	if (r == 0 && fua) {
+		r = localbe_fsync(fd, true);
+		if (r == 0 && created)
+			r = localbe_fsync(e->ns->dirfd, false);
+		if (r == 0)
+			dirt->data = dirt->dir = false;
+	}
+	return r;
+}
+
+/* ---- the dirty set of an ioctx ---- */
+
+/* Places an owned name into a set known not to hold it. */
+static void localbe_dirty_place(char **slots, size_t cap, char *oid)
+{
+	size_t i = (size_t)localbe_hash("", oid) & (cap - 1);
+
+	while (slots[i])
+		i = (i + 1) & (cap - 1);
+	slots[i] = oid;
+}
+
+/* 1 if added, 0 if already there. */
+static int localbe_dirty_insert(char **slots, size_t cap, const char *oid)
+{
+	size_t i = (size_t)localbe_hash("", oid) & (cap - 1);
+
+	while (slots[i]) {
+		if (strcmp(slots[i], oid) == 0)
+			return 0;
+		i = (i + 1) & (cap - 1);
+	}
+	slots[i] = strdup(oid);
+	return slots[i] ? 1 : -ENOMEM;
+}
+
+/* Called when an op completes, before it is posted, so that a SYNC
+ * submitted after the owner saw the completion finds the file here. */
+static int localbe_dirty_add(struct localbe_io *io, const char *oid,
+			     const struct localbe_dirt *dirt)
+{
+	char **nv;
+	size_t i, cap;
+	int r = 0;
+
+	pthread_mutex_lock(&io->lock);
+	io->dir_dirty |= dirt->dir;
+	if (!dirt->data)
+		goto out;
+	if ((io->dirty_n + 1) * 2 > io->dirty_cap) {
+		cap = io->dirty_cap ? io->dirty_cap * 2 : 64;
+		nv = calloc(cap, sizeof(*nv));
+		if (!nv) {
+			r = -ENOMEM;
+			goto out;
+		}
+		for (i = 0; i < io->dirty_cap; i++)
+			if (io->dirty[i])
+				localbe_dirty_place(nv, cap, io->dirty[i]);
+		free(io->dirty);
+		io->dirty = nv;
+		io->dirty_cap = cap;
+	}
+	r = localbe_dirty_insert(io->dirty, io->dirty_cap, oid);
+	if (r > 0)
+		io->dirty_n++;
+out:
+	pthread_mutex_unlock(&io->lock);
+	return r < 0 ? r : 0;
+}
+
+static int localbe_sync(struct localbe_io *io)
+{
+	char **slots;
+	size_t i, cap;
+	bool dir;
+	int fd, r = 0;
+
+	pthread_mutex_lock(&io->lock);
+	slots = io->dirty;
+	cap = io->dirty_cap;
+	dir = io->dir_dirty;
+	io->dirty = NULL;
+	io->dirty_cap = io->dirty_n = 0;
+	io->dir_dirty = false;
+	pthread_mutex_unlock(&io->lock);
+
+	for (i = 0; i < cap; i++) {
+		if (!slots[i])
+			continue;
+		/* fdatasync flushes the inode, whichever fd names it. */
+		fd = openat(io->ns->dirfd, slots[i], O_RDONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			if (fdatasync(fd) < 0 && r == 0)
+				r = -errno;
+			close(fd);
+		} else if (errno != ENOENT && r == 0) {
+			r = -errno;
+		}
+		free(slots[i]);
+	}
+	free(slots);
+	if (dir && r == 0)
+		r = localbe_fsync(io->ns->dirfd, false);
+	return r;
+}
+
+/* ---- workers ---- */
+
+static void localbe_snapc_unref(struct localbe_snapc *sc)
+{
+	if (sc && atomic_fetch_sub(&sc->refs, 1) == 1)
+		free(sc);
+}
+
+static void localbe_run(struct localbe_worker *w, struct storage_op *op)
+{
+	struct localbe_snapc *sc = op->backend_priv;
+	struct localbe_io *io = sc->io;
+	struct localbe *be = w->be;
+	struct localbe_dirt dirt = {false, false};
+	struct localbe_entry *e;
+
+	pthread_rwlock_rdlock(&be->snaplock);
+	if (op->code == STORAGE_OP_SYNC) {
+		op->result = localbe_sync(io);
+	} else {
+		e = localbe_entry_get(w, io->ns, op->oid);
+		if (op->code == STORAGE_OP_READ || op->code == STORAGE_OP_STAT)
+			op->result = localbe_do_read(be, e, op);
+		else
+			op->result = localbe_do_mutate(be, e, op, sc, &dirt);
+	}
+	pthread_rwlock_unlock(&be->snaplock);
+	/* A file we cannot remember cannot be synced later: fail the op
+	 * rather than lose durability silently. */
+	if ((dirt.data || dirt.dir) && localbe_dirty_add(io, op->oid, &dirt))
+		op->result = op->result < 0 ? op->result : -ENOMEM;
+	op->backend_priv = NULL;
+	localbe_snapc_unref(sc);
+	be->env->post(be->env->ctx, &op->comp);
+}
+
+static void *localbe_worker_main(void *arg)
+{
+	struct localbe_worker *w = arg;
+	struct storage_completion *c;
+	unsigned i;
+
+	for (;;) {
+		pthread_mutex_lock(&w->lock);
+		while (!w->head && !w->stop)
+			pthread_cond_wait(&w->cond, &w->lock);
+		c = w->head;
+		if (c) {
+			w->head = c->next;
+			if (!w->head)
+				w->tail = NULL;
+		}
+		pthread_mutex_unlock(&w->lock);
+		if (!c)
+			break;
+		c->next = NULL;
+		localbe_run(w, (struct storage_op *)c);
+	}
+	for (i = 0; i < LOCALBE_CACHE; i++)
+		localbe_entry_drop(&w->cache[i]);
+	return NULL;
+}
+
+static void localbe_submit(void *vio, struct storage_op *op)
+{
+	struct localbe_io *io = vio;
+	struct localbe *be = io->be;
+	struct localbe_worker *w;
+	unsigned i;
+
+	assert(io->magic == LOCALBE_IO_MAGIC);
+	if (op->code != STORAGE_OP_SYNC && localbe_name_ok(op->oid) < 0) {
+		op->result = -EINVAL;
+		be->env->post(be->env->ctx, &op->comp);
+		return;
+	}
+	/* The write context is the one current at submission. */
+	atomic_fetch_add(&io->snapc->refs, 1);
+	op->backend_priv = io->snapc;
+	if (op->code == STORAGE_OP_SYNC)
+		i = atomic_fetch_add(&be->next_sync, 1);
+	else
+		i = (unsigned)localbe_hash(io->ns->name, op->oid);
+	w = &be->workers[i % LOCALBE_NWORKERS];
+	op->comp.next = NULL;
+	pthread_mutex_lock(&w->lock);
+	if (w->tail)
+		w->tail->next = &op->comp;
+	else
+		w->head = &op->comp;
+	w->tail = &op->comp;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+}
+
+/* ---- instance ---- */
+
+static int localbe_mkdir_p(const char *path)
+{
+	char buf[PATH_MAX], *p;
+
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+		return -ENAMETOOLONG;
+	for (p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static void localbe_close(void *vbe)
+{
+	struct localbe *be = vbe;
+	struct localbe_ns *ns;
+	unsigned i;
+
+	if (!be)
+		return;
+	assert(be->magic == LOCALBE_MAGIC);
+	for (i = 0; i < be->nstarted; i++) {
+		pthread_mutex_lock(&be->workers[i].lock);
+		be->workers[i].stop = true;
+		pthread_cond_signal(&be->workers[i].cond);
+		pthread_mutex_unlock(&be->workers[i].lock);
+		pthread_join(be->workers[i].thread, NULL);
+	}
+	for (i = 0; i < LOCALBE_NWORKERS; i++) {
+		pthread_cond_destroy(&be->workers[i].cond);
+		pthread_mutex_destroy(&be->workers[i].lock);
+	}
+	while ((ns = be->nss)) {
+		be->nss = ns->next;
+		close(ns->snapfd);
+		close(ns->dirfd);
+		free(ns->name);
+		free(ns);
+	}
+	pthread_rwlock_destroy(&be->snaplock);
+	pthread_mutex_destroy(&be->lock);
+	if (be->rootfd >= 0)
+		close(be->rootfd);
+	be->magic = 0;
+	free(be);
+}
+
+static int localbe_open(const struct storage_route *route,
+			const struct storage_env *env, void **out)
+{
+	struct localbe *be = NULL;
+	pthread_rwlockattr_t attr;
+	char *text = NULL;
+	unsigned i;
+	int r;
+
+	*out = NULL;
+	if (!route->path || !route->path[0])
+		return -EINVAL;
+	r = localbe_mkdir_p(route->path);
+	if (r < 0)
+		return r;
+	be = calloc(1, sizeof(*be));
+	if (!be)
+		return -ENOMEM;
+	be->magic = LOCALBE_MAGIC;
+	be->env = env;
+	pthread_mutex_init(&be->lock, NULL);
+	/* snap_remove must not starve behind a steady stream of ops. */
+	pthread_rwlockattr_init(&attr);
+	pthread_rwlockattr_setkind_np(
+		&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&be->snaplock, &attr);
+	pthread_rwlockattr_destroy(&attr);
+	for (i = 0; i < LOCALBE_NWORKERS; i++) {
+		pthread_mutex_init(&be->workers[i].lock, NULL);
+		pthread_cond_init(&be->workers[i].cond, NULL);
+	}
+	be->rootfd = open(route->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (be->rootfd < 0) {
+		r = -errno;
+		goto out;
+	}
+	r = localbe_slurp(be->rootfd, ".snapseq", &text);
+	if (r == 0)
+		be->snap_seq = strtoull(text, NULL, 10);
+	else if (r != -ENOENT)
+		goto out;
+	for (i = 0; i < LOCALBE_NWORKERS; i++) {
+		be->workers[i].be = be;
+		r = -pthread_create(&be->workers[i].thread, NULL,
+				    localbe_worker_main, &be->workers[i]);
+		if (r < 0)
+			goto out;
+		be->nstarted++;
+	}
+	*out = be;
+	be = NULL;
+	r = 0;
+out:
+	free(text);
+	localbe_close(be);
+	return r;
+}
+
+/* ---- namespaces and ioctxs ---- */
+
+/* Creates a directory and makes its entry durable. */
+static int localbe_subdir(int parent, const char *name, int *fd)
+{
+	int r = 0;
+
+	if (mkdirat(parent, name, 0700) == 0)
+		r = localbe_fsync(parent, false);
+	else if (errno != EEXIST)
+		return -errno;
+	if (r < 0)
+		return r;
+	*fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return *fd < 0 ? -errno : 0;
+}
+
+static int localbe_ns_get(struct localbe *be, const char *name,
+			  struct localbe_ns **out)
+{
+	struct localbe_ns *ns;
+	int r;
+
+	for (ns = be->nss; ns; ns = ns->next) {
+		if (strcmp(ns->name, name) == 0) {
+			*out = ns;
+			return 0;
+		}
+	}
+	ns = calloc(1, sizeof(*ns));
+	if (!ns)
+		return -ENOMEM;
+	ns->dirfd = ns->snapfd = -1;
+	ns->name = strdup(name);
+	r = ns->name ? localbe_subdir(be->rootfd, name, &ns->dirfd) : -ENOMEM;
+	if (r == 0)
+		r = localbe_subdir(ns->dirfd, ".snaps", &ns->snapfd);
+	if (r < 0) {
+		if (ns->dirfd >= 0)
+			close(ns->dirfd);
+		free(ns->name);
+		free(ns);
+		return r;
+	}
+	ns->next = be->nss;
+	be->nss = ns;
+	*out = ns;
+	return 0;
+}
+
+static struct localbe_snapc *localbe_snapc_new(struct localbe_io *io,
+					       uint64_t seq,
+					       const uint64_t *snaps,
+					       unsigned n)
+{
+	struct localbe_snapc *sc;
+
+	sc = malloc(sizeof(*sc) + n * sizeof(sc->snaps[0]));
+	if (!sc)
+		return NULL;
+	atomic_init(&sc->refs, 1);
+	sc->io = io;
+	sc->seq = seq;
+	sc->n = n;
+	if (n)
+		memcpy(sc->snaps, snaps, n * sizeof(sc->snaps[0]));
+	return sc;
+}
+
+static int localbe_ioctx_open(void *vbe, const char *ns, void **out)
+{
+	struct localbe *be = vbe;
+	struct localbe_io *io;
+	int r;
+
+	assert(be->magic == LOCALBE_MAGIC);
+	*out = NULL;
+	if (!ns || localbe_name_ok(ns) < 0 || strlen(ns) > NAME_MAX)
+		return -EINVAL;
+	io = calloc(1, sizeof(*io));
+	if (!io)
+		return -ENOMEM;
+	io->snapc = localbe_snapc_new(io, 0, NULL, 0);
+	if (!io->snapc) {
+		free(io);
+		return -ENOMEM;
+	}
+	pthread_mutex_lock(&be->lock);
+	r = localbe_ns_get(be, ns, &io->ns);
+	pthread_mutex_unlock(&be->lock);
+	if (r < 0) {
+		localbe_snapc_unref(io->snapc);
+		free(io);
+		return r;
+	}
+	pthread_mutex_init(&io->lock, NULL);
+	io->magic = LOCALBE_IO_MAGIC;
+	io->be = be;
+	*out = io;
+	return 0;
+}
+
+/* Every op of the ioctx must have completed. */
+static void localbe_ioctx_close(void *vio)
+{
+	struct localbe_io *io = vio;
+	size_t i;
+
+	if (!io)
+		return;
+	assert(io->magic == LOCALBE_IO_MAGIC);
+	for (i = 0; i < io->dirty_cap; i++)
+		free(io->dirty[i]);
+	free(io->dirty);
+	localbe_snapc_unref(io->snapc);
+	pthread_mutex_destroy(&io->lock);
+	io->magic = 0;
+	free(io);
+}
+
+static int localbe_set_write_ctx(void *vio, uint64_t seq, const uint64_t *snaps,
+				 unsigned nsnaps)
+{
+	struct localbe_io *io = vio;
+	struct localbe_snapc *sc;
+	unsigned i;
+
+	assert(io->magic == LOCALBE_IO_MAGIC);
+	if (nsnaps && snaps[0] > seq)
+		return -EINVAL;
+	for (i = 1; i < nsnaps; i++)
+		if (snaps[i] >= snaps[i - 1])
+			return -EINVAL;
+	sc = localbe_snapc_new(io, seq, snaps, nsnaps);
+	if (!sc)
+		return -ENOMEM;
+	/* Ops already queued keep the context they were submitted with. */
+	localbe_snapc_unref(io->snapc);
+	io->snapc = sc;
+	return 0;
+}
+
+static int localbe_list(void *vio, const char *prefix,
+			int (*cb)(void *arg, const char *oid, uint64_t size),
+			void *arg)
+{
+	struct localbe_io *io = vio;
+	const char *pfx = prefix ? prefix : "";
+	size_t plen = strlen(pfx);
+	struct dirent *de;
+	struct stat sb;
+	DIR *d;
+	int fd, r = 0;
+
+	assert(io->magic == LOCALBE_IO_MAGIC);
+	/* A fresh fd: a dup would share the directory offset. */
+	fd = openat(io->ns->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	while (r == 0 && (errno = 0, de = readdir(d))) {
+		if (de->d_name[0] == '.' || strncmp(de->d_name, pfx, plen))
+			continue;
+		/* Removed since readdir saw it: not an object any more. */
+		if (fstatat(fd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(sb.st_mode))
+			continue;
+		r = cb(arg, de->d_name, (uint64_t)sb.st_size);
+	}
+	if (r == 0 && errno)
+		r = -errno;
+	closedir(d);
+	return r;
+}
+
+/* ---- snapshots ---- */
+
+static int localbe_snap_create(void *vbe, uint64_t *id)
+{
+	struct localbe *be = vbe;
+	char buf[32];
+	int r;
+
+	assert(be->magic == LOCALBE_MAGIC);
+	pthread_mutex_lock(&be->lock);
+	snprintf(buf, sizeof(buf), "%" PRIu64 "\n", be->snap_seq + 1);
+	/* Durable before use: an id must never be handed out twice. */
+	r = localbe_replace(be->rootfd, ".snapseq", buf, strlen(buf));
+	if (r == 0)
+		*id = ++be->snap_seq;
+	pthread_mutex_unlock(&be->lock);
+	return r;
+}
+
+/* Drops 'id' from one object's snapset, deleting clones left without a
+ * snap.  Returns 1 if the snapset changed. */
+static int localbe_trim_one(int snapfd, const char *oid,
+			    struct localbe_snapset *ss, uint64_t id)
+{
+	struct localbe_clone *c;
+	char name[NAME_MAX + 1];
+	unsigned i, j;
+	int changed = 0;
+
+	for (i = 0; i < ss->nclones;) {
+		c = &ss->clones[i];
+		for (j = 0; j < c->nsnaps; j++) {
+			if (c->snaps[j] == id) {
+				memmove(&c->snaps[j], &c->snaps[j + 1],
+					(c->nsnaps - j - 1) *
+						sizeof(*c->snaps));
+				c->nsnaps--;
+				changed = 1;
+				break;
+			}
+		}
+		if (c->nsnaps) {
+			i++;
+			continue;
+		}
+		if (localbe_clone_name(name, sizeof(name), oid, c->id))
+			return -ENAMETOOLONG;
+		if (unlinkat(snapfd, name, 0) < 0 && errno != ENOENT)
+			return -errno;
+		free(c->snaps);
+		memmove(c, c + 1, (ss->nclones - i - 1) * sizeof(*c));
+		ss->nclones--;
+	}
+	return changed;
+}
+
+static int localbe_trim_ns(int nsfd, int snapfd, uint64_t id)
+{
+	struct localbe_snapset ss;
+	char oid[NAME_MAX + 1];
+	struct dirent *de;
+	size_t len, sl = strlen(LOCALBE_SNAPSET);
+	DIR *d;
+	int fd, r = 0;
+
+	fd = openat(snapfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	d = fd < 0 ? NULL : fdopendir(fd);
+	if (!d) {
+		r = -errno;
+		if (fd >= 0)
+			close(fd);
+		return r;
+	}
+	while (r >= 0 && (de = readdir(d))) {
+		len = strlen(de->d_name);
+		if (len <= sl || strcmp(de->d_name + len - sl, LOCALBE_SNAPSET))
+			continue;
+		memcpy(oid, de->d_name, len - sl);
+		oid[len - sl] = '\0';
+		r = localbe_ss_load(snapfd, oid, &ss);
+		if (r == 0)
+			r = localbe_trim_one(snapfd, oid, &ss, id);
+		if (r > 0)
+			r = localbe_ss_store(snapfd, oid, &ss,
+					     faccessat(nsfd, oid, F_OK, 0) ==
+						     0);
+		localbe_ss_clear(&ss);
+	}
+	closedir(d);
+	return r < 0 ? r : 0;
+}
+
+static int localbe_snap_remove(void *vbe, uint64_t id)
+{
+	struct localbe *be = vbe;
+	struct dirent *de;
+	DIR *d = NULL;
+	int fd, nsfd, snapfd, r = 0;
+
+	assert(be->magic == LOCALBE_MAGIC);
+	pthread_mutex_lock(&be->lock);
+	if (id == 0 || id > be->snap_seq)
+		r = -ENOENT;
+	pthread_mutex_unlock(&be->lock);
+	if (r < 0)
+		return r;
+	/* Workers cache snapsets and write them: keep them out while the
+	 * snapsets of every namespace are rewritten. */
+	pthread_rwlock_wrlock(&be->snaplock);
+	fd = openat(be->rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	d = fd < 0 ? NULL : fdopendir(fd);
+	if (!d) {
+		r = -errno;
+		if (fd >= 0)
+			close(fd);
+		goto out;
+	}
+	while (r == 0 && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		nsfd = openat(fd, de->d_name,
+			      O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (nsfd < 0)
+			continue;
+		snapfd = openat(nsfd, ".snaps",
+				O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (snapfd >= 0) {
+			r = localbe_trim_ns(nsfd, snapfd, id);
+			close(snapfd);
+		}
+		close(nsfd);
+	}
+	closedir(d);
+out:
+	be->ss_gen++;
+	pthread_rwlock_unlock(&be->snaplock);
+	return r;
+}
+
+const struct storage_backend storage_backend_local = {
+	.name = "local",
+	.open = localbe_open,
+	.close = localbe_close,
+	.ioctx_open = localbe_ioctx_open,
+	.ioctx_close = localbe_ioctx_close,
+	.set_write_ctx = localbe_set_write_ctx,
+	.submit = localbe_submit,
+	.list = localbe_list,
+	.snap_create = localbe_snap_create,
+	.snap_remove = localbe_snap_remove,
+};

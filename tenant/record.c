@@ -1,0 +1,330 @@
+/* Encoding and decoding of catalog records; the format is described in
+ * record.h.  Writers and readers walk the fields in the same order through
+ * a small cursor that remembers the first failure, so each record's
+ * function reads like the field list it implements. */
+#include <errno.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "record.h"
+
+#define HDR_LEN 4
+#define CRED_F_OPERATOR (1u << 0)
+
+struct wcur {
+	uint8_t *buf;
+	size_t cap;
+	size_t pos;
+	int err;
+};
+
+struct rcur {
+	const uint8_t *buf;
+	size_t len;
+	size_t pos;
+	int err;
+};
+
+void tenant_rec_put_be64(uint8_t *p, uint64_t v)
+{
+	int i;
+
+	for (i = 7; i >= 0; i--, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
+uint64_t tenant_rec_get_be64(const void *p)
+{
+	const uint8_t *b = p;
+	uint64_t v = 0;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		v = (v << 8) | b[i];
+	return v;
+}
+
+void tenant_rec_put_le64(uint8_t *p, uint64_t v)
+{
+	int i;
+
+	for (i = 0; i < 8; i++, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
+uint64_t tenant_rec_get_le64(const void *p)
+{
+	const uint8_t *b = p;
+	uint64_t v = 0;
+	int i;
+
+	for (i = 7; i >= 0; i--)
+		v = (v << 8) | b[i];
+	return v;
+}
+
+static void w_bytes(struct wcur *w, const void *p, size_t n)
+{
+	if (w->err)
+		return;
+	if (w->cap - w->pos < n) {
+		w->err = -ENOSPC;
+		return;
+	}
+	memcpy(w->buf + w->pos, p, n);
+	w->pos += n;
+}
+
+static void w_uint(struct wcur *w, uint64_t v, size_t width)
+{
+	uint8_t b[8];
+	size_t i;
+
+	for (i = 0; i < width; i++, v >>= 8)
+		b[i] = (uint8_t)v;
+	w_bytes(w, b, width);
+}
+
+/* Strings come from fixed char arrays; one that fills its array without a
+ * terminator is a caller bug we refuse instead of reading past it. */
+static void w_str(struct wcur *w, const char *s, size_t field_size)
+{
+	size_t n = strnlen(s, field_size);
+
+	if (n == field_size) {
+		if (!w->err)
+			w->err = -EINVAL;
+		return;
+	}
+	w_uint(w, n, 2);
+	w_bytes(w, s, n);
+}
+
+static void w_begin(struct wcur *w, uint8_t *buf, size_t cap)
+{
+	w->buf = buf;
+	w->cap = cap;
+	w->pos = 0;
+	w->err = 0;
+	w_uint(w, TENANT_REC_VERSION, 2);
+	w_uint(w, 0, 2); /* length, patched by w_end() */
+}
+
+static int w_end(struct wcur *w, size_t *len)
+{
+	if (w->err)
+		return w->err;
+	if (w->pos > UINT16_MAX)
+		return -ENOSPC;
+	w->buf[2] = (uint8_t)w->pos;
+	w->buf[3] = (uint8_t)(w->pos >> 8);
+	*len = w->pos;
+	return 0;
+}
+
+static uint64_t r_uint(struct rcur *r, size_t width)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	if (r->err)
+		return 0;
+	if (r->len - r->pos < width) {
+		r->err = -EIO;
+		return 0;
+	}
+	for (i = width; i > 0; i--)
+		v = (v << 8) | r->buf[r->pos + i - 1];
+	r->pos += width;
+	return v;
+}
+
+static void r_bytes(struct rcur *r, void *out, size_t n)
+{
+	if (r->err)
+		return;
+	if (r->len - r->pos < n) {
+		r->err = -EIO;
+		return;
+	}
+	memcpy(out, r->buf + r->pos, n);
+	r->pos += n;
+}
+
+/* A string that does not fit its destination, or that hides a NUL, can
+ * only come from corruption: our encoders never produce one. */
+static void r_str(struct rcur *r, char *out, size_t field_size)
+{
+	size_t n = (size_t)r_uint(r, 2);
+
+	out[0] = '\0';
+	if (r->err)
+		return;
+	if (n >= field_size || r->len - r->pos < n ||
+	    memchr(r->buf + r->pos, '\0', n)) {
+		r->err = -EIO;
+		return;
+	}
+	memcpy(out, r->buf + r->pos, n);
+	out[n] = '\0';
+	r->pos += n;
+}
+
+static int r_begin(struct rcur *r, const void *buf, size_t len)
+{
+	uint64_t version, reclen;
+
+	r->buf = buf;
+	r->len = len;
+	r->pos = 0;
+	r->err = 0;
+	version = r_uint(r, 2);
+	reclen = r_uint(r, 2);
+	if (r->err)
+		return r->err;
+	/* Newer versions only append fields, so any version >= 1 decodes;
+	 * the header's length must match what LMDB gave us exactly. */
+	if (version < 1 || reclen != len)
+		return -EIO;
+	return 0;
+}
+
+int tenant_rec_route_encode(const struct tenant_route *rt, uint8_t *buf,
+			    size_t cap, size_t *len)
+{
+	struct wcur w;
+
+	w_begin(&w, buf, cap);
+	w_str(&w, rt->name, sizeof(rt->name));
+	w_str(&w, rt->type, sizeof(rt->type));
+	w_str(&w, rt->path, sizeof(rt->path));
+	w_str(&w, rt->ceph_conf, sizeof(rt->ceph_conf));
+	w_str(&w, rt->pool, sizeof(rt->pool));
+	w_str(&w, rt->client_id, sizeof(rt->client_id));
+	w_str(&w, rt->keyring, sizeof(rt->keyring));
+	return w_end(&w, len);
+}
+
+int tenant_rec_route_decode(const void *buf, size_t len,
+			    struct tenant_route *out)
+{
+	struct rcur r;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = r_begin(&r, buf, len);
+	if (rc)
+		return rc;
+	r_str(&r, out->name, sizeof(out->name));
+	r_str(&r, out->type, sizeof(out->type));
+	r_str(&r, out->path, sizeof(out->path));
+	r_str(&r, out->ceph_conf, sizeof(out->ceph_conf));
+	r_str(&r, out->pool, sizeof(out->pool));
+	r_str(&r, out->client_id, sizeof(out->client_id));
+	r_str(&r, out->keyring, sizeof(out->keyring));
+	return r.err;
+}
+
+int tenant_rec_tenant_encode(const struct tenant_info *t, uint8_t *buf,
+			     size_t cap, size_t *len)
+{
+	struct wcur w;
+
+	w_begin(&w, buf, cap);
+	w_uint(&w, t->id, 8);
+	w_str(&w, t->name, sizeof(t->name));
+	w_str(&w, t->route, sizeof(t->route));
+	w_str(&w, t->ns, sizeof(t->ns));
+	w_uint(&w, t->state, 4);
+	w_uint(&w, t->created, 8);
+	return w_end(&w, len);
+}
+
+int tenant_rec_tenant_decode(const void *buf, size_t len,
+			     struct tenant_info *out)
+{
+	struct rcur r;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = r_begin(&r, buf, len);
+	if (rc)
+		return rc;
+	out->id = r_uint(&r, 8);
+	r_str(&r, out->name, sizeof(out->name));
+	r_str(&r, out->route, sizeof(out->route));
+	r_str(&r, out->ns, sizeof(out->ns));
+	out->state = (uint32_t)r_uint(&r, 4);
+	out->created = r_uint(&r, 8);
+	return r.err;
+}
+
+int tenant_rec_cred_encode(const struct tenant_cred *c, uint8_t *buf,
+			   size_t cap, size_t *len)
+{
+	struct wcur w;
+
+	w_begin(&w, buf, cap);
+	w_bytes(&w, c->pin, TENANT_PIN_LEN);
+	w_uint(&w, c->tenant_id, 8);
+	w_uint(&w, c->operator_role ? CRED_F_OPERATOR : 0, 4);
+	w_str(&w, c->site, sizeof(c->site));
+	w_uint(&w, c->serial, 8);
+	w_uint(&w, c->issued, 8);
+	w_uint(&w, c->not_after, 8);
+	return w_end(&w, len);
+}
+
+int tenant_rec_cred_decode(const void *buf, size_t len, struct tenant_cred *out)
+{
+	struct rcur r;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = r_begin(&r, buf, len);
+	if (rc)
+		return rc;
+	r_bytes(&r, out->pin, TENANT_PIN_LEN);
+	out->tenant_id = r_uint(&r, 8);
+	out->operator_role = (r_uint(&r, 4) & CRED_F_OPERATOR) != 0;
+	r_str(&r, out->site, sizeof(out->site));
+	out->serial = r_uint(&r, 8);
+	out->issued = r_uint(&r, 8);
+	out->not_after = r_uint(&r, 8);
+	return r.err;
+}
+
+int tenant_rec_disk_encode(const struct tenant_disk *d, uint8_t *buf,
+			   size_t cap, size_t *len)
+{
+	struct wcur w;
+
+	w_begin(&w, buf, cap);
+	w_uint(&w, d->id, 8);
+	w_uint(&w, d->tenant_id, 8);
+	w_str(&w, d->vm, sizeof(d->vm));
+	w_str(&w, d->name, sizeof(d->name));
+	w_uint(&w, d->size, 8);
+	w_uint(&w, d->extent_size, 4);
+	w_uint(&w, d->created, 8);
+	return w_end(&w, len);
+}
+
+int tenant_rec_disk_decode(const void *buf, size_t len, struct tenant_disk *out)
+{
+	struct rcur r;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = r_begin(&r, buf, len);
+	if (rc)
+		return rc;
+	out->id = r_uint(&r, 8);
+	out->tenant_id = r_uint(&r, 8);
+	r_str(&r, out->vm, sizeof(out->vm));
+	r_str(&r, out->name, sizeof(out->name));
+	out->size = r_uint(&r, 8);
+	out->extent_size = (uint32_t)r_uint(&r, 4);
+	out->created = r_uint(&r, 8);
+	return r.err;
+}

@@ -1,0 +1,54 @@
+/* Versioned, fixed-endian encodings of the catalog records.
+ *
+ * Every record starts with a header {u16 version, u16 length}, both
+ * little-endian, where length counts the whole record including the
+ * header.  Fields follow in a fixed order: integers little-endian and fixed
+ * width, strings as a u16 byte count followed by the bytes (no NUL).  New
+ * fields are only ever appended, so a decoder accepts records longer than
+ * it knows and ignores the tail; a record that is shorter than its fields,
+ * whose header disagrees with the buffer, or whose strings do not fit the
+ * destination is corruption (-EIO).
+ *
+ * Decoders never assume alignment: LMDB hands out values at odd addresses.
+ */
+#ifndef HAVEN_TENANT_RECORD_H
+#define HAVEN_TENANT_RECORD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tenant.h"
+
+#define TENANT_REC_VERSION 1
+/* Large enough for the biggest record (a route with three full paths). */
+#define TENANT_REC_MAX 4096
+
+/* Encoders write into buf (cap bytes) and set *len.  -EINVAL when a string
+ * field of the struct is not NUL-terminated, -ENOSPC when cap is short. */
+int tenant_rec_route_encode(const struct tenant_route *r, uint8_t *buf,
+			    size_t cap, size_t *len);
+int tenant_rec_route_decode(const void *buf, size_t len,
+			    struct tenant_route *out);
+
+int tenant_rec_tenant_encode(const struct tenant_info *t, uint8_t *buf,
+			     size_t cap, size_t *len);
+int tenant_rec_tenant_decode(const void *buf, size_t len,
+			     struct tenant_info *out);
+
+int tenant_rec_cred_encode(const struct tenant_cred *c, uint8_t *buf,
+			   size_t cap, size_t *len);
+int tenant_rec_cred_decode(const void *buf, size_t len,
+			   struct tenant_cred *out);
+
+int tenant_rec_disk_encode(const struct tenant_disk *d, uint8_t *buf,
+			   size_t cap, size_t *len);
+int tenant_rec_disk_decode(const void *buf, size_t len,
+			   struct tenant_disk *out);
+
+/* Fixed-width helpers shared with the catalog's keys and meta values. */
+void tenant_rec_put_be64(uint8_t *p, uint64_t v);
+uint64_t tenant_rec_get_be64(const void *p);
+void tenant_rec_put_le64(uint8_t *p, uint64_t v);
+uint64_t tenant_rec_get_le64(const void *p);
+
+#endif

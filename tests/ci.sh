@@ -1,0 +1,51 @@
+#!/bin/bash
+# The whole test suite, as CI runs it: install dependencies, build with
+# warnings as errors, run unit and integration tests, then the same suite
+# again in an ASan+UBSan build.  Ends with one "N passed, N failed" line.
+set -uo pipefail
+
+src=$(cd "$(dirname "$0")/.." && pwd)
+cd "$src"
+tests/install-deps.sh || exit 1
+
+passed=0; failed=0; skipped=0
+count() {
+    # meson writes one JSON object per test into meson-logs/testlog.json.
+    local log=$1/meson-logs/testlog.json
+    [ -f "$log" ] || return
+    read -r p f s < <(python3 - "$log" <<'PY'
+import json, sys
+p = f = s = 0
+for line in open(sys.argv[1]):
+    r = json.loads(line).get("result")
+    if r in ("OK", "EXPECTEDFAIL"): p += 1
+    elif r == "SKIP": s += 1
+    else: f += 1
+print(p, f, s)
+PY
+)
+    passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
+}
+
+run_suite() {
+    local dir=$1; shift
+    rm -rf "$dir"
+    if ! meson setup "$dir" --werror -Dtests=enabled -Drados=enabled "$@"; then
+        echo "ci: meson setup failed for $dir"; failed=$((failed + 1)); return
+    fi
+    if ! ninja -C "$dir"; then
+        echo "ci: build failed in $dir"; failed=$((failed + 1)); return
+    fi
+    meson test -C "$dir" --print-errorlogs --num-processes 2
+    count "$dir"
+}
+
+run_suite build-ci
+# Sanitizers: every report aborts the test that triggered it.
+export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1:strict_string_checks=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+run_suite build-asan -Db_sanitize=address,undefined -Db_lundef=false \
+    -Dbuildtype=debug
+
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,289 @@
+# Shared helpers for haven's integration tests.  Source it first thing:
+#
+#   source "$(dirname "$0")/functions.sh"
+#
+# Environment: HAVEN_BUILD (meson build root) and HAVEN_SOURCE (source
+# root); both default to paths relative to this file.  Every test gets its
+# own temp dir ($TMP), starts its own havend on a free port, and the EXIT
+# trap stops exactly the processes the test started and removes $TMP.
+
+set -euo pipefail
+
+HAVEN_SOURCE=${HAVEN_SOURCE:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+HAVEN_BUILD=${HAVEN_BUILD:-$HAVEN_SOURCE/build}
+HAVEND=$HAVEN_BUILD/gateway/havend
+HAVENCTL=$HAVEN_BUILD/gateway/havenctl
+TESTDIR=$HAVEN_SOURCE/tests/integration
+PROBE=$TESTDIR/probe.py
+# The pyenv python that may come first on PATH has no nbd module, and nbdsh
+# runs whatever python3 it finds first.
+PY=/usr/bin/python3
+export PATH=/usr/bin:$PATH
+export LC_ALL=C
+
+TEST_NAME=$(basename "$0" .sh)
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/haven-$TEST_NAME.XXXXXX")
+PIDS=()          # every background process this test started
+HAVEND_PID=      # the running havend, if any
+HAVEND_LOG=      # its log file
+
+# --- reporting ------------------------------------------------------------
+
+# check WHAT: announce the next check.
+check() { echo "check: $*"; }
+ok() { echo "  ok${1:+: $*}"; }
+
+# fail MSG [EXPECTED ACTUAL]: print the failure, the tail of havend's log,
+# and exit 1.
+fail() {
+    echo "FAIL: $1" >&2
+    if [[ $# -ge 3 ]]; then
+        echo "  expected: $2" >&2
+        echo "  actual:   $3" >&2
+    fi
+    show_havend_log
+    exit 1
+}
+
+show_havend_log() {
+    local log
+    for log in "$TMP"/*/havend.log; do
+        [[ -f $log ]] || continue
+        echo "--- tail of $log" >&2
+        tail -n 30 "$log" >&2
+    done
+}
+
+# skip MSG: exit 77, for a peer program that is truly absent.
+skip() { echo "SKIP: $*"; exit 77; }
+
+# requires PROG...: skip unless every PROG is installed.
+requires() {
+    local p
+    for p in "$@"; do
+        command -v "$p" >/dev/null 2>&1 || skip "$p is not installed"
+    done
+}
+
+requires_python_nbd() {
+    [[ -x $PY ]] || skip "$PY is not installed"
+    "$PY" -c 'import nbd' 2>/dev/null || skip "python3-libnbd is not installed"
+}
+
+# havend and havenctl are the things under test: their absence is a failure.
+requires_haven() {
+    [[ -x $HAVEND ]] || fail "havend not built: $HAVEND"
+    [[ -x $HAVENCTL ]] || fail "havenctl not built: $HAVENCTL"
+}
+
+# --- processes ------------------------------------------------------------
+
+# alive PID: true while PID runs (a zombie counts as gone).
+alive() {
+    local state
+    [[ -r /proc/$1/stat ]] || return 1
+    state=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
+    [[ -n $state && $state != Z ]]
+}
+
+# wait_exit PID SECONDS: wait for PID to end; sets WAIT_RC to its exit
+# status, or returns 1 if it still runs after SECONDS.
+WAIT_RC=
+wait_exit() {
+    local pid=$1 deadline=$((SECONDS + $2))
+    while alive "$pid"; do
+        ((SECONDS < deadline)) || return 1
+        sleep 0.1
+    done
+    WAIT_RC=0
+    wait "$pid" 2>/dev/null || WAIT_RC=$?
+    forget_pid "$pid"
+}
+
+forget_pid() {
+    local p keep=()
+    for p in "${PIDS[@]}"; do [[ $p == "$1" ]] || keep+=("$p"); done
+    PIDS=("${keep[@]+"${keep[@]}"}")
+}
+
+cleanup() {
+    local rc=$? p
+    trap - EXIT
+    for p in "${PIDS[@]+"${PIDS[@]}"}"; do
+        alive "$p" && kill -TERM "$p" 2>/dev/null || true
+    done
+    for p in "${PIDS[@]+"${PIDS[@]}"}"; do
+        local n=0
+        while alive "$p" && ((n < 50)); do sleep 0.1; n=$((n + 1)); done
+        alive "$p" && kill -KILL "$p" 2>/dev/null || true
+        wait "$p" 2>/dev/null || true
+    done
+    if [[ -n ${KEEP_TMP:-} ]]; then
+        echo "keeping $TMP" >&2
+    else
+        rm -rf "$TMP"
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# free_port: a TCP port on 127.0.0.1 that nothing listens on right now.
+free_port() {
+    "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# port_open PORT: true if something accepts connections on 127.0.0.1:PORT.
+port_open() {
+    "$PY" - "$1" <<'EOF' 2>/dev/null
+import socket, sys
+s = socket.socket()
+s.settimeout(1)
+try:
+    s.connect(("127.0.0.1", int(sys.argv[1])))
+except OSError:
+    sys.exit(1)
+EOF
+}
+
+# --- haven ----------------------------------------------------------------
+
+# hctl DIR ARGS...: run havenctl; fail the test if it fails.
+hctl() {
+    local dir=$1 out
+    shift
+    if ! out=$("$HAVENCTL" -d "$dir" "$@" 2>&1); then
+        echo "$out" >&2
+        fail "havenctl -d $dir $* failed"
+    fi
+    [[ -z $out ]] || echo "$out"
+}
+
+# haven_init DIR [SPEC]...: initialise a data dir and populate it.  SPEC is
+#   tenant:NAME                     tenant add NAME
+#   bundle:TENANT:SITE:DIR          cert issue TENANT --site SITE --out DIR
+#   operator:SITE:DIR               cert issue --operator --site SITE --out DIR
+#   disk:TENANT/VM/DISK:SIZE        disk create TENANT/VM/DISK --size SIZE
+haven_init() {
+    local dir=$1 spec t s d
+    shift
+    hctl "$dir" init >/dev/null
+    for spec in "$@"; do
+        case $spec in
+        tenant:*) hctl "$dir" tenant add "${spec#tenant:}" >/dev/null ;;
+        bundle:*)
+            IFS=: read -r _ t s d <<<"$spec"
+            hctl "$dir" cert issue "$t" --site "$s" --out "$d" >/dev/null ;;
+        operator:*)
+            IFS=: read -r _ s d <<<"$spec"
+            hctl "$dir" cert issue --operator --site "$s" --out "$d" >/dev/null ;;
+        disk:*)
+            IFS=: read -r _ t s <<<"$spec"
+            hctl "$dir" disk create "$t" --size "$s" >/dev/null ;;
+        *) fail "haven_init: bad spec $spec" ;;
+        esac
+    done
+}
+
+# start_havend DIR PORT: start havend in the background (log in
+# DIR/havend.log) and wait until it accepts connections.
+start_havend() {
+    local dir=$1 port=$2 deadline=$((SECONDS + 10)) from
+    HAVEND_LOG=$dir/havend.log
+    echo "=== havend start $(date +%T)" >>"$HAVEND_LOG"
+    # Only this run's lines count: the log is appended across restarts.
+    from=$(($(stat -c %s "$HAVEND_LOG") + 1))
+    "$HAVEND" -d "$dir" --listen "127.0.0.1:$port" 2>>"$HAVEND_LOG" &
+    HAVEND_PID=$!
+    PIDS+=("$HAVEND_PID")
+    while :; do
+        alive "$HAVEND_PID" || fail "havend exited during start-up"
+        if tail -c "+$from" "$HAVEND_LOG" | grep -q 'event=listening' ||
+            port_open "$port"; then
+            break
+        fi
+        ((SECONDS < deadline)) || fail "havend not listening on port $port after 10 s"
+        sleep 0.1
+    done
+    echo "havend pid $HAVEND_PID listening on 127.0.0.1:$port"
+}
+
+# stop_havend [SECONDS]: SIGTERM havend and require exit status 0 within
+# SECONDS (default 10).
+stop_havend() {
+    local limit=${1:-10}
+    [[ -n $HAVEND_PID ]] || fail "stop_havend: havend is not running"
+    kill -TERM "$HAVEND_PID"
+    if ! wait_exit "$HAVEND_PID" "$limit"; then
+        fail "havend still running $limit s after SIGTERM" "exit" "running"
+    fi
+    [[ $WAIT_RC -eq 0 ]] || fail "havend exit status after SIGTERM" 0 "$WAIT_RC"
+    HAVEND_PID=
+}
+
+# havend_alive: fail unless the havend we started still runs.
+havend_alive() {
+    [[ -n $HAVEND_PID ]] && alive "$HAVEND_PID" || fail "havend is no longer running"
+}
+
+# --- clients --------------------------------------------------------------
+
+nbd_uri() { echo "nbds://127.0.0.1:$2/$3?tls-certificates=$1"; }
+
+# qemu_object BUNDLE: the --object argument for qemu-img/qemu-io.
+qemu_object() { echo "tls-creds-x509,id=tls0,endpoint=client,dir=$1"; }
+
+# qemu_opts BUNDLE PORT EXPORT: --image-opts for the export (pair it with
+# --object "$(qemu_object BUNDLE)").
+qemu_opts() {
+    echo "driver=nbd,server.type=inet,server.host=127.0.0.1,server.port=$2,export=$3,tls-creds=tls0"
+}
+
+# run_to SECONDS CMD...: run a client with a time limit, so a hung server
+# fails the test instead of hanging it.
+run_to() {
+    local t=$1
+    shift
+    timeout --kill-after=5 "$t" "$@"
+}
+
+# make_random FILE MIB: MIB MiB of incompressible data, quickly (an
+# AES-CTR keystream with a random key).
+make_random() {
+    head -c $(($2 << 20)) /dev/zero |
+        openssl enc -aes-128-ctr -nosalt -pbkdf2 \
+            -pass "pass:$RANDOM$RANDOM$RANDOM" >"$1" 2>/dev/null
+}
+
+# put_random FILE BYTE_OFFSET BYTES: overwrite a range with random data.
+put_random() {
+    head -c "$3" /dev/urandom |
+        dd of="$1" bs=1M seek="$2" oflag=seek_bytes conv=notrunc \
+            iflag=fullblock status=none
+}
+
+# put_zeros FILE BYTE_OFFSET BYTES: explicit (allocated) zeros.
+put_zeros() {
+    head -c "$3" /dev/zero |
+        dd of="$1" bs=1M seek="$2" oflag=seek_bytes conv=notrunc \
+            iflag=fullblock status=none
+}
+
+# make_image FILE MIB: a sparse test image of MIB MiB (MIB >= 64) with
+# random data (extent-aligned and not), runs of explicit zeros inside
+# data, holes, and data in the last sector.
+make_image() {
+    local f=$1 m=$(($2 << 20)) M=$((1 << 20))
+    rm -f "$f"
+    truncate -s "$m" "$f"
+    put_random "$f" 0 $((20 * M))                       # data from 0
+    put_zeros "$f" $((5 * M)) $((2 * M))                # zero run inside it
+    put_random "$f" $((24 * M - 777)) $((M + 5555))     # unaligned, spans 24 MiB
+    put_random "$f" $((32 * M + 4096)) 512              # one sector in a hole
+    put_zeros "$f" $((36 * M)) $((8 * M))               # allocated zeros
+    put_random "$f" $((48 * M)) $((m / 4))              # a big data run
+    put_random "$f" $((m - 4096)) 4096                  # the last 4 KiB
+}
+
+sha() { sha256sum "$1" | cut -d' ' -f1; }

@@ -1,0 +1,725 @@
+/* The catalog: what havenctl writes and havend reads, across processes,
+ * and the record encodings underneath. */
+#include <errno.h>
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "record.h"
+#include "tenant.h"
+
+struct fixture {
+	char dir[64];
+	char cat_dir[96];
+	struct tenant_catalog *cat;
+};
+
+static int rm_entry(const char *path, const struct stat *st, int flag,
+		    struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return -1;
+	strcpy(f->dir, "/tmp/test-catalog.XXXXXX");
+	if (!mkdtemp(f->dir))
+		return -1;
+	snprintf(f->cat_dir, sizeof(f->cat_dir), "%s/catalog", f->dir);
+	if (tenant_catalog_open(f->cat_dir, TENANT_CATALOG_CREATE, &f->cat))
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	tenant_catalog_close(f->cat);
+	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	free(f);
+	return 0;
+}
+
+static void add_route(struct tenant_catalog *cat, const char *name)
+{
+	struct tenant_route r = {0};
+
+	snprintf(r.name, sizeof(r.name), "%s", name);
+	strcpy(r.type, "local");
+	snprintf(r.path, sizeof(r.path), "/srv/haven/%s", name);
+	assert_int_equal(tenant_route_add(cat, &r), 0);
+}
+
+static uint64_t add_tenant(struct tenant_catalog *cat, const char *name,
+			   const char *route)
+{
+	struct tenant_info t = {0};
+
+	snprintf(t.name, sizeof(t.name), "%s", name);
+	snprintf(t.route, sizeof(t.route), "%s", route);
+	assert_int_equal(tenant_add(cat, &t), 0);
+	assert_true(t.id > 0);
+	return t.id;
+}
+
+static struct tenant_cred make_cred(uint8_t seed, uint64_t tenant_id,
+				    const char *site)
+{
+	struct tenant_cred c = {0};
+
+	memset(c.pin, seed, sizeof(c.pin));
+	c.tenant_id = tenant_id;
+	c.operator_role = tenant_id == 0;
+	snprintf(c.site, sizeof(c.site), "%s", site);
+	c.serial = 1000 + seed;
+	c.issued = (uint64_t)time(NULL);
+	c.not_after = c.issued + 86400;
+	return c;
+}
+
+static int add_disk(struct tenant_catalog *cat, uint64_t tenant_id,
+		    const char *vm, const char *name, uint64_t *id)
+{
+	struct tenant_disk d = {0};
+	int rc;
+
+	d.tenant_id = tenant_id;
+	snprintf(d.vm, sizeof(d.vm), "%s", vm);
+	snprintf(d.name, sizeof(d.name), "%s", name);
+	d.size = 10ull << 30;
+	d.extent_size = 4 << 20;
+	rc = tenant_disk_add(cat, &d);
+	if (id)
+		*id = d.id;
+	return rc;
+}
+
+static void test_open_missing(void **state)
+{
+	struct fixture *f = *state;
+	struct tenant_catalog *cat = (void *)1;
+	char path[160];
+
+	snprintf(path, sizeof(path), "%s/nowhere", f->dir);
+	assert_int_equal(tenant_catalog_open(path, 0, &cat), -ENOENT);
+	assert_null(cat);
+	/* An existing but empty directory is no catalog either, and opening
+	 * it must not leave one behind. */
+	snprintf(path, sizeof(path), "%s/empty", f->dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	assert_int_equal(tenant_catalog_open(path, 0, &cat), -ENOENT);
+	assert_int_equal(tenant_catalog_open(path, 0, &cat), -ENOENT);
+	assert_int_equal(tenant_catalog_open(path, 0x80, &cat), -EINVAL);
+}
+
+static void test_create_modes_and_reopen(void **state)
+{
+	struct fixture *f = *state;
+	struct tenant_info t;
+	struct stat st;
+	char path[160];
+	uint64_t id;
+
+	assert_int_equal(stat(f->cat_dir, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0700);
+	snprintf(path, sizeof(path), "%s/data.mdb", f->cat_dir);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+
+	add_route(f->cat, "default");
+	id = add_tenant(f->cat, "acme", "default");
+	tenant_catalog_close(f->cat);
+	f->cat = NULL;
+
+	assert_int_equal(tenant_catalog_open(f->cat_dir, 0, &f->cat), 0);
+	assert_int_equal(tenant_get_by_name(f->cat, "acme", &t), 0);
+	assert_int_equal(t.id, id);
+	assert_string_equal(t.route, "default");
+	/* Opening with CREATE again keeps the data too. */
+	tenant_catalog_close(f->cat);
+	assert_int_equal(
+		tenant_catalog_open(f->cat_dir, TENANT_CATALOG_CREATE, &f->cat),
+		0);
+	assert_int_equal(tenant_get(f->cat, id, &t), 0);
+	assert_string_equal(t.name, "acme");
+}
+
+static int collect_route(const struct tenant_route *r, void *arg)
+{
+	char *out = arg;
+
+	strcat(out, r->name);
+	strcat(out, ",");
+	return 0;
+}
+
+static void test_routes(void **state)
+{
+	struct fixture *f = *state;
+	struct tenant_route r = {0}, got;
+	char names[256] = "";
+
+	strcpy(r.name, "ceph-b");
+	strcpy(r.type, "rados");
+	strcpy(r.ceph_conf, "/etc/ceph/ceph.conf");
+	strcpy(r.pool, "haven");
+	strcpy(r.client_id, "haven");
+	strcpy(r.keyring, "/etc/ceph/ceph.client.haven.keyring");
+	assert_int_equal(tenant_route_add(f->cat, &r), 0);
+	assert_int_equal(tenant_route_add(f->cat, &r), -EEXIST);
+	add_route(f->cat, "a-local");
+
+	assert_int_equal(tenant_route_get(f->cat, "ceph-b", &got), 0);
+	assert_memory_equal(&got, &r, sizeof(r));
+	assert_int_equal(tenant_route_get(f->cat, "nope", &got), -ENOENT);
+
+	strcpy(r.name, "Bad");
+	assert_int_equal(tenant_route_add(f->cat, &r), -EINVAL);
+	strcpy(r.name, "ok");
+	strcpy(r.type, "nfs");
+	assert_int_equal(tenant_route_add(f->cat, &r), -EINVAL);
+
+	assert_int_equal(tenant_route_list(f->cat, collect_route, names), 0);
+	assert_string_equal(names, "a-local,ceph-b,");
+}
+
+static int collect_tenant(const struct tenant_info *t, void *arg)
+{
+	char *out = arg;
+
+	strcat(out, t->name);
+	strcat(out, ",");
+	return 0;
+}
+
+static void test_tenants(void **state)
+{
+	struct fixture *f = *state;
+	struct tenant_info t = {0}, got;
+	char names[256] = "";
+	uint64_t a, b;
+
+	strcpy(t.name, "zeta");
+	strcpy(t.route, "default");
+	assert_int_equal(tenant_add(f->cat, &t), -ENOENT);
+	assert_int_equal(t.id, 0);
+	add_route(f->cat, "default");
+
+	a = add_tenant(f->cat, "zeta", "default");
+	b = add_tenant(f->cat, "alpha", "default");
+	assert_true(b > a);
+	assert_int_equal(tenant_add(f->cat, &t), -EEXIST);
+
+	assert_int_equal(tenant_get(f->cat, a, &got), 0);
+	assert_string_equal(got.name, "zeta");
+	assert_string_equal(got.ns, "zeta");
+	assert_int_equal(got.state, TENANT_ACTIVE);
+	assert_true(got.created > 0 && got.created <= (uint64_t)time(NULL));
+	assert_int_equal(tenant_get_by_name(f->cat, "alpha", &got), 0);
+	assert_int_equal(got.id, b);
+	assert_int_equal(tenant_get(f->cat, 999, &got), -ENOENT);
+	assert_int_equal(tenant_get_by_name(f->cat, "nope", &got), -ENOENT);
+	assert_int_equal(tenant_get_by_name(f->cat, "a/b", &got), -EINVAL);
+
+	static const char *const bad[] = {"", "Upper", "a..b", "-x", "a/b"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memset(&t, 0, sizeof(t));
+		strcpy(t.name, bad[i]);
+		strcpy(t.route, "default");
+		assert_int_equal(tenant_add(f->cat, &t), -EINVAL);
+	}
+
+	/* A namespace already used on the route would mix two tenants'
+	 * objects. */
+	memset(&t, 0, sizeof(t));
+	strcpy(t.name, "beta");
+	strcpy(t.route, "default");
+	strcpy(t.ns, "alpha");
+	assert_int_equal(tenant_add(f->cat, &t), -EEXIST);
+	strcpy(t.ns, "beta-ns");
+	assert_int_equal(tenant_add(f->cat, &t), 0);
+	assert_int_equal(tenant_get(f->cat, t.id, &got), 0);
+	assert_string_equal(got.ns, "beta-ns");
+
+	/* Listed by id, i.e. creation order. */
+	assert_int_equal(tenant_list(f->cat, collect_tenant, names), 0);
+	assert_string_equal(names, "zeta,alpha,beta,");
+}
+
+static int collect_cred(const struct tenant_cred *c, void *arg)
+{
+	char *out = arg;
+	char buf[8];
+
+	snprintf(buf, sizeof(buf), "%02x,", c->pin[0]);
+	strcat(out, buf);
+	return 0;
+}
+
+static void test_creds(void **state)
+{
+	struct fixture *f = *state;
+	struct tenant_cred c, got;
+	char pins[256] = "";
+	uint64_t a, b;
+
+	add_route(f->cat, "default");
+	a = add_tenant(f->cat, "acme", "default");
+	b = add_tenant(f->cat, "globex", "default");
+
+	c = make_cred(0x30, a, "paris");
+	assert_int_equal(tenant_cred_add(f->cat, &c), 0);
+	assert_int_equal(tenant_cred_lookup(f->cat, c.pin, &got), 0);
+	assert_memory_equal(&got, &c, sizeof(c));
+	/* The same pin again, even for another tenant. */
+	c.tenant_id = b;
+	assert_int_equal(tenant_cred_add(f->cat, &c), -EEXIST);
+	/* A second live credential for acme/paris. */
+	c = make_cred(0x31, a, "paris");
+	assert_int_equal(tenant_cred_add(f->cat, &c), -EEXIST);
+	c = make_cred(0x31, a, "lyon");
+	assert_int_equal(tenant_cred_add(f->cat, &c), 0);
+	c = make_cred(0x32, b, "paris");
+	assert_int_equal(tenant_cred_add(f->cat, &c), 0);
+	/* An expired credential does not block its replacement. */
+	c = make_cred(0x33, b, "rome");
+	c.not_after = 1;
+	assert_int_equal(tenant_cred_add(f->cat, &c), 0);
+	c = make_cred(0x34, b, "rome");
+	assert_int_equal(tenant_cred_add(f->cat, &c), 0);
+
+	c = make_cred(0x35, 4242, "paris");
+	assert_int_equal(tenant_cred_add(f->cat, &c), -ENOENT);
+	c = make_cred(0x35, a, "Bad Site");
+	assert_int_equal(tenant_cred_add(f->cat, &c), -EINVAL);
+	c = make_cred(0x00, a, "zero");
+	assert_int_equal(tenant_cred_add(f->cat, &c), -EINVAL);
+	c = make_cred(0x35, a, "mixed");
+	c.operator_role = true;
+	assert_int_equal(tenant_cred_add(f->cat, &c), -EINVAL);
+
+	/* Operators are unique by site as well. */
+	c = make_cred(0x20, 0, "ops");
+	assert_int_equal(tenant_cred_add(f->cat, &c), 0);
+	c = make_cred(0x21, 0, "ops");
+	assert_int_equal(tenant_cred_add(f->cat, &c), -EEXIST);
+	assert_int_equal(tenant_cred_lookup(f->cat, c.pin, &got), -ENOENT);
+	memset(c.pin, 0x20, sizeof(c.pin));
+	assert_int_equal(tenant_cred_lookup(f->cat, c.pin, &got), 0);
+	assert_true(got.operator_role);
+	assert_int_equal(got.tenant_id, 0);
+
+	assert_int_equal(tenant_cred_list(f->cat, collect_cred, pins), 0);
+	assert_string_equal(pins, "20,30,31,32,33,34,");
+
+	/* Revocation deletes the pin; the site can then get a new one. */
+	memset(c.pin, 0x30, sizeof(c.pin));
+	assert_int_equal(tenant_cred_revoke(f->cat, c.pin), 0);
+	assert_int_equal(tenant_cred_lookup(f->cat, c.pin, &got), -ENOENT);
+	assert_int_equal(tenant_cred_revoke(f->cat, c.pin), -ENOENT);
+	c = make_cred(0x36, a, "paris");
+	assert_int_equal(tenant_cred_add(f->cat, &c), 0);
+}
+
+static int collect_disk(const struct tenant_disk *d, void *arg)
+{
+	char *out = arg;
+	char buf[160];
+
+	snprintf(buf, sizeof(buf), "%llu:%s/%s,",
+		 (unsigned long long)d->tenant_id, d->vm, d->name);
+	strcat(out, buf);
+	return 0;
+}
+
+static void test_disks(void **state)
+{
+	struct fixture *f = *state;
+	struct tenant_disk d = {0}, got;
+	char list[512] = "";
+	uint64_t a, b, id1, id2, id3;
+
+	add_route(f->cat, "default");
+	a = add_tenant(f->cat, "acme", "default");
+	b = add_tenant(f->cat, "globex", "default");
+
+	assert_int_equal(add_disk(f->cat, 999, "vm", "sda", NULL), -ENOENT);
+	assert_int_equal(add_disk(f->cat, a, "Vm", "sda", NULL), -EINVAL);
+	assert_int_equal(add_disk(f->cat, a, "vm", "a/b", NULL), -EINVAL);
+	assert_int_equal(add_disk(f->cat, a, "vm", "..", NULL), -EINVAL);
+
+	d.tenant_id = a;
+	strcpy(d.vm, "vm");
+	strcpy(d.name, "sda");
+	d.extent_size = 4096;
+	assert_int_equal(tenant_disk_add(f->cat, &d), -EINVAL); /* size 0 */
+	d.size = 1 << 20;
+	static const uint32_t bad_extents[] = {0, 2048, 4095, 6144, 12288};
+	for (size_t i = 0; i < 5; i++) {
+		d.extent_size = bad_extents[i];
+		assert_int_equal(tenant_disk_add(f->cat, &d), -EINVAL);
+	}
+	d.extent_size = 4096;
+	assert_int_equal(tenant_disk_add(f->cat, &d), 0);
+	id1 = d.id;
+	assert_true(id1 > 0 && d.created > 0);
+	assert_int_equal(tenant_disk_add(f->cat, &d), -EEXIST);
+
+	/* Names are per tenant. */
+	assert_int_equal(add_disk(f->cat, b, "vm", "sda", &id2), 0);
+	/* "a-b" sorts after "a" as a VM name although '-' < '/'. */
+	assert_int_equal(add_disk(f->cat, a, "a-b", "x", &id3), 0);
+	assert_int_equal(add_disk(f->cat, a, "a", "y", NULL), 0);
+	assert_int_equal(add_disk(f->cat, a, "a", "x", NULL), 0);
+
+	assert_int_equal(tenant_disk_get(f->cat, a, "vm", "sda", &got), 0);
+	assert_memory_equal(&got, &d, sizeof(d));
+	assert_int_equal(tenant_disk_get(f->cat, b, "vm", "sda", &got), 0);
+	assert_int_equal(got.id, id2);
+	assert_int_equal(tenant_disk_get(f->cat, a, "vm", "sdb", &got),
+			 -ENOENT);
+	assert_int_equal(tenant_disk_get_by_id(f->cat, id3, &got), 0);
+	assert_string_equal(got.vm, "a-b");
+	assert_int_equal(got.tenant_id, a);
+	assert_int_equal(got.extent_size, 4 << 20);
+
+	assert_int_equal(tenant_disk_list(f->cat, 0, collect_disk, list), 0);
+	char want[512];
+	snprintf(want, sizeof(want),
+		 "%1$llu:a/x,%1$llu:a/y,%1$llu:a-b/x,"
+		 "%1$llu:vm/sda,%2$llu:vm/sda,",
+		 (unsigned long long)a, (unsigned long long)b);
+	assert_string_equal(list, want);
+	list[0] = '\0';
+	assert_int_equal(tenant_disk_list(f->cat, b, collect_disk, list), 0);
+	snprintf(want, sizeof(want), "%llu:vm/sda,", (unsigned long long)b);
+	assert_string_equal(list, want);
+
+	assert_int_equal(tenant_disk_remove(f->cat, id1), 0);
+	assert_int_equal(tenant_disk_get(f->cat, a, "vm", "sda", &got),
+			 -ENOENT);
+	assert_int_equal(tenant_disk_get_by_id(f->cat, id1, &got), -ENOENT);
+	assert_int_equal(tenant_disk_remove(f->cat, id1), -ENOENT);
+	/* Ids are never reused, even after a removal. */
+	assert_int_equal(add_disk(f->cat, a, "vm", "sda", &id2), 0);
+	assert_true(id2 > id3);
+}
+
+struct stop_arg {
+	int calls;
+	int stop_at;
+};
+
+static int stop_early(const struct tenant_info *t, void *arg)
+{
+	struct stop_arg *s = arg;
+
+	(void)t;
+	return ++s->calls == s->stop_at ? 7 : 0;
+}
+
+static void test_list_stops(void **state)
+{
+	struct fixture *f = *state;
+	struct stop_arg s = {.stop_at = 2};
+
+	add_route(f->cat, "default");
+	add_tenant(f->cat, "a", "default");
+	add_tenant(f->cat, "b", "default");
+	add_tenant(f->cat, "c", "default");
+	assert_int_equal(tenant_list(f->cat, stop_early, &s), 7);
+	assert_int_equal(s.calls, 2);
+	s.calls = 0;
+	s.stop_at = 99;
+	assert_int_equal(tenant_list(f->cat, stop_early, &s), 0);
+	assert_int_equal(s.calls, 3);
+}
+
+static void test_generation(void **state)
+{
+	struct fixture *f = *state;
+	struct tenant_info t;
+	uint64_t g0, g, id;
+
+	assert_int_equal(tenant_catalog_generation(f->cat, &g0), 0);
+	add_route(f->cat, "default");
+	assert_int_equal(tenant_catalog_generation(f->cat, &g), 0);
+	assert_int_equal(g, g0 + 1);
+	id = add_tenant(f->cat, "acme", "default");
+	assert_int_equal(tenant_catalog_generation(f->cat, &g), 0);
+	assert_int_equal(g, g0 + 2);
+	/* Reads and refused writes change nothing. */
+	assert_int_equal(tenant_get(f->cat, id, &t), 0);
+	assert_int_equal(tenant_list(f->cat, collect_tenant, (char[256]){0}),
+			 0);
+	memset(&t, 0, sizeof(t));
+	strcpy(t.name, "acme");
+	strcpy(t.route, "default");
+	assert_int_equal(tenant_add(f->cat, &t), -EEXIST);
+	assert_int_equal(add_disk(f->cat, 77, "vm", "sda", NULL), -ENOENT);
+	assert_int_equal(tenant_catalog_generation(f->cat, &g), 0);
+	assert_int_equal(g, g0 + 2);
+	assert_int_equal(add_disk(f->cat, id, "vm", "sda", NULL), 0);
+	assert_int_equal(tenant_catalog_generation(f->cat, &g), 0);
+	assert_int_equal(g, g0 + 3);
+}
+
+/* The child plays havenctl: its own catalog handle, its own process.  It
+ * must not touch the parent's environment (LMDB forbids using an env
+ * across fork()), so it exits with _exit() without closing anything it
+ * inherited. */
+static int child_writes(const char *dir, uint64_t tenant_id,
+			const uint8_t pin[TENANT_PIN_LEN])
+{
+	struct tenant_catalog *cat = NULL;
+	struct tenant_info t = {0};
+	struct tenant_disk d = {0};
+
+	if (tenant_catalog_open(dir, 0, &cat))
+		return 10;
+	strcpy(t.name, "from-child");
+	strcpy(t.route, "default");
+	if (tenant_add(cat, &t))
+		return 11;
+	d.tenant_id = t.id;
+	strcpy(d.vm, "vm");
+	strcpy(d.name, "sda");
+	d.size = 1 << 30;
+	d.extent_size = 1 << 22;
+	if (tenant_disk_add(cat, &d))
+		return 12;
+	if (tenant_cred_revoke(cat, pin))
+		return 13;
+	(void)tenant_id;
+	tenant_catalog_close(cat);
+	return 0;
+}
+
+static void test_second_process_sees_writes(void **state)
+{
+	struct fixture *f = *state;
+	struct tenant_cred c, got;
+	struct tenant_info t;
+	struct tenant_disk d;
+	uint64_t a, g0, g1;
+	int status;
+	pid_t pid;
+
+	add_route(f->cat, "default");
+	a = add_tenant(f->cat, "acme", "default");
+	c = make_cred(0x44, a, "paris");
+	assert_int_equal(tenant_cred_add(f->cat, &c), 0);
+	assert_int_equal(tenant_catalog_generation(f->cat, &g0), 0);
+	assert_int_equal(tenant_get_by_name(f->cat, "from-child", &t), -ENOENT);
+	assert_int_equal(tenant_cred_lookup(f->cat, c.pin, &got), 0);
+
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(child_writes(f->cat_dir, a, c.pin));
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+
+	/* Same handle, no reopen: the next read sees the child's commits. */
+	assert_int_equal(tenant_catalog_generation(f->cat, &g1), 0);
+	assert_int_equal(g1, g0 + 3);
+	assert_int_equal(tenant_get_by_name(f->cat, "from-child", &t), 0);
+	assert_true(t.id > a);
+	assert_int_equal(tenant_disk_get(f->cat, t.id, "vm", "sda", &d), 0);
+	assert_int_equal(d.size, 1 << 30);
+	assert_int_equal(tenant_cred_lookup(f->cat, c.pin, &got), -ENOENT);
+	/* And the parent can still write after the child did. */
+	add_tenant(f->cat, "after-child", "default");
+}
+
+/* ---- record encodings ---- */
+
+static void test_record_roundtrip(void **state)
+{
+	struct tenant_route r = {0}, r2;
+	struct tenant_info t = {0}, t2;
+	struct tenant_cred c = {0}, c2;
+	struct tenant_disk d = {0}, d2;
+	uint8_t buf[TENANT_REC_MAX];
+	size_t len;
+
+	(void)state;
+	strcpy(r.name, "r");
+	strcpy(r.type, "rados");
+	memset(r.path, 'p', sizeof(r.path) - 1);
+	memset(r.ceph_conf, 'c', sizeof(r.ceph_conf) - 1);
+	memset(r.keyring, 'k', sizeof(r.keyring) - 1);
+	strcpy(r.pool, "pool");
+	strcpy(r.client_id, "client");
+	assert_int_equal(tenant_rec_route_encode(&r, buf, sizeof(buf), &len),
+			 0);
+	assert_int_equal(tenant_rec_route_decode(buf, len, &r2), 0);
+	assert_memory_equal(&r, &r2, sizeof(r));
+
+	t.id = 0x0102030405060708ull;
+	strcpy(t.name, "n");
+	strcpy(t.route, "r");
+	strcpy(t.ns, "ns");
+	t.state = TENANT_SUSPENDED;
+	t.created = 1700000000;
+	assert_int_equal(tenant_rec_tenant_encode(&t, buf, sizeof(buf), &len),
+			 0);
+	/* Little-endian fields after the 4-byte header. */
+	assert_int_equal(buf[0], TENANT_REC_VERSION);
+	assert_int_equal(buf[2] | buf[3] << 8, len);
+	assert_int_equal(buf[4], 0x08);
+	assert_int_equal(buf[11], 0x01);
+	assert_int_equal(tenant_rec_tenant_decode(buf, len, &t2), 0);
+	assert_memory_equal(&t, &t2, sizeof(t));
+
+	memset(c.pin, 0xab, sizeof(c.pin));
+	c.tenant_id = 3;
+	c.operator_role = false;
+	strcpy(c.site, "s");
+	c.serial = UINT64_MAX;
+	c.issued = 1;
+	c.not_after = 2;
+	assert_int_equal(tenant_rec_cred_encode(&c, buf, sizeof(buf), &len), 0);
+	assert_int_equal(tenant_rec_cred_decode(buf, len, &c2), 0);
+	assert_memory_equal(&c, &c2, sizeof(c));
+
+	d.id = 9;
+	d.tenant_id = 3;
+	strcpy(d.vm, "vm");
+	strcpy(d.name, "sda");
+	d.size = 1ull << 40;
+	d.extent_size = 1u << 22;
+	d.created = 5;
+	assert_int_equal(tenant_rec_disk_encode(&d, buf, sizeof(buf), &len), 0);
+	assert_int_equal(tenant_rec_disk_decode(buf, len, &d2), 0);
+	assert_memory_equal(&d, &d2, sizeof(d));
+
+	/* Too small a buffer, and a string without its terminator. */
+	assert_int_equal(tenant_rec_disk_encode(&d, buf, 10, &len), -ENOSPC);
+	memset(d.vm, 'v', sizeof(d.vm));
+	assert_int_equal(tenant_rec_disk_encode(&d, buf, sizeof(buf), &len),
+			 -EINVAL);
+}
+
+static size_t sample_disk(uint8_t *buf, struct tenant_disk *d)
+{
+	size_t len;
+
+	memset(d, 0, sizeof(*d));
+	d->id = 42;
+	d->tenant_id = 7;
+	strcpy(d->vm, "web");
+	strcpy(d->name, "root");
+	d->size = 123456789;
+	d->extent_size = 65536;
+	d->created = 99;
+	assert_int_equal(tenant_rec_disk_encode(d, buf, TENANT_REC_MAX, &len),
+			 0);
+	return len;
+}
+
+static void test_record_corrupt(void **state)
+{
+	uint8_t buf[TENANT_REC_MAX], copy[TENANT_REC_MAX];
+	struct tenant_disk d, out;
+	size_t len, i;
+
+	(void)state;
+	len = sample_disk(buf, &d);
+
+	/* Every truncation is refused, whether or not the header's length
+	 * is adjusted to match. */
+	for (i = 0; i < len; i++) {
+		memcpy(copy, buf, len);
+		assert_int_equal(tenant_rec_disk_decode(copy, i, &out), -EIO);
+		if (i >= 4) {
+			copy[2] = (uint8_t)i;
+			copy[3] = (uint8_t)(i >> 8);
+			assert_int_equal(tenant_rec_disk_decode(copy, i, &out),
+					 -EIO);
+		}
+	}
+
+	/* A newer writer appended fields: still decodes to the same disk. */
+	memcpy(copy, buf, len);
+	memset(copy + len, 0x5a, 12);
+	copy[2] = (uint8_t)(len + 12);
+	copy[0] = 2;
+	assert_int_equal(tenant_rec_disk_decode(copy, len + 12, &out), 0);
+	assert_memory_equal(&out, &d, sizeof(d));
+	/* ...but the header must account for those bytes. */
+	copy[2] = (uint8_t)len;
+	assert_int_equal(tenant_rec_disk_decode(copy, len + 12, &out), -EIO);
+
+	/* Version 0 never existed. */
+	memcpy(copy, buf, len);
+	copy[0] = 0;
+	assert_int_equal(tenant_rec_disk_decode(copy, len, &out), -EIO);
+
+	/* The vm string (after header, id, tenant id) claims 64 bytes, or
+	 * more than is left, or contains a NUL. */
+	memcpy(copy, buf, len);
+	copy[20] = 64;
+	assert_int_equal(tenant_rec_disk_decode(copy, len, &out), -EIO);
+	copy[20] = 0xff;
+	copy[21] = 0xff;
+	assert_int_equal(tenant_rec_disk_decode(copy, len, &out), -EIO);
+	memcpy(copy, buf, len);
+	assert_int_equal(copy[20], 3);
+	copy[23] = '\0';
+	assert_int_equal(tenant_rec_disk_decode(copy, len, &out), -EIO);
+
+	/* Garbage of every small size is refused, never read past. */
+	for (i = 0; i < 64; i++) {
+		memset(copy, (int)(0x11 * (i & 0xf)), i);
+		assert_int_equal(tenant_rec_cred_decode(
+					 copy, i, &(struct tenant_cred){0}),
+				 -EIO);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_open_missing, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_create_modes_and_reopen,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_routes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tenants, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_creds, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_disks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_list_stops, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_generation, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_second_process_sees_writes,
+						setup, teardown),
+		cmocka_unit_test(test_record_roundtrip),
+		cmocka_unit_test(test_record_corrupt),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,840 @@
+/* The object-store contract (storage/objstore.h), one suite run unchanged
+ * against every backend: memory, local (a fresh directory per test) and
+ * rados when HAVEN_TEST_CEPH_CONF names a test cluster.
+ *
+ * Tests only use the ops table, a sync env and storage_op_run(), as the
+ * disk layer does.
+ */
+#include <errno.h>
+#include <ftw.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "objstore.h"
+
+struct backend_case {
+	const char *type;
+	bool persistent; /* data survives closing and reopening the store */
+};
+
+struct fixture {
+	const struct backend_case *bc;
+	char dir[PATH_MAX];
+	char ns[64];
+	struct storage_route route;
+	struct storage_sync *sync;
+	struct storage_store *st;
+	void *io;
+};
+
+static unsigned ns_counter;
+
+static int store_open(struct fixture *f)
+{
+	int r;
+
+	r = storage_store_open(&f->route, storage_sync_env(f->sync), &f->st);
+	if (r < 0)
+		return r;
+	r = f->st->be_ops->ioctx_open(f->st->be, f->ns, &f->io);
+	if (r < 0) {
+		storage_store_close(f->st);
+		f->st = NULL;
+	}
+	return r;
+}
+
+static void store_close(struct fixture *f)
+{
+	if (f->io)
+		f->st->be_ops->ioctx_close(f->io);
+	f->io = NULL;
+	storage_store_close(f->st);
+	f->st = NULL;
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	f->bc = *state;
+	f->route.type = f->bc->type;
+	/* A unique namespace per test keeps runs against a shared cluster
+	 * apart. */
+	snprintf(f->ns, sizeof(f->ns), "contract-%ld-%u", (long)getpid(),
+		 ++ns_counter);
+	if (strcmp(f->bc->type, "local") == 0) {
+		strcpy(f->dir, "/tmp/haven-contract-XXXXXX");
+		assert_non_null(mkdtemp(f->dir));
+		f->route.path = f->dir;
+	} else if (strcmp(f->bc->type, "rados") == 0) {
+		f->route.ceph_conf = getenv("HAVEN_TEST_CEPH_CONF");
+		f->route.pool = getenv("HAVEN_TEST_CEPH_POOL");
+		if (!f->route.pool)
+			f->route.pool = "haven-test";
+	}
+	assert_int_equal(storage_sync_new(&f->sync), 0);
+	assert_int_equal(store_open(f), 0);
+	*state = f;
+	return 0;
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int type,
+		    struct FTW *ftw)
+{
+	(void)sb;
+	(void)type;
+	(void)ftw;
+	return remove(path);
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	store_close(f);
+	storage_sync_free(f->sync);
+	if (f->dir[0])
+		nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	free(f);
+	return 0;
+}
+
+/* ---- helpers: one op, run to completion ---- */
+
+static int64_t run(struct fixture *f, enum storage_opcode code, const char *oid,
+		   uint64_t off, uint64_t len, void *buf, uint64_t snap,
+		   unsigned flags, uint64_t *size)
+{
+	struct storage_op op;
+	int r;
+
+	storage_op_init(&op, code, NULL);
+	snprintf(op.oid, sizeof(op.oid), "%s", oid);
+	op.off = off;
+	op.len = len;
+	op.buf = buf;
+	op.snap = snap;
+	op.flags = flags;
+	r = storage_op_run(f->st, f->io, &op);
+	if (r < 0)
+		assert_int_equal(r, op.result);
+	if (size)
+		*size = op.size;
+	return op.result;
+}
+
+static int64_t obj_write(struct fixture *f, const char *oid, uint64_t off,
+			 const void *buf, uint64_t len)
+{
+	return run(f, STORAGE_OP_WRITE, oid, off, len, (void *)(uintptr_t)buf,
+		   STORAGE_SNAP_HEAD, 0, NULL);
+}
+
+static int64_t obj_read(struct fixture *f, const char *oid, uint64_t snap,
+			uint64_t off, void *buf, uint64_t len)
+{
+	return run(f, STORAGE_OP_READ, oid, off, len, buf, snap, 0, NULL);
+}
+
+static int64_t obj_op(struct fixture *f, enum storage_opcode code,
+		      const char *oid, uint64_t off, uint64_t len)
+{
+	return run(f, code, oid, off, len, NULL, STORAGE_SNAP_HEAD, 0, NULL);
+}
+
+static int64_t obj_stat(struct fixture *f, const char *oid, uint64_t snap,
+			uint64_t *size)
+{
+	return run(f, STORAGE_OP_STAT, oid, 0, 0, NULL, snap, 0, size);
+}
+
+/* Asserts that the object at snap is exactly 'len' bytes equal to 'want'. */
+static void expect_obj(struct fixture *f, const char *oid, uint64_t snap,
+		       const void *want, size_t len)
+{
+	char *got = malloc(len + 16);
+	uint64_t size = 0;
+
+	assert_non_null(got);
+	assert_int_equal(obj_read(f, oid, snap, 0, got, len + 16), len);
+	assert_memory_equal(got, want, len);
+	assert_int_equal(obj_stat(f, oid, snap, &size), 0);
+	assert_int_equal(size, len);
+	free(got);
+}
+
+static void expect_absent(struct fixture *f, const char *oid, uint64_t snap)
+{
+	char buf[8];
+	uint64_t size;
+
+	assert_int_equal(obj_read(f, oid, snap, 0, buf, sizeof(buf)), -ENOENT);
+	assert_int_equal(obj_stat(f, oid, snap, &size), -ENOENT);
+}
+
+static uint64_t snap_new(struct fixture *f)
+{
+	uint64_t id = 0;
+
+	assert_int_equal(f->st->be_ops->snap_create(f->st->be, &id), 0);
+	assert_true(id > 0 && id < STORAGE_SNAP_HEAD);
+	return id;
+}
+
+/* Makes snaps[0..n) (ascending ids) the write context, newest first. */
+static void set_ctx(struct fixture *f, const uint64_t *snaps, unsigned n)
+{
+	uint64_t desc[128];
+	unsigned i;
+
+	assert_true(n <= 128);
+	for (i = 0; i < n; i++)
+		desc[i] = snaps[n - 1 - i];
+	assert_int_equal(
+		f->st->be_ops->set_write_ctx(f->io, n ? desc[0] : 0, desc, n),
+		0);
+}
+
+/* ---- plain object I/O ---- */
+
+static void test_write_read(void **state)
+{
+	struct fixture *f = *state;
+	char buf[8192], want[8192];
+
+	memset(want, 0, sizeof(want));
+	memcpy(want, "hello", 5);
+	memcpy(want + 4096, "world", 5);
+	assert_int_equal(obj_write(f, "obj", 0, "hello", 5), 0);
+	assert_int_equal(obj_write(f, "obj", 4096, "world", 5), 0);
+	/* The hole between the writes reads as zeros. */
+	memset(buf, 0x55, sizeof(buf));
+	assert_int_equal(
+		obj_read(f, "obj", STORAGE_SNAP_HEAD, 0, buf, sizeof(buf)),
+		4101);
+	assert_memory_equal(buf, want, 4101);
+	/* Overwrite in the middle, read at an offset. */
+	assert_int_equal(obj_write(f, "obj", 4098, "RL", 2), 0);
+	assert_int_equal(obj_read(f, "obj", STORAGE_SNAP_HEAD, 4096, buf, 5),
+			 5);
+	assert_memory_equal(buf, "woRLd", 5);
+}
+
+static void test_read_missing(void **state)
+{
+	struct fixture *f = *state;
+
+	expect_absent(f, "nothing", STORAGE_SNAP_HEAD);
+}
+
+static void test_short_read(void **state)
+{
+	struct fixture *f = *state;
+	char data[100], buf[200];
+	int i;
+
+	for (i = 0; i < 100; i++)
+		data[i] = (char)i;
+	assert_int_equal(obj_write(f, "obj", 0, data, 100), 0);
+	assert_int_equal(obj_read(f, "obj", STORAGE_SNAP_HEAD, 50, buf, 200),
+			 50);
+	assert_memory_equal(buf, data + 50, 50);
+	assert_int_equal(obj_read(f, "obj", STORAGE_SNAP_HEAD, 100, buf, 10),
+			 0);
+	assert_int_equal(obj_read(f, "obj", STORAGE_SNAP_HEAD, 5000, buf, 10),
+			 0);
+}
+
+static void test_zero(void **state)
+{
+	struct fixture *f = *state;
+	char *want = malloc(21000), *buf = malloc(21000);
+
+	assert_non_null(want);
+	assert_non_null(buf);
+	memset(want, 0xaa, 8192);
+	assert_int_equal(obj_write(f, "obj", 0, want, 8192), 0);
+	/* Inside. */
+	assert_int_equal(obj_op(f, STORAGE_OP_ZERO, "obj", 1000, 2000), 0);
+	memset(want + 1000, 0, 2000);
+	expect_obj(f, "obj", STORAGE_SNAP_HEAD, want, 8192);
+	/* Across the end: the object grows. */
+	assert_int_equal(obj_op(f, STORAGE_OP_ZERO, "obj", 6000, 4000), 0);
+	memset(want + 6000, 0, 4000);
+	expect_obj(f, "obj", STORAGE_SNAP_HEAD, want, 10000);
+	/* Past the end. */
+	assert_int_equal(obj_op(f, STORAGE_OP_ZERO, "obj", 20000, 1000), 0);
+	memset(want + 10000, 0, 11000);
+	expect_obj(f, "obj", STORAGE_SNAP_HEAD, want, 21000);
+	/* A missing object is created. */
+	assert_int_equal(obj_op(f, STORAGE_OP_ZERO, "new", 4096, 4096), 0);
+	expect_obj(f, "new", STORAGE_SNAP_HEAD, want + 10000, 8192);
+	free(buf);
+	free(want);
+}
+
+static void test_truncate(void **state)
+{
+	struct fixture *f = *state;
+	char want[8192];
+
+	memset(want, 0x33, sizeof(want));
+	assert_int_equal(obj_write(f, "obj", 0, want, sizeof(want)), 0);
+	assert_int_equal(obj_op(f, STORAGE_OP_TRUNCATE, "obj", 100, 0), 0);
+	expect_obj(f, "obj", STORAGE_SNAP_HEAD, want, 100);
+	/* Growing again must not bring the old bytes back. */
+	assert_int_equal(obj_op(f, STORAGE_OP_TRUNCATE, "obj", 8192, 0), 0);
+	memset(want + 100, 0, sizeof(want) - 100);
+	expect_obj(f, "obj", STORAGE_SNAP_HEAD, want, 8192);
+	assert_int_equal(obj_op(f, STORAGE_OP_TRUNCATE, "obj", 0, 0), 0);
+	expect_obj(f, "obj", STORAGE_SNAP_HEAD, want, 0);
+}
+
+static void test_remove(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(obj_write(f, "obj", 0, "x", 1), 0);
+	assert_int_equal(obj_op(f, STORAGE_OP_REMOVE, "obj", 0, 0), 0);
+	expect_absent(f, "obj", STORAGE_SNAP_HEAD);
+	assert_int_equal(obj_op(f, STORAGE_OP_REMOVE, "obj", 0, 0), -ENOENT);
+	assert_int_equal(obj_op(f, STORAGE_OP_REMOVE, "never", 0, 0), -ENOENT);
+	/* It can be created again. */
+	assert_int_equal(obj_write(f, "obj", 2, "y", 1), 0);
+	expect_obj(f, "obj", STORAGE_SNAP_HEAD, "\0\0y", 3);
+}
+
+static void test_stat(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t size = 1;
+
+	assert_int_equal(obj_write(f, "obj", 0, "", 0), 0);
+	assert_int_equal(obj_stat(f, "obj", STORAGE_SNAP_HEAD, &size), 0);
+	assert_int_equal(size, 0);
+	assert_int_equal(obj_write(f, "obj", 12345, "z", 1), 0);
+	assert_int_equal(obj_stat(f, "obj", STORAGE_SNAP_HEAD, &size), 0);
+	assert_int_equal(size, 12346);
+}
+
+struct listing {
+	char names[16][STORAGE_OID_MAX];
+	uint64_t sizes[16];
+	unsigned n;
+	unsigned stop_after;
+};
+
+static int list_cb(void *arg, const char *oid, uint64_t size)
+{
+	struct listing *l = arg;
+
+	assert_true(l->n < 16);
+	snprintf(l->names[l->n], STORAGE_OID_MAX, "%s", oid);
+	l->sizes[l->n] = size;
+	l->n++;
+	return l->n == l->stop_after ? 42 : 0;
+}
+
+static uint64_t listed_size(const struct listing *l, const char *oid)
+{
+	unsigned i, hits = 0;
+	uint64_t size = UINT64_MAX;
+
+	for (i = 0; i < l->n; i++) {
+		if (strcmp(l->names[i], oid) == 0) {
+			hits++;
+			size = l->sizes[i];
+		}
+	}
+	assert_true(hits <= 1);
+	return size;
+}
+
+static void test_list(void **state)
+{
+	struct fixture *f = *state;
+	const struct storage_backend *be = f->st->be_ops;
+	struct listing l;
+	uint64_t s1;
+
+	assert_int_equal(obj_write(f, "a.1", 0, "1", 1), 0);
+	assert_int_equal(obj_write(f, "a.2", 0, "22", 2), 0);
+	assert_int_equal(obj_write(f, "b.1", 0, "333", 3), 0);
+	assert_int_equal(obj_write(f, "a.gone", 0, "4", 1), 0);
+	/* Snapshot clones and removed objects are not HEAD objects. */
+	s1 = snap_new(f);
+	set_ctx(f, &s1, 1);
+	assert_int_equal(obj_write(f, "a.2", 0, "XX", 2), 0);
+	assert_int_equal(obj_op(f, STORAGE_OP_REMOVE, "a.gone", 0, 0), 0);
+
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(be->list(f->io, "a.", list_cb, &l), 0);
+	assert_int_equal(l.n, 2);
+	assert_int_equal(listed_size(&l, "a.1"), 1);
+	assert_int_equal(listed_size(&l, "a.2"), 2);
+
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(be->list(f->io, "", list_cb, &l), 0);
+	assert_int_equal(l.n, 3);
+	assert_int_equal(listed_size(&l, "b.1"), 3);
+
+	/* The callback's non-zero value stops the walk. */
+	memset(&l, 0, sizeof(l));
+	l.stop_after = 1;
+	assert_int_equal(be->list(f->io, "", list_cb, &l), 42);
+	assert_int_equal(l.n, 1);
+}
+
+static void test_namespaces(void **state)
+{
+	struct fixture *f = *state;
+	void *other = NULL, *mine = f->io;
+	char ns[80];
+
+	snprintf(ns, sizeof(ns), "%s-other", f->ns);
+	assert_int_equal(f->st->be_ops->ioctx_open(f->st->be, ns, &other), 0);
+	assert_int_equal(obj_write(f, "obj", 0, "mine", 4), 0);
+	f->io = other;
+	expect_absent(f, "obj", STORAGE_SNAP_HEAD);
+	assert_int_equal(obj_write(f, "obj", 0, "theirs", 6), 0);
+	f->io = mine;
+	expect_obj(f, "obj", STORAGE_SNAP_HEAD, "mine", 4);
+	f->st->be_ops->ioctx_close(other);
+}
+
+static void test_durability(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(run(f, STORAGE_OP_WRITE, "obj", 0, 3, "fua",
+			     STORAGE_SNAP_HEAD, STORAGE_OPF_FUA, NULL),
+			 0);
+	assert_int_equal(obj_write(f, "obj2", 0, "late", 4), 0);
+	assert_int_equal(obj_op(f, STORAGE_OP_ZERO, "obj3", 0, 10), 0);
+	assert_int_equal(obj_op(f, STORAGE_OP_REMOVE, "obj3", 0, 0), 0);
+	assert_int_equal(obj_op(f, STORAGE_OP_SYNC, "", 0, 0), 0);
+	/* A SYNC with nothing to do completes too. */
+	assert_int_equal(obj_op(f, STORAGE_OP_SYNC, "", 0, 0), 0);
+	expect_obj(f, "obj", STORAGE_SNAP_HEAD, "fua", 3);
+	expect_obj(f, "obj2", STORAGE_SNAP_HEAD, "late", 4);
+}
+
+/* ---- asynchronous submission ---- */
+
+struct batch {
+	struct storage_op *ops;
+	unsigned *runs; /* completions seen per op */
+	unsigned n, done_count;
+	bool done;
+};
+
+static void batch_done(struct storage_completion *c)
+{
+	struct storage_op *op = (struct storage_op *)c;
+	struct batch *b = op->owner;
+	unsigned i = (unsigned)(op - b->ops);
+
+	assert_true(i < b->n);
+	b->runs[i]++;
+	b->done_count++;
+	b->done = b->done_count == b->n;
+}
+
+static void batch_init(struct batch *b, unsigned n)
+{
+	memset(b, 0, sizeof(*b));
+	b->ops = calloc(n, sizeof(*b->ops));
+	b->runs = calloc(n, sizeof(*b->runs));
+	assert_non_null(b->ops);
+	assert_non_null(b->runs);
+	b->n = n;
+}
+
+static struct storage_op *batch_op(struct batch *b, unsigned i,
+				   enum storage_opcode code, const char *oid)
+{
+	struct storage_op *op = &b->ops[i];
+
+	storage_op_init(op, code, batch_done);
+	op->owner = b;
+	snprintf(op->oid, sizeof(op->oid), "%s", oid);
+	return op;
+}
+
+static void batch_free(struct batch *b)
+{
+	free(b->ops);
+	free(b->runs);
+}
+
+static void test_order(void **state)
+{
+	struct fixture *f = *state;
+	struct batch b;
+	struct storage_op *op;
+	unsigned i, round;
+
+	/* Repeated, so that a backend reordering ops would be caught. */
+	for (round = 0; round < 50; round++) {
+		batch_init(&b, 3);
+		op = batch_op(&b, 0, STORAGE_OP_WRITE, "obj");
+		op->buf = "first-version";
+		op->len = 13;
+		batch_op(&b, 1, STORAGE_OP_REMOVE, "obj");
+		op = batch_op(&b, 2, STORAGE_OP_WRITE, "obj");
+		op->buf = "last";
+		op->len = 4;
+		for (i = 0; i < 3; i++)
+			storage_op_submit(f->st, f->io, &b.ops[i]);
+		storage_sync_wait(f->sync, &b.done);
+		for (i = 0; i < 3; i++) {
+			assert_int_equal(b.runs[i], 1);
+			/* REMOVE succeeds only if the first WRITE ran before
+			 * it. */
+			assert_int_equal(b.ops[i].result, 0);
+		}
+		expect_obj(f, "obj", STORAGE_SNAP_HEAD, "last", 4);
+		assert_int_equal(obj_op(f, STORAGE_OP_REMOVE, "obj", 0, 0), 0);
+		batch_free(&b);
+	}
+}
+
+#define NCONC 512
+#define NCONC_OBJS 64
+
+static void test_concurrent(void **state)
+{
+	struct fixture *f = *state;
+	static uint8_t data[NCONC][512];
+	uint8_t want[8 * 512];
+	struct storage_op *op;
+	struct batch b;
+	char oid[32];
+	unsigned i, j;
+
+	batch_init(&b, NCONC);
+	for (i = 0; i < NCONC; i++) {
+		/* Object i % 64, block i / 64: eight writes per object. */
+		memset(data[i], (int)(i * 7 + 1), sizeof(data[i]));
+		snprintf(oid, sizeof(oid), "c.%u", i % NCONC_OBJS);
+		op = batch_op(&b, i, STORAGE_OP_WRITE, oid);
+		op->off = (i / NCONC_OBJS) * 512;
+		op->len = 512;
+		op->buf = data[i];
+		storage_op_submit(f->st, f->io, op);
+	}
+	storage_sync_wait(f->sync, &b.done);
+	assert_int_equal(b.done_count, NCONC);
+	for (i = 0; i < NCONC; i++) {
+		assert_int_equal(b.runs[i], 1);
+		assert_int_equal(b.ops[i].result, 0);
+	}
+	for (i = 0; i < NCONC_OBJS; i++) {
+		for (j = 0; j < 8; j++)
+			memcpy(want + j * 512, data[j * NCONC_OBJS + i], 512);
+		snprintf(oid, sizeof(oid), "c.%u", i);
+		expect_obj(f, oid, STORAGE_SNAP_HEAD, want, sizeof(want));
+	}
+	/* Nothing else was posted: a SYNC is the next completion. */
+	assert_int_equal(obj_op(f, STORAGE_OP_SYNC, "", 0, 0), 0);
+	assert_int_equal(b.done_count, NCONC);
+	batch_free(&b);
+}
+
+/* ---- snapshots ---- */
+
+static void test_snap_basic(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t s1, s2;
+
+	assert_int_equal(obj_write(f, "obj", 0, "version-1", 9), 0);
+	s1 = snap_new(f);
+	s2 = snap_new(f);
+	assert_true(s2 > s1);
+	set_ctx(f, &s1, 1);
+	assert_int_equal(obj_write(f, "obj", 0, "version-2!", 10), 0);
+	expect_obj(f, "obj", s1, "version-1", 9);
+	expect_obj(f, "obj", STORAGE_SNAP_HEAD, "version-2!", 10);
+	/* A second write under the same context does not clone again. */
+	assert_int_equal(obj_write(f, "obj", 0, "V3", 2), 0);
+	expect_obj(f, "obj", s1, "version-1", 9);
+	expect_obj(f, "obj", STORAGE_SNAP_HEAD, "V3rsion-2!", 10);
+}
+
+static void test_snap_created_after(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t s1;
+
+	s1 = snap_new(f);
+	set_ctx(f, &s1, 1);
+	assert_int_equal(obj_write(f, "late", 0, "new", 3), 0);
+	expect_absent(f, "late", s1);
+	expect_obj(f, "late", STORAGE_SNAP_HEAD, "new", 3);
+	/* Created with ZERO or TRUNCATE: the same. */
+	assert_int_equal(obj_op(f, STORAGE_OP_ZERO, "z", 0, 10), 0);
+	assert_int_equal(obj_op(f, STORAGE_OP_TRUNCATE, "t", 10, 0), 0);
+	expect_absent(f, "z", s1);
+	expect_absent(f, "t", s1);
+}
+
+static void test_snap_removed_after(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t s[2];
+
+	assert_int_equal(obj_write(f, "obj", 0, "kept", 4), 0);
+	s[0] = snap_new(f);
+	set_ctx(f, s, 1);
+	assert_int_equal(obj_op(f, STORAGE_OP_REMOVE, "obj", 0, 0), 0);
+	expect_absent(f, "obj", STORAGE_SNAP_HEAD);
+	expect_obj(f, "obj", s[0], "kept", 4);
+	/* Recreated after a second snap: s1 has it, s2 does not. */
+	s[1] = snap_new(f);
+	set_ctx(f, s, 2);
+	assert_int_equal(obj_write(f, "obj", 0, "again", 5), 0);
+	expect_obj(f, "obj", s[0], "kept", 4);
+	expect_absent(f, "obj", s[1]);
+	expect_obj(f, "obj", STORAGE_SNAP_HEAD, "again", 5);
+}
+
+static void test_snap_three(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t s[3];
+
+	assert_int_equal(obj_write(f, "obj", 0, "aaaaaaaa", 8), 0);
+	s[0] = snap_new(f);
+	set_ctx(f, s, 1);
+	assert_int_equal(obj_write(f, "obj", 2, "bb", 2), 0);
+	s[1] = snap_new(f);
+	set_ctx(f, s, 2);
+	assert_int_equal(obj_op(f, STORAGE_OP_ZERO, "obj", 6, 4), 0);
+	s[2] = snap_new(f);
+	set_ctx(f, s, 3);
+	assert_int_equal(obj_op(f, STORAGE_OP_TRUNCATE, "obj", 3, 0), 0);
+	assert_int_equal(obj_write(f, "obj", 0, "c", 1), 0);
+
+	expect_obj(f, "obj", s[0], "aaaaaaaa", 8);
+	expect_obj(f, "obj", s[1], "aabbaaaa", 8);
+	expect_obj(f, "obj", s[2], "aabbaa\0\0\0\0", 10);
+	expect_obj(f, "obj", STORAGE_SNAP_HEAD, "cab", 3);
+}
+
+#define NSNAPS 60
+
+static void test_snap_many(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t s[NSNAPS];
+	char want[NSNAPS + 1][NSNAPS + 8];
+	size_t len[NSNAPS + 1];
+	unsigned i;
+
+	memset(want, 0, sizeof(want));
+	strcpy(want[0], "start");
+	len[0] = 5;
+	assert_int_equal(obj_write(f, "obj", 0, want[0], len[0]), 0);
+	for (i = 0; i < NSNAPS; i++) {
+		s[i] = snap_new(f);
+		if (i)
+			assert_true(s[i] > s[i - 1]);
+		set_ctx(f, s, i + 1);
+		/* Each write changes one byte and grows by one. */
+		memcpy(want[i + 1], want[i], len[i]);
+		want[i + 1][i] = (char)('A' + i % 26);
+		len[i + 1] = len[i] + 1;
+		assert_int_equal(
+			obj_write(f, "obj", 0, want[i + 1], len[i + 1]), 0);
+	}
+	for (i = 0; i < NSNAPS; i++)
+		expect_obj(f, "obj", s[i], want[i], len[i]);
+	expect_obj(f, "obj", STORAGE_SNAP_HEAD, want[NSNAPS], len[NSNAPS]);
+}
+
+static void test_snap_remove_middle(void **state)
+{
+	struct fixture *f = *state;
+	const struct storage_backend *be = f->st->be_ops;
+	uint64_t s[3], live[2];
+
+	assert_int_equal(obj_write(f, "obj", 0, "one", 3), 0);
+	assert_int_equal(obj_write(f, "still", 0, "same", 4), 0);
+	s[0] = snap_new(f);
+	set_ctx(f, s, 1);
+	assert_int_equal(obj_write(f, "obj", 0, "two", 3), 0);
+	s[1] = snap_new(f);
+	set_ctx(f, s, 2);
+	assert_int_equal(obj_write(f, "obj", 0, "three", 5), 0);
+	s[2] = snap_new(f);
+	set_ctx(f, s, 3);
+	assert_int_equal(obj_write(f, "obj", 0, "four", 4), 0);
+
+	assert_int_equal(be->snap_remove(f->st->be, s[1]), 0);
+	live[0] = s[0];
+	live[1] = s[2];
+	set_ctx(f, live, 2);
+	expect_obj(f, "obj", s[0], "one", 3);
+	expect_obj(f, "obj", s[2], "three", 5);
+	expect_obj(f, "obj", STORAGE_SNAP_HEAD, "foure", 5);
+	/* Writing after the removal keeps the remaining snaps intact. */
+	assert_int_equal(obj_write(f, "obj", 0, "5", 1), 0);
+	expect_obj(f, "obj", s[0], "one", 3);
+	expect_obj(f, "obj", s[2], "three", 5);
+	expect_obj(f, "obj", STORAGE_SNAP_HEAD, "5oure", 5);
+	expect_obj(f, "still", s[0], "same", 4);
+	expect_obj(f, "still", s[2], "same", 4);
+
+	/* Removing the oldest too leaves the newest alone. */
+	assert_int_equal(be->snap_remove(f->st->be, s[0]), 0);
+	set_ctx(f, &s[2], 1);
+	expect_obj(f, "obj", s[2], "three", 5);
+	expect_obj(f, "obj", STORAGE_SNAP_HEAD, "5oure", 5);
+}
+
+static void test_snap_ctx_invalid(void **state)
+{
+	struct fixture *f = *state;
+	const struct storage_backend *be = f->st->be_ops;
+	uint64_t s[2], asc[2], dup[2];
+
+	s[0] = snap_new(f);
+	s[1] = snap_new(f);
+	asc[0] = s[0];
+	asc[1] = s[1];
+	assert_int_equal(be->set_write_ctx(f->io, s[1], asc, 2), -EINVAL);
+	dup[0] = dup[1] = s[1];
+	assert_int_equal(be->set_write_ctx(f->io, s[1], dup, 2), -EINVAL);
+	/* seq older than the newest snap. */
+	assert_int_equal(be->set_write_ctx(f->io, s[0], &s[1], 1), -EINVAL);
+	/* The rejected contexts left the previous (empty) one in place:
+	 * writes do not clone. */
+	assert_int_equal(obj_write(f, "obj", 0, "a", 1), 0);
+	assert_int_equal(obj_write(f, "obj", 0, "b", 1), 0);
+	expect_obj(f, "obj", s[1], "b", 1);
+}
+
+/* ---- persistence ---- */
+
+static void test_reopen(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t s1, s2;
+	struct listing l;
+
+	if (!f->bc->persistent)
+		skip();
+	assert_int_equal(obj_write(f, "obj", 0, "before", 6), 0);
+	assert_int_equal(obj_write(f, "gone", 0, "x", 1), 0);
+	s1 = snap_new(f);
+	set_ctx(f, &s1, 1);
+	assert_int_equal(obj_write(f, "obj", 0, "AFTER!!", 7), 0);
+	assert_int_equal(obj_op(f, STORAGE_OP_REMOVE, "gone", 0, 0), 0);
+	assert_int_equal(obj_op(f, STORAGE_OP_SYNC, "", 0, 0), 0);
+
+	store_close(f);
+	assert_int_equal(store_open(f), 0);
+
+	expect_obj(f, "obj", STORAGE_SNAP_HEAD, "AFTER!!", 7);
+	expect_obj(f, "obj", s1, "before", 6);
+	expect_obj(f, "gone", s1, "x", 1);
+	expect_absent(f, "gone", STORAGE_SNAP_HEAD);
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(f->st->be_ops->list(f->io, "", list_cb, &l), 0);
+	assert_int_equal(l.n, 1);
+	assert_int_equal(listed_size(&l, "obj"), 7);
+	/* Ids keep increasing across restarts, and the clone state is
+	 * remembered: writing under the same context does not clone again. */
+	s2 = snap_new(f);
+	assert_true(s2 > s1);
+	set_ctx(f, &s1, 1);
+	assert_int_equal(obj_write(f, "obj", 0, "again", 5), 0);
+	expect_obj(f, "obj", s1, "before", 6);
+}
+
+/* ---- the registry ---- */
+
+static void test_registry(void **state)
+{
+	struct storage_route route = {.type = "nonesuch"};
+	struct storage_store *st = (struct storage_store *)1;
+	struct storage_sync *sync = NULL;
+	char oid[STORAGE_OID_MAX];
+
+	(void)state;
+	assert_int_equal(storage_sync_new(&sync), 0);
+	assert_int_equal(
+		storage_store_open(&route, storage_sync_env(sync), &st),
+		-ENOENT);
+	assert_null(st);
+	/* The local backend needs a directory. */
+	route.type = "local";
+	assert_int_equal(
+		storage_store_open(&route, storage_sync_env(sync), &st),
+		-EINVAL);
+	storage_sync_free(sync);
+
+	assert_int_equal(storage_oid_extent(oid, sizeof(oid), 0xab, 3), 0);
+	assert_string_equal(oid, "00000000000000ab.0000000000000003");
+	assert_int_equal(storage_oid_header(oid, sizeof(oid), 0xab), 0);
+	assert_string_equal(oid, "00000000000000ab.header");
+	assert_int_equal(storage_oid_extent(oid, 33, 1, 2), -ENAMETOOLONG);
+	assert_int_equal(storage_oid_extent(oid, 34, 1, 2), 0);
+}
+
+#define CONTRACT_TESTS(bc)                                                     \
+	{                                                                      \
+		T(test_write_read, bc), T(test_read_missing, bc),              \
+			T(test_short_read, bc), T(test_zero, bc),              \
+			T(test_truncate, bc), T(test_remove, bc),              \
+			T(test_stat, bc), T(test_list, bc),                    \
+			T(test_namespaces, bc), T(test_durability, bc),        \
+			T(test_order, bc), T(test_concurrent, bc),             \
+			T(test_snap_basic, bc),                                \
+			T(test_snap_created_after, bc),                        \
+			T(test_snap_removed_after, bc),                        \
+			T(test_snap_three, bc), T(test_snap_many, bc),         \
+			T(test_snap_remove_middle, bc),                        \
+			T(test_snap_ctx_invalid, bc), T(test_reopen, bc),      \
+	}
+#define T(fn, bc)                                                              \
+	cmocka_unit_test_prestate_setup_teardown(fn, setup, teardown, &(bc))
+
+static struct backend_case memory_case = {"memory", false};
+static struct backend_case local_case = {"local", true};
+static struct backend_case rados_case = {"rados", true};
+
+int main(void)
+{
+	const struct CMUnitTest memory_tests[] = CONTRACT_TESTS(memory_case);
+	const struct CMUnitTest local_tests[] = CONTRACT_TESTS(local_case);
+	const struct CMUnitTest rados_tests[] = CONTRACT_TESTS(rados_case);
+	const struct CMUnitTest registry_tests[] = {
+		cmocka_unit_test(test_registry),
+	};
+	int failed = 0;
+
+	failed += cmocka_run_group_tests_name("registry", registry_tests, NULL,
+					      NULL);
+	failed +=
+		cmocka_run_group_tests_name("memory", memory_tests, NULL, NULL);
+	failed += cmocka_run_group_tests_name("local", local_tests, NULL, NULL);
+	/* The rados backend needs a throwaway cluster (tests/integration
+	 * starts one); without it, that group is not run. */
+	if (getenv("HAVEN_TEST_CEPH_CONF"))
+		failed += cmocka_run_group_tests_name("rados", rados_tests,
+						      NULL, NULL);
+	return failed ? 1 : 0;
+}
