@@ -40,14 +40,6 @@ enum step {
 	ST_EXPORT_NAME, /* EXPORT_NAME: the whole payload is the name */
 };
 
-/* What a field handler tells the feed loop. */
-enum act {
-	ACT_CONT,
-	ACT_STARTTLS,
-	ACT_READY,
-	ACT_CLOSE,
-};
-
 /* Long enough to hold "base:allocation", the longest query we match. */
 #define QUERY_KEEP 16
 
@@ -110,11 +102,11 @@ static void next_option(struct gw_hs *hs)
 	expect(hs, hs->scratch, NBD_OPTION_HDR_SIZE, NBD_OPTION_HDR_SIZE);
 }
 
-static enum act closing(struct gw_hs *hs, const char *reason)
+static enum gw_hs_event closing(struct gw_hs *hs, const char *reason)
 {
 	hs->phase = PH_CLOSED;
 	hs->reason = reason;
-	return ACT_CLOSE;
+	return GW_HS_CLOSE;
 }
 
 static int send_bytes(struct gw_hs *hs, const void *buf, size_t len)
@@ -165,21 +157,21 @@ static int send_error(struct gw_hs *hs, uint32_t rep, const char *msg)
 
 /* Skips what is left of the option, then replies with the error.  The
  * message must outlive the skip: a static string or hs->msg. */
-static enum act fail(struct gw_hs *hs, uint32_t rep, const char *msg)
+static enum gw_hs_event fail(struct gw_hs *hs, uint32_t rep, const char *msg)
 {
 	if (msg != hs->msg)
 		snprintf(hs->msg, sizeof(hs->msg), "%s", msg);
 	hs->pend_rep = rep;
 	hs->step = ST_SKIP;
 	expect(hs, NULL, 0, hs->remain);
-	return ACT_CONT;
+	return GW_HS_MORE;
 }
 
-static enum act finish_skip(struct gw_hs *hs)
+static enum gw_hs_event finish_skip(struct gw_hs *hs)
 {
 	send_error(hs, hs->pend_rep, hs->msg);
 	next_option(hs);
-	return ACT_CONT;
+	return GW_HS_MORE;
 }
 
 /* ---- negotiated state ---- */
@@ -257,7 +249,7 @@ static void send_info(struct gw_hs *hs, uint16_t type, const void *data,
 	send_bytes(hs, data, len);
 }
 
-static enum act finish_info(struct gw_hs *hs)
+static enum gw_hs_event finish_info(struct gw_hs *hs)
 {
 	struct gw_export *e = &hs->exp;
 	uint8_t b[12];
@@ -267,7 +259,7 @@ static enum act finish_info(struct gw_hs *hs)
 	if (rep) {
 		send_error(hs, rep, hs->msg);
 		next_option(hs);
-		return ACT_CONT;
+		return GW_HS_MORE;
 	}
 	complete_export(hs, e);
 
@@ -290,13 +282,13 @@ static enum act finish_info(struct gw_hs *hs)
 
 	if (hs->opt == NBD_OPT_GO) {
 		bind_export(hs);
-		return ACT_READY;
+		return GW_HS_READY;
 	}
 	next_option(hs);
-	return ACT_CONT;
+	return GW_HS_MORE;
 }
 
-static enum act on_info_count(struct gw_hs *hs)
+static enum gw_hs_event on_info_count(struct gw_hs *hs)
 {
 	hs->count = gw_get16(hs->scratch);
 	hs->info_mask = 0;
@@ -308,10 +300,10 @@ static enum act on_info_count(struct gw_hs *hs)
 		return finish_info(hs);
 	hs->step = ST_INFO;
 	expect(hs, hs->scratch, 2, 2);
-	return ACT_CONT;
+	return GW_HS_MORE;
 }
 
-static enum act on_info_request(struct gw_hs *hs)
+static enum gw_hs_event on_info_request(struct gw_hs *hs)
 {
 	uint16_t t = gw_get16(hs->scratch);
 
@@ -321,7 +313,7 @@ static enum act on_info_request(struct gw_hs *hs)
 	if (--hs->count == 0)
 		return finish_info(hs);
 	expect(hs, hs->scratch, 2, 2);
-	return ACT_CONT;
+	return GW_HS_MORE;
 }
 
 /* ---- NBD_OPT_LIST_META_CONTEXT / NBD_OPT_SET_META_CONTEXT ---- */
@@ -354,7 +346,7 @@ static void send_meta_context(struct gw_hs *hs, uint32_t id)
 	send_bytes(hs, ctx, sizeof(ctx) - 1);
 }
 
-static enum act finish_meta(struct gw_hs *hs)
+static enum gw_hs_event finish_meta(struct gw_hs *hs)
 {
 	struct gw_export e;
 	uint32_t rep;
@@ -379,10 +371,10 @@ static enum act finish_meta(struct gw_hs *hs)
 		send_ack(hs);
 	}
 	next_option(hs);
-	return ACT_CONT;
+	return GW_HS_MORE;
 }
 
-static enum act on_query_count(struct gw_hs *hs)
+static enum gw_hs_event on_query_count(struct gw_hs *hs)
 {
 	hs->count = gw_get32(hs->scratch);
 	hs->had_queries = hs->count != 0;
@@ -395,10 +387,10 @@ static enum act on_query_count(struct gw_hs *hs)
 		return finish_meta(hs);
 	hs->step = ST_QUERY_LEN;
 	expect(hs, hs->scratch, 4, 4);
-	return ACT_CONT;
+	return GW_HS_MORE;
 }
 
-static enum act on_query_len(struct gw_hs *hs)
+static enum gw_hs_event on_query_len(struct gw_hs *hs)
 {
 	uint32_t len = gw_get32(hs->scratch);
 
@@ -411,22 +403,22 @@ static enum act on_query_len(struct gw_hs *hs)
 	hs->query_len = len;
 	hs->step = ST_QUERY;
 	expect(hs, hs->query, sizeof(hs->query), len);
-	return ACT_CONT;
+	return GW_HS_MORE;
 }
 
-static enum act on_query(struct gw_hs *hs)
+static enum gw_hs_event on_query(struct gw_hs *hs)
 {
 	match_query(hs);
 	if (--hs->count == 0)
 		return finish_meta(hs);
 	hs->step = ST_QUERY_LEN;
 	expect(hs, hs->scratch, 4, 4);
-	return ACT_CONT;
+	return GW_HS_MORE;
 }
 
-/* ---- export names (INFO, GO, *_META_CONTEXT) ---- */
+/* ---- export names (INFO, GO and the meta context options) ---- */
 
-static enum act on_name_len(struct gw_hs *hs)
+static enum gw_hs_event on_name_len(struct gw_hs *hs)
 {
 	uint32_t len = gw_get32(hs->scratch);
 	/* What must follow the name: u16 count for INFO/GO, u32 count for
@@ -443,7 +435,7 @@ static enum act on_name_len(struct gw_hs *hs)
 	hs->name_len = len;
 	hs->step = ST_NAME;
 	expect(hs, hs->name, NBD_MAX_STRING, len);
-	return ACT_CONT;
+	return GW_HS_MORE;
 }
 
 /* A NUL inside a name would make the C string the callbacks see name a
@@ -454,7 +446,7 @@ static bool name_ok(struct gw_hs *hs)
 	return memchr(hs->name, '\0', hs->name_len) == NULL;
 }
 
-static enum act on_name(struct gw_hs *hs)
+static enum gw_hs_event on_name(struct gw_hs *hs)
 {
 	if (!name_ok(hs))
 		return fail(hs, NBD_REP_ERR_INVALID,
@@ -466,11 +458,11 @@ static enum act on_name(struct gw_hs *hs)
 		hs->step = ST_NQUERIES;
 		expect(hs, hs->scratch, 4, 4);
 	}
-	return ACT_CONT;
+	return GW_HS_MORE;
 }
 
 /* NBD_OPT_EXPORT_NAME cannot carry an error: refusal is a hard close. */
-static enum act finish_export_name(struct gw_hs *hs)
+static enum gw_hs_event finish_export_name(struct gw_hs *hs)
 {
 	uint8_t b[NBD_EXPORT_NAME_REPLY_SIZE] = {0};
 	struct gw_export *e = &hs->exp;
@@ -488,43 +480,28 @@ static enum act finish_export_name(struct gw_hs *hs)
 	gw_put16(b + 8, e->tflags);
 	send_bytes(hs, b, hs->no_zeroes ? 10 : NBD_EXPORT_NAME_REPLY_SIZE);
 	bind_export(hs);
-	return ACT_READY;
+	return GW_HS_READY;
 }
 
 /* ---- option dispatch ---- */
 
-static enum act on_opt_field(struct gw_hs *hs)
-{
-	switch (hs->step) {
-	case ST_SKIP:
-		return finish_skip(hs);
-	case ST_NAME_LEN:
-		return on_name_len(hs);
-	case ST_NAME:
-		return on_name(hs);
-	case ST_NINFO:
-		return on_info_count(hs);
-	case ST_INFO:
-		return on_info_request(hs);
-	case ST_NQUERIES:
-		return on_query_count(hs);
-	case ST_QUERY_LEN:
-		return on_query_len(hs);
-	case ST_QUERY:
-		return on_query(hs);
-	case ST_EXPORT_NAME:
-		return finish_export_name(hs);
-	}
-	return closing(hs, "internal error: bad option step");
-}
+/* Field handlers inside an option payload; each one says what comes
+ * next (GW_HS_MORE: another field was asked for). */
+static enum gw_hs_event (*const step_fn[])(struct gw_hs *hs) = {
+	[ST_SKIP] = finish_skip,
+	[ST_NAME_LEN] = on_name_len,
+	[ST_NAME] = on_name,
+	[ST_NINFO] = on_info_count,
+	[ST_INFO] = on_info_request,
+	[ST_NQUERIES] = on_query_count,
+	[ST_QUERY_LEN] = on_query_len,
+	[ST_QUERY] = on_query,
+	[ST_EXPORT_NAME] = finish_export_name,
+};
 
 /* FORCEDTLS: before TLS only STARTTLS and ABORT do anything. */
-static enum act opt_before_tls(struct gw_hs *hs)
+static enum gw_hs_event opt_before_tls(struct gw_hs *hs)
 {
-	if (hs->opt == NBD_OPT_ABORT) {
-		send_ack(hs);
-		return closing(hs, "client sent NBD_OPT_ABORT");
-	}
 	if (hs->opt == NBD_OPT_EXPORT_NAME)
 		return closing(hs, "NBD_OPT_EXPORT_NAME before TLS");
 	/* The client is unauthenticated: a long payload is not worth
@@ -544,7 +521,7 @@ static enum act opt_before_tls(struct gw_hs *hs)
 			    "NBD_OPT_STARTTLS takes no data");
 	send_ack(hs);
 	hs->phase = PH_WAIT_TLS;
-	return ACT_STARTTLS;
+	return GW_HS_STARTTLS;
 }
 
 /* Handed to ops->list: one NBD_REP_SERVER per export. */
@@ -567,7 +544,7 @@ static int list_emit(struct gw_hs *hs, const char *name, const char *desc)
 }
 
 /* Options with no payload that are answered on the spot. */
-static enum act opt_simple(struct gw_hs *hs)
+static enum gw_hs_event opt_simple(struct gw_hs *hs)
 {
 	uint32_t rep;
 
@@ -592,15 +569,12 @@ static enum act opt_simple(struct gw_hs *hs)
 			send_ack(hs);
 	}
 	next_option(hs);
-	return ACT_CONT;
+	return GW_HS_MORE;
 }
 
-static enum act opt_after_tls(struct gw_hs *hs)
+static enum gw_hs_event opt_after_tls(struct gw_hs *hs)
 {
 	switch (hs->opt) {
-	case NBD_OPT_ABORT:
-		send_ack(hs);
-		return closing(hs, "client sent NBD_OPT_ABORT");
 	case NBD_OPT_EXPORT_NAME:
 		if (hs->remain > NBD_MAX_STRING)
 			return closing(hs, "NBD_OPT_EXPORT_NAME: export name "
@@ -608,7 +582,7 @@ static enum act opt_after_tls(struct gw_hs *hs)
 		hs->name_len = hs->remain;
 		hs->step = ST_EXPORT_NAME;
 		expect(hs, hs->name, NBD_MAX_STRING, hs->remain);
-		return ACT_CONT;
+		return GW_HS_MORE;
 	case NBD_OPT_STARTTLS:
 	case NBD_OPT_LIST:
 	case NBD_OPT_STRUCTURED_REPLY:
@@ -661,20 +635,25 @@ static enum act opt_after_tls(struct gw_hs *hs)
 	}
 	hs->step = ST_NAME_LEN;
 	expect(hs, hs->scratch, 4, 4);
-	return ACT_CONT;
+	return GW_HS_MORE;
 }
 
-static enum act on_opt_header(struct gw_hs *hs)
+static enum gw_hs_event on_opt_header(struct gw_hs *hs)
 {
 	if (gw_get64(hs->scratch) != NBD_IHAVEOPT)
 		return closing(hs, "bad option magic");
 	hs->opt = gw_get32(hs->scratch + 8);
 	hs->remain = gw_get32(hs->scratch + 12);
 	hs->phase = PH_OPT_DATA;
+	/* Any payload is ignored: the connection is closed right after. */
+	if (hs->opt == NBD_OPT_ABORT) {
+		send_ack(hs);
+		return closing(hs, "client sent NBD_OPT_ABORT");
+	}
 	return hs->tls ? opt_after_tls(hs) : opt_before_tls(hs);
 }
 
-static enum act on_client_flags(struct gw_hs *hs)
+static enum gw_hs_event on_client_flags(struct gw_hs *hs)
 {
 	uint32_t f = gw_get32(hs->scratch);
 
@@ -689,10 +668,10 @@ static enum act on_client_flags(struct gw_hs *hs)
 				   "NBD_FLAG_C_FIXED_NEWSTYLE");
 	hs->no_zeroes = (f & NBD_FLAG_C_NO_ZEROES) != 0;
 	next_option(hs);
-	return ACT_CONT;
+	return GW_HS_MORE;
 }
 
-static enum act on_field(struct gw_hs *hs)
+static enum gw_hs_event on_field(struct gw_hs *hs)
 {
 	switch (hs->phase) {
 	case PH_CFLAGS:
@@ -700,7 +679,7 @@ static enum act on_field(struct gw_hs *hs)
 	case PH_OPT_HDR:
 		return on_opt_header(hs);
 	case PH_OPT_DATA:
-		return on_opt_field(hs);
+		return step_fn[hs->step](hs);
 	default:
 		return closing(hs, "internal error: bad handshake phase");
 	}
@@ -750,31 +729,20 @@ int gw_hs_start(struct gw_hs *hs)
 	return 0;
 }
 
-static enum gw_hs_event to_event(struct gw_hs *hs, enum act a)
+static enum gw_hs_event to_event(struct gw_hs *hs, enum gw_hs_event ev)
 {
 	/* A reply that could not be queued ends the handshake whatever the
 	 * option achieved: the client would wait for it forever. */
-	if (hs->send_err && a != ACT_CLOSE) {
-		closing(hs, "cannot queue a handshake reply");
-		a = ACT_CLOSE;
-	}
-	switch (a) {
-	case ACT_STARTTLS:
-		return GW_HS_STARTTLS;
-	case ACT_READY:
-		return GW_HS_READY;
-	case ACT_CLOSE:
-		return GW_HS_CLOSE;
-	default:
-		return GW_HS_MORE;
-	}
+	if (hs->send_err && ev != GW_HS_CLOSE)
+		return closing(hs, "cannot queue a handshake reply");
+	return ev;
 }
 
 enum gw_hs_event gw_hs_feed(struct gw_hs *hs, const uint8_t *buf, size_t len,
 			    size_t *consumed)
 {
 	size_t off = 0, take, keep;
-	enum act a;
+	enum gw_hs_event ev;
 
 	*consumed = 0;
 	switch (hs->phase) {
@@ -795,10 +763,10 @@ enum gw_hs_event gw_hs_feed(struct gw_hs *hs, const uint8_t *buf, size_t len,
 	}
 	for (;;) {
 		if (hs->want == 0) {
-			a = on_field(hs);
-			if (a != ACT_CONT || hs->send_err) {
+			ev = on_field(hs);
+			if (ev != GW_HS_MORE || hs->send_err) {
 				*consumed = off;
-				return to_event(hs, a);
+				return to_event(hs, ev);
 			}
 			continue;
 		}

@@ -615,8 +615,14 @@ static int localbe_zero(int fd, uint64_t off, uint64_t len)
 	if (fstat(fd, &sb) < 0)
 		return -errno;
 	size = (uint64_t)sb.st_size;
-	if (off < size) {
-		n = (end < size ? end : size) - off;
+	/* RADOS semantics: a range reaching the end truncates the object
+	 * at its start; past the end nothing changes. */
+	if (off >= size)
+		return 0;
+	if (end >= size)
+		return ftruncate(fd, (off_t)off) < 0 ? -errno : 0;
+	{
+		n = len;
 		if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 			      (off_t)off, (off_t)n) < 0) {
 			if (errno != EOPNOTSUPP)
@@ -632,8 +638,6 @@ static int localbe_zero(int fd, uint64_t off, uint64_t len)
 			}
 		}
 	}
-	if (end > size && ftruncate(fd, (off_t)end) < 0)
-		return -errno;
 	return 0;
 }
 
@@ -645,8 +649,11 @@ static int localbe_do_mutate(struct localbe *be, struct localbe_entry *e,
 	bool created = false, fua = op->flags & STORAGE_OPF_FUA;
 	int fd, r;
 
-	if (op->code == STORAGE_OP_REMOVE) {
+	if (op->code == STORAGE_OP_REMOVE || op->code == STORAGE_OP_ZERO) {
+		/* As in RADOS, zeroing an absent object leaves it absent. */
 		fd = localbe_entry_fd(e, false, NULL);
+		if (fd == -ENOENT && op->code == STORAGE_OP_ZERO)
+			return 0;
 		if (fd < 0)
 			return fd;
 	}

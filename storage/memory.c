@@ -296,10 +296,11 @@ static int memorybe_mutate(struct memorybe_io *io, struct storage_op *op)
 	uint64_t end = op->off + op->len;
 	int r;
 
-	if (op->code == STORAGE_OP_REMOVE) {
+	if (op->code == STORAGE_OP_REMOVE || op->code == STORAGE_OP_ZERO) {
+		/* As in RADOS, zeroing an absent object leaves it absent. */
 		o = *memorybe_slot(io->ns, op->oid);
 		if (!o || !o->exists)
-			return -ENOENT;
+			return op->code == STORAGE_OP_REMOVE ? -ENOENT : 0;
 	}
 	r = memorybe_obj_get(io->ns, op->oid, &o);
 	if (r < 0)
@@ -314,10 +315,14 @@ static int memorybe_mutate(struct memorybe_io *io, struct storage_op *op)
 			memcpy(o->data + op->off, op->buf, op->len);
 		break;
 	case STORAGE_OP_ZERO:
-		if (op->off < o->size)
-			memset(o->data + op->off, 0,
-			       (end < o->size ? end : o->size) - op->off);
-		r = memorybe_resize(o, end > o->size ? end : o->size);
+		/* RADOS semantics: a range reaching the end truncates the
+		 * object at its start; past the end nothing changes. */
+		if (op->off >= o->size)
+			break;
+		if (end >= o->size)
+			r = memorybe_resize(o, op->off);
+		else
+			memset(o->data + op->off, 0, op->len);
 		break;
 	case STORAGE_OP_TRUNCATE:
 		r = memorybe_resize(o, op->off);

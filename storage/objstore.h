@@ -8,10 +8,12 @@
  *   never written does not exist: READ returns -ENOENT, STAT -ENOENT.
  *   A READ past the end of an existing object returns fewer bytes (0 at
  *   or past the end); the disk layer fills the rest with zeros.
- * - WRITE creates the object if needed and extends it; ZERO writes zeros
- *   over a range of an existing object (creating it if absent, extending
- *   it if the range passes the end); TRUNCATE sets the size; REMOVE
- *   deletes (-ENOENT if absent).
+ * - WRITE creates the object if needed and extends it.  ZERO behaves as
+ *   in RADOS: an absent object stays absent, a range past the end changes
+ *   nothing, a range reaching the end truncates the object at the range's
+ *   start, any other range is zeroed in place; either way the range then
+ *   reads as zeros.  TRUNCATE sets the size (creating the object);
+ *   REMOVE deletes (-ENOENT if absent).
  * - Self-managed snapshots, as in RADOS: snap_create() allocates a
  *   pool-wide id, strictly increasing.  An ioctx carries a write snap
  *   context (seq, snaps[] descending).  The first mutation of an object
@@ -57,7 +59,7 @@ struct storage_op {
 	enum storage_opcode code;
 	unsigned flags;
 	char oid[STORAGE_OID_MAX];
-	uint64_t off;
+	uint64_t off; /* TRUNCATE: the new size */
 	uint64_t len;
 	void *buf;     /* READ destination / WRITE source, live until done */
 	uint64_t snap; /* READ and STAT: STORAGE_SNAP_HEAD or a snap id */

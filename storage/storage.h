@@ -84,6 +84,15 @@ struct storage_disk_params {
 	uint32_t extent_size; /* power of two, >= 4096 */
 	bool read_only;
 	uint64_t snap; /* STORAGE_SNAP_HEAD, or a snap to read */
+	/* A restore point view's allocation map (one bit per extent, LSB
+	 * first), copied at open; NULL: every extent reads as data. */
+	const uint8_t *map;
+	size_t map_len;
+	/* The live disk's write snap context at open: seq and the snap ids
+	 * of its restore points, newest first. */
+	uint64_t snap_seq;
+	const uint64_t *snaps;
+	unsigned nsnaps;
 };
 
 /* Opens a disk (builds its allocation map).  Blocking; owner thread. */
@@ -144,5 +153,34 @@ struct storage_req {
 /* Starts a request; 'done' is always called exactly once, never from
  * inside this call.  The caller validated the range against the size. */
 void storage_disk_submit(struct storage_disk *d, struct storage_req *r);
+
+/* ---- disk-rp.c: restore points of an open live disk ---- */
+
+/* Switches the disk's write snap context (snaps newest first, seq >=
+ * snaps[0]).  Writes submitted after this call preserve, for every snap
+ * in the context, the contents as of this call.  Microseconds; owner
+ * thread. */
+int storage_disk_set_snapc(struct storage_disk *d, uint64_t seq,
+			   const uint64_t *snaps, unsigned nsnaps);
+/* A copy of the allocation map (malloc'ed) as of now. */
+int storage_disk_map(struct storage_disk *d, uint8_t **map, size_t *len);
+/* Bytes in extents written, zeroed or trimmed since the last call (or
+ * since open), counted once per extent; resets the count. */
+uint64_t storage_disk_take_changed(struct storage_disk *d);
+/* Grows the disk (the map too); shrinking is -EINVAL. */
+int storage_disk_resize(struct storage_disk *d, uint64_t new_size);
+
+/* Replaces the disk's header object "<id>.header" atomically with
+ * buf[0..len) (never cloned by snapshots).  Completes through done like a
+ * request: set r->buf, r->len, r->done; r->cmd is ignored. */
+void storage_disk_write_header(struct storage_disk *d, struct storage_req *r);
+/* Reads the header object into a malloc'ed buffer.  Blocking. */
+int storage_header_read(struct storage_store *st, const char *ns,
+			uint64_t disk_id, void **buf, size_t *len);
+
+/* Self-managed snapshot ids of a store.  Blocking (a monitor round trip
+ * on Ceph): never call on the loop thread. */
+int storage_store_snap_create(struct storage_store *st, uint64_t *id);
+int storage_store_snap_remove(struct storage_store *st, uint64_t id);
 
 #endif

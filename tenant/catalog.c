@@ -505,6 +505,26 @@ static int list(struct tenant_catalog *cat, MDB_dbi dbi, enum rec_kind kind,
 	return rc;
 }
 
+/* One record by its exact key. */
+struct get_arg {
+	MDB_dbi dbi;
+	enum rec_kind kind;
+	const void *key;
+	size_t klen;
+	void *out;
+};
+
+static int get_fn(struct tenant_catalog *cat, MDB_txn *txn, void *arg)
+{
+	struct get_arg *a = arg;
+	MDB_val v;
+	int rc;
+
+	(void)cat;
+	rc = db_get(txn, a->dbi, a->key, a->klen, &v);
+	return rc ? rc : rec_decode(a->kind, &v, a->out);
+}
+
 /* ---- routes ---- */
 
 static bool route_type_valid(const char *t)
@@ -536,30 +556,16 @@ int tenant_route_add(struct tenant_catalog *cat, const struct tenant_route *r)
 	return run_write(cat, route_add_fn, (void *)(uintptr_t)r);
 }
 
-struct get_arg {
-	const void *key;
-	size_t klen;
-	void *out;
-};
-
-static int route_get_fn(struct tenant_catalog *cat, MDB_txn *txn, void *arg)
-{
-	struct get_arg *a = arg;
-	MDB_val v;
-	int rc = db_get(txn, cat->routes, a->key, a->klen, &v);
-
-	return rc ? rc : tenant_rec_route_decode(v.mv_data, v.mv_size, a->out);
-}
-
 int tenant_route_get(struct tenant_catalog *cat, const char *name,
 		     struct tenant_route *out)
 {
-	struct get_arg a = {.key = name, .out = out};
+	struct get_arg a = {.kind = REC_ROUTE, .key = name, .out = out};
 
 	if (!cat || !out || !tenant_name_valid(name))
 		return -EINVAL;
+	a.dbi = cat->routes;
 	a.klen = strlen(name);
-	return run_read(cat, route_get_fn, &a);
+	return run_read(cat, get_fn, &a);
 }
 
 int tenant_route_list(struct tenant_catalog *cat,
@@ -715,6 +721,84 @@ int tenant_list(struct tenant_catalog *cat,
 	return list(cat, cat->tenants, REC_TENANT, NULL, 0, u, arg);
 }
 
+struct tenant_change {
+	uint64_t id;
+	uint32_t state;
+	bool remove;
+};
+
+/* A tenant with disks or credentials left cannot go: its objects would
+ * be orphaned and its sites would authenticate as nobody. */
+static int tenant_in_use(struct tenant_catalog *cat, MDB_txn *txn, uint64_t id)
+{
+	uint8_t prefix[8];
+	struct collect d = {.kind = REC_DISK, .prefix = prefix, .plen = 8};
+	struct collect c = {.kind = REC_CRED};
+	const struct tenant_cred *creds;
+	size_t i;
+	int rc;
+
+	tenant_rec_put_be64(prefix, id);
+	rc = scan_txn(txn, cat->disks, &d);
+	if (!rc && d.n)
+		rc = -EBUSY;
+	if (!rc)
+		rc = scan_txn(txn, cat->creds, &c);
+	creds = c.items;
+	for (i = 0; !rc && i < c.n; i++)
+		if (!creds[i].operator_role && creds[i].tenant_id == id)
+			rc = -EBUSY;
+	free(d.items);
+	free(c.items);
+	return rc;
+}
+
+static int tenant_change_fn(struct tenant_catalog *cat, MDB_txn *txn, void *arg)
+{
+	const struct tenant_change *ch = arg;
+	uint8_t key[8], buf[TENANT_REC_MAX];
+	struct tenant_info t;
+	size_t len;
+	int rc;
+
+	rc = tenant_get_txn(cat, txn, ch->id, &t);
+	if (rc)
+		return rc;
+	tenant_rec_put_be64(key, ch->id);
+	if (ch->remove) {
+		rc = tenant_in_use(cat, txn, ch->id);
+		if (!rc)
+			rc = db_del(txn, cat->tenants, key, sizeof(key));
+		if (!rc)
+			rc = db_del(txn, cat->tenant_by_name, t.name,
+				    strlen(t.name));
+		return rc == -ENOENT ? -EIO : rc;
+	}
+	t.state = ch->state;
+	rc = tenant_rec_tenant_encode(&t, buf, sizeof(buf), &len);
+	if (!rc)
+		rc = db_put(txn, cat->tenants, key, sizeof(key), buf, len, 0);
+	return rc;
+}
+
+int tenant_set_state(struct tenant_catalog *cat, uint64_t id, uint32_t state)
+{
+	struct tenant_change ch = {.id = id, .state = state};
+
+	if (!cat || (state != TENANT_ACTIVE && state != TENANT_SUSPENDED))
+		return -EINVAL;
+	return run_write(cat, tenant_change_fn, &ch);
+}
+
+int tenant_remove(struct tenant_catalog *cat, uint64_t id)
+{
+	struct tenant_change ch = {.id = id, .remove = true};
+
+	if (!cat)
+		return -EINVAL;
+	return run_write(cat, tenant_change_fn, &ch);
+}
+
 /* ---- credentials ---- */
 
 /* A credential is live until it is revoked or its certificate expires:
@@ -786,24 +870,19 @@ int tenant_cred_add(struct tenant_catalog *cat, const struct tenant_cred *c)
 	return run_write(cat, cred_add_fn, (void *)(uintptr_t)c);
 }
 
-static int cred_lookup_fn(struct tenant_catalog *cat, MDB_txn *txn, void *arg)
-{
-	struct get_arg *a = arg;
-	MDB_val v;
-	int rc = db_get(txn, cat->creds, a->key, a->klen, &v);
-
-	return rc ? rc : tenant_rec_cred_decode(v.mv_data, v.mv_size, a->out);
-}
-
 int tenant_cred_lookup(struct tenant_catalog *cat,
 		       const uint8_t pin[TENANT_PIN_LEN],
 		       struct tenant_cred *out)
 {
-	struct get_arg a = {.key = pin, .klen = TENANT_PIN_LEN, .out = out};
+	struct get_arg a = {.kind = REC_CRED,
+			    .key = pin,
+			    .klen = TENANT_PIN_LEN,
+			    .out = out};
 
 	if (!cat || !pin || !out)
 		return -EINVAL;
-	return run_read(cat, cred_lookup_fn, &a);
+	a.dbi = cat->creds;
+	return run_read(cat, get_fn, &a);
 }
 
 int tenant_cred_list(struct tenant_catalog *cat,
@@ -904,23 +983,17 @@ static int disk_get_key(struct tenant_catalog *cat, MDB_txn *txn,
 	return rc ? rc : tenant_rec_disk_decode(v.mv_data, v.mv_size, out);
 }
 
-static int disk_get_fn(struct tenant_catalog *cat, MDB_txn *txn, void *arg)
-{
-	struct get_arg *a = arg;
-
-	return disk_get_key(cat, txn, a->key, a->klen, a->out);
-}
-
 int tenant_disk_get(struct tenant_catalog *cat, uint64_t tenant_id,
 		    const char *vm, const char *name, struct tenant_disk *out)
 {
 	uint8_t key[DISK_KEY_MAX];
-	struct get_arg a = {.key = key, .out = out};
+	struct get_arg a = {.kind = REC_DISK, .key = key, .out = out};
 
 	if (!cat || !out || !tenant_name_valid(vm) || !tenant_name_valid(name))
 		return -EINVAL;
+	a.dbi = cat->disks;
 	a.klen = disk_key(key, tenant_id, vm, name);
-	return run_read(cat, disk_get_fn, &a);
+	return run_read(cat, get_fn, &a);
 }
 
 static int disk_by_id_txn(struct tenant_catalog *cat, MDB_txn *txn, uint64_t id,

@@ -74,6 +74,8 @@ struct tenant_info {
 	char ns[TENANT_NAME_MAX + 1]; /* object namespace; default: the name */
 	uint32_t state;		      /* enum tenant_state */
 	uint64_t created;	      /* unix seconds */
+	/* Appended in record version 2 (older records decode with 0). */
+	uint32_t checkpoint_s; /* restore point interval; 0 = default 60 */
 };
 
 /* Adds a tenant; fills t->id and t->created.  The route must exist. */
@@ -84,6 +86,11 @@ int tenant_get_by_name(struct tenant_catalog *cat, const char *name,
 		       struct tenant_info *out);
 int tenant_list(struct tenant_catalog *cat,
 		int (*cb)(const struct tenant_info *t, void *arg), void *arg);
+/* Sets a tenant's state (suspend/resume).  -ENOENT if unknown. */
+int tenant_set_state(struct tenant_catalog *cat, uint64_t id, uint32_t state);
+/* Removes a tenant.  -EBUSY while it still has disks or credentials;
+ * its id is never reused. */
+int tenant_remove(struct tenant_catalog *cat, uint64_t id);
 
 struct tenant_cred {
 	uint8_t pin[TENANT_PIN_LEN];
@@ -117,6 +124,9 @@ struct tenant_disk {
 	uint64_t size;	      /* bytes */
 	uint32_t extent_size; /* bytes, power of two */
 	uint64_t created;     /* unix seconds */
+	/* Appended in record version 2 (older records decode with 0). */
+	uint32_t checkpoint_s; /* 0: the tenant's interval */
+	uint64_t snap_seq;     /* newest snap id ever used by this disk */
 };
 
 /* Adds a disk; fills d->id and d->created.  -EEXIST if the tenant has a
@@ -166,5 +176,119 @@ int tenant_spki_pin(const void *x509, uint8_t pin[TENANT_PIN_LEN]);
 void tenant_pin_hex(const uint8_t pin[TENANT_PIN_LEN], char *buf);
 /* Parses a pin in hex.  -EINVAL unless exactly 64 hex digits. */
 int tenant_pin_parse(const char *hex, uint8_t pin[TENANT_PIN_LEN]);
+
+/* ---- catalog-rp.c: settings, restore points, snap ids, requests ---- */
+
+#define TENANT_CHECKPOINT_DEFAULT 60 /* seconds */
+#define TENANT_CHECKPOINT_MIN 5
+
+/* Sets a tenant's restore point interval (seconds, >= MIN, or 0 for the
+ * default), or a disk's override (0 = inherit).  -EINVAL below MIN. */
+int tenant_set_checkpoint(struct tenant_catalog *cat, uint64_t tenant_id,
+			  uint32_t seconds);
+int tenant_disk_set_checkpoint(struct tenant_catalog *cat, uint64_t disk_id,
+			       uint32_t seconds);
+/* Grows a disk.  -EINVAL if new_size is not larger or not a multiple of
+ * 512. */
+int tenant_disk_resize(struct tenant_catalog *cat, uint64_t disk_id,
+		       uint64_t new_size);
+
+enum tenant_rp_trigger {
+	TENANT_RP_CHECKPOINT = 1, /* first FLUSH after the interval */
+	TENANT_RP_SESSION_END = 2, /* a replication session that wrote ended */
+	TENANT_RP_MANUAL = 3,      /* havenctl rp create */
+};
+
+/* A restore point: a crash-consistent image of a disk, kept as a
+ * self-managed snapshot 'snap_id' of the disk's route. */
+struct tenant_rp {
+	uint64_t disk_id;
+	uint64_t id;        /* per disk, 1, 2, ...; assigned by rp_add */
+	uint64_t snap_id;   /* backend snap id (pool-wide) */
+	uint64_t created_ms; /* unix milliseconds */
+	uint32_t trigger;   /* enum tenant_rp_trigger */
+	uint64_t size;      /* disk size when cut */
+	uint64_t bytes_changed; /* since the previous restore point */
+	uint64_t group;     /* consistency group id (same for all disks cut
+			     * together), 0 if cut alone */
+	char name[TENANT_NAME_MAX + 1]; /* optional, unique per disk */
+};
+
+/* Records a restore point and its allocation map (one bit per extent,
+ * LSB first, map_len bytes; may be NULL/0), raises the disk's snap_seq to
+ * rp->snap_id and removes snap_id from the route's snap pool, all in one
+ * transaction.  Fills rp->id.  -EEXIST if the name is taken. */
+int tenant_rp_add(struct tenant_catalog *cat, const char *route,
+		  struct tenant_rp *rp, const uint8_t *map, size_t map_len);
+/* Oldest first. */
+int tenant_rp_list(struct tenant_catalog *cat, uint64_t disk_id,
+		   int (*cb)(const struct tenant_rp *rp, void *arg), void *arg);
+int tenant_rp_get(struct tenant_catalog *cat, uint64_t disk_id,
+		  uint64_t rp_id, struct tenant_rp *out);
+/* Resolves "latest", a decimal id or a name. */
+int tenant_rp_find(struct tenant_catalog *cat, uint64_t disk_id,
+		   const char *spec, struct tenant_rp *out);
+/* Copies the allocation map out: *map is malloc'ed (free it). */
+int tenant_rp_map(struct tenant_catalog *cat, uint64_t disk_id,
+		  uint64_t rp_id, uint8_t **map, size_t *map_len);
+/* Removes the record and its map; returns it in *out so the caller can
+ * release rp.snap_id after checking tenant_snap_owner(). */
+int tenant_rp_remove(struct tenant_catalog *cat, uint64_t disk_id,
+		     uint64_t rp_id, struct tenant_rp *out);
+/* Which disk and restore point own a snap id of a route (snap ids are
+ * pool-wide, so only the catalog can say).  -ENOENT if none. */
+int tenant_snap_owner(struct tenant_catalog *cat, const char *route,
+		      uint64_t snap_id, uint64_t *disk_id, uint64_t *rp_id);
+
+/* Snap ids allocated ahead of time and not used yet, per route; kept in
+ * the catalog so a restart can release them. */
+int tenant_snap_pool_add(struct tenant_catalog *cat, const char *route,
+			 uint64_t snap_id);
+int tenant_snap_pool_remove(struct tenant_catalog *cat, const char *route,
+			    uint64_t snap_id);
+/* Ascending snap id order. */
+int tenant_snap_pool_list(struct tenant_catalog *cat, const char *route,
+			  int (*cb)(uint64_t snap_id, void *arg), void *arg);
+
+/* Requests from havenctl to a running havend (which owns the snap
+ * context of open disks).  havend polls the generation, runs pending
+ * requests and marks them done; havenctl waits for that. */
+enum tenant_req_type {
+	TENANT_REQ_RP_CREATE = 1, /* disk_id, or every disk of tenant_id/vm */
+	TENANT_REQ_RP_REMOVE = 2, /* disk_id, rp_id */
+	TENANT_REQ_DISK_RESIZE = 3, /* disk_id, size */
+};
+
+enum tenant_req_state {
+	TENANT_REQ_PENDING = 0,
+	TENANT_REQ_DONE = 1,
+	TENANT_REQ_FAILED = 2,
+};
+
+struct tenant_req {
+	uint64_t id; /* assigned by req_add */
+	uint32_t type;
+	uint32_t state;
+	uint64_t created_ms;
+	uint64_t tenant_id;
+	char vm[TENANT_NAME_MAX + 1];
+	uint64_t disk_id; /* 0 with RP_CREATE: every disk of the VM */
+	uint64_t rp_id;
+	uint64_t size;
+	char name[TENANT_NAME_MAX + 1];
+	int32_t error;    /* -errno when FAILED */
+	char message[200]; /* result for the operator */
+};
+
+int tenant_req_add(struct tenant_catalog *cat, struct tenant_req *r);
+int tenant_req_get(struct tenant_catalog *cat, uint64_t id,
+		   struct tenant_req *out);
+/* Pending requests, oldest first. */
+int tenant_req_list_pending(struct tenant_catalog *cat,
+			    int (*cb)(const struct tenant_req *r, void *arg),
+			    void *arg);
+/* Sets state, error and message of a request. */
+int tenant_req_finish(struct tenant_catalog *cat, const struct tenant_req *r);
+int tenant_req_remove(struct tenant_catalog *cat, uint64_t id);
 
 #endif

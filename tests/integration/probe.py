@@ -464,6 +464,34 @@ def run_options(f, host, port, bundle, export, expect_list):
                                    len(got)))
     c.close()
 
+    # The EXPORT_NAME fallback under TLS: size + flags, then 124 zero bytes
+    # unless both sides chose NO_ZEROES.
+    for cflags, want in ((3, 10), (1, 134)):
+        c = Conn(host, port)
+        hflags = c.greeting()
+        if cflags & 2 and not hflags & 2:
+            c.close()
+            continue
+        c.client_flags(cflags)
+        c.starttls(bundle)
+        c.send_opt(OPT_EXPORT_NAME, export.encode())
+        got = b""
+        c.s.settimeout(2)
+        try:
+            while len(got) < 200:
+                chunk = c.s.recv(200)
+                if not chunk:
+                    break
+                got += chunk
+        except (socket.timeout, OSError, ssl.SSLError):
+            pass
+        ok = len(got) == want and got[10:] == bytes(want - 10)
+        f.check("NBD_OPT_EXPORT_NAME under TLS, client flags %d -> %d bytes"
+                % (cflags, want), ok, "%d bytes (size, flags%s)" % (
+                    want, "" if want == 10 else ", 124 zeros"),
+                "%d bytes" % len(got))
+        c.close()
+
     # An option whose length is far beyond any legal option.
     c = Conn(host, port)
     c.greeting()
@@ -571,6 +599,37 @@ def run_transmission(f, host, port, bundle, export):
                    100000)
     f.check("... reads as zeros", data == bytes(100000), "100000 zero bytes",
             "non-zero data" if data is not None else "no data")
+    rep = req(CMD_READ, hole_off, 100000)
+    f.note("a never-written range is answered with chunks %s"
+           % chunk_types(rep))
+
+    rep = req(CMD_WRITE, 0, 32 * MiB + 4096, 0, os.urandom(32 * MiB + 4096))
+    f.check("WRITE with a payload over the 32 MiB maximum -> an error",
+            rep["error"] != 0, "non-zero error", rep["error"])
+    read_ok("next READ works (oversized payload drained), offset 0 unchanged",
+            0, 4096, bytes(4096))
+
+    rep = req(CMD_WRITE_ZEROES, size - 4096, 8192)
+    f.check("WRITE_ZEROES past the end -> error 28", rep["error"] == ENOSPC,
+            28, rep["error"])
+    rep = req(CMD_WRITE_ZEROES, 4 * MiB - 500, 1000, 2)
+    f.check("WRITE_ZEROES+NO_HOLE inside the written data -> 0",
+            rep["error"] == 0, 0, rep["error"])
+    read_ok("... those 1000 bytes read back as zeros, the rest is intact",
+            4 * MiB - 1000, len(pattern),
+            pattern[:500] + bytes(1000) + pattern[1500:])
+    rep = req(CMD_WRITE_ZEROES, 12 * MiB, 4 * MiB, 0x10)
+    f.check("WRITE_ZEROES+FAST_ZERO of a whole extent -> 0 or 95",
+            rep["error"] in (0, 95), "0 or 95", rep["error"])
+    rep = req(CMD_CACHE, 0, MiB)
+    f.check("CACHE -> 0", rep["error"] == 0, 0, rep["error"])
+    rep = req(CMD_WRITE, 16 * MiB, 4 * MiB, 0, b"\x77" * (4 * MiB))
+    f.check("WRITE a whole extent at 16 MiB -> 0", rep["error"] == 0, 0,
+            rep["error"])
+    rep = req(CMD_TRIM, 16 * MiB, 4 * MiB)
+    f.check("TRIM that extent -> 0", rep["error"] == 0, 0, rep["error"])
+    read_ok("... it reads as zeros after TRIM", 16 * MiB, 4 * MiB,
+            bytes(4 * MiB))
 
     rep = req(CMD_FLUSH, 0, 0)
     f.check("FLUSH -> 0", rep["error"] == 0, 0, rep["error"])

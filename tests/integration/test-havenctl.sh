@@ -222,6 +222,11 @@ refused "cert with invalid site" 1 "invalid site name 'HQ'" \
     cert issue acme --site HQ --out "$B/x"
 refused "cert issue without --out" 2 "missing --out" \
     cert issue acme --site hq
+ok "tenant with a long name" tenant add "$(printf 'l%.0s' $(seq 40))"
+refused "subject too long for X.509" 1 "too long for a certificate" \
+    cert issue "$(printf 'l%.0s' $(seq 40))" --site "$(printf 's%.0s' $(seq 30))" \
+    --out "$B/long"
+[ ! -e "$B/long" ] || fail "refused issue left $B/long"
 [ "$(count cert list)" = 1 ] || fail "refused issues recorded credentials"
 pass
 
@@ -354,6 +359,6 @@ HAVEN_DIR="$D" "$HAVENCTL" tenant list --json >"$OUT" 2>"$ERR"
 rc=$?
 set -e
 [ "$rc" -eq 0 ] || fail "HAVEN_DIR: exit $rc"
-json "HAVEN_DIR is the default data directory" "len(d) == 2"
+json "HAVEN_DIR is the default data directory" "len(d) == 3"
 
 echo "$passed passed, 0 failed"

@@ -425,6 +425,50 @@ static void test_disks(void **state)
 	assert_true(id2 > id3);
 }
 
+static void test_tenant_state_and_remove(void **state)
+{
+	struct fixture *f = *state;
+	struct tenant_info t = {0}, got;
+	struct tenant_cred c;
+	uint64_t a, b, disk;
+
+	add_route(f->cat, "default");
+	a = add_tenant(f->cat, "acme", "default");
+	b = add_tenant(f->cat, "globex", "default");
+
+	assert_int_equal(tenant_set_state(f->cat, a, TENANT_SUSPENDED), 0);
+	assert_int_equal(tenant_get(f->cat, a, &got), 0);
+	assert_int_equal(got.state, TENANT_SUSPENDED);
+	assert_string_equal(got.name, "acme");
+	assert_int_equal(tenant_get(f->cat, b, &got), 0);
+	assert_int_equal(got.state, TENANT_ACTIVE);
+	assert_int_equal(tenant_set_state(f->cat, a, TENANT_ACTIVE), 0);
+	assert_int_equal(tenant_get_by_name(f->cat, "acme", &got), 0);
+	assert_int_equal(got.state, TENANT_ACTIVE);
+	assert_int_equal(tenant_set_state(f->cat, a, 7), -EINVAL);
+	assert_int_equal(tenant_set_state(f->cat, 999, TENANT_ACTIVE), -ENOENT);
+
+	/* Disks and credentials keep a tenant alive. */
+	assert_int_equal(add_disk(f->cat, a, "vm", "sda", &disk), 0);
+	c = make_cred(0x50, a, "paris");
+	assert_int_equal(tenant_cred_add(f->cat, &c), 0);
+	assert_int_equal(tenant_remove(f->cat, a), -EBUSY);
+	assert_int_equal(tenant_disk_remove(f->cat, disk), 0);
+	assert_int_equal(tenant_remove(f->cat, a), -EBUSY);
+	assert_int_equal(tenant_cred_revoke(f->cat, c.pin), 0);
+	assert_int_equal(tenant_remove(f->cat, a), 0);
+	assert_int_equal(tenant_get(f->cat, a, &got), -ENOENT);
+	assert_int_equal(tenant_get_by_name(f->cat, "acme", &got), -ENOENT);
+	assert_int_equal(tenant_remove(f->cat, a), -ENOENT);
+	assert_int_equal(tenant_get(f->cat, b, &got), 0);
+
+	/* The name is free again, the id is not. */
+	strcpy(t.name, "acme");
+	strcpy(t.route, "default");
+	assert_int_equal(tenant_add(f->cat, &t), 0);
+	assert_true(t.id > b);
+}
+
 struct stop_arg {
 	int calls;
 	int stop_at;
@@ -488,8 +532,7 @@ static void test_generation(void **state)
  * must not touch the parent's environment (LMDB forbids using an env
  * across fork()), so it exits with _exit() without closing anything it
  * inherited. */
-static int child_writes(const char *dir, uint64_t tenant_id,
-			const uint8_t pin[TENANT_PIN_LEN])
+static int child_writes(const char *dir, const uint8_t pin[TENANT_PIN_LEN])
 {
 	struct tenant_catalog *cat = NULL;
 	struct tenant_info t = {0};
@@ -510,7 +553,6 @@ static int child_writes(const char *dir, uint64_t tenant_id,
 		return 12;
 	if (tenant_cred_revoke(cat, pin))
 		return 13;
-	(void)tenant_id;
 	tenant_catalog_close(cat);
 	return 0;
 }
@@ -537,7 +579,7 @@ static void test_second_process_sees_writes(void **state)
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0)
-		_exit(child_writes(f->cat_dir, a, c.pin));
+		_exit(child_writes(f->cat_dir, c.pin));
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);
@@ -711,6 +753,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tenants, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_creds, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_disks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tenant_state_and_remove,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list_stops, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_generation, setup,
