@@ -598,6 +598,8 @@ static void conn_free(struct gw_conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	gw_tx_free_pending(c);
+	if (c->disk && c->wrote)
+		gw_rp_session_end(srv, c->disk);
 	if (c->disk)
 		gw_disk_put(srv, c->disk);
 	gw_hs_free(c->hs);

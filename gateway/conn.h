@@ -63,6 +63,7 @@ struct gw_conn {
 	unsigned inflight;
 	bool reading;   /* uv_read_start active */
 	bool disc;      /* NBD_CMD_DISC received */
+	bool wrote;     /* counted in the disk's writers */
 	bool draining;  /* no more requests; close when idle */
 	uint64_t bytes_in, bytes_out, requests;
 	uint64_t started_ms;

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "gw.h"
 
@@ -98,18 +99,57 @@ static struct gw_disk *disk_find(struct gw_server *srv, uint64_t id,
 	return NULL;
 }
 
-static int disk_open(struct gw_server *srv, const struct tenant_info *t,
-		     const struct tenant_disk *td, struct gw_disk **out)
+static struct gw_disk *disk_new(struct gw_server *srv,
+				 const struct tenant_info *t,
+				 const struct tenant_disk *td,
+				 struct storage_disk_params *p)
+{
+	struct gw_store *s;
+	struct gw_disk *d;
+	int r;
+
+	r = gw_server_store(srv, t->route, &s);
+	if (r < 0) {
+		errno = -r;
+		return NULL;
+	}
+	d = calloc(1, sizeof(*d));
+	if (!d) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	p->ns = t->ns;
+	p->id = td->id;
+	p->extent_size = td->extent_size;
+	r = storage_disk_open(s->st, p, &d->sd);
+	if (r < 0) {
+		free(d);
+		errno = -r;
+		return NULL;
+	}
+	d->store = s;
+	d->key_id = td->id;
+	d->snap = p->snap;
+	d->refs = 1;
+	snprintf(d->ns, sizeof(d->ns), "%s", t->ns);
+	snprintf(d->label, sizeof(d->label), "%s/%s/%s", t->name, td->vm,
+		 td->name);
+	d->next = srv->disks;
+	srv->disks = d;
+	return d;
+}
+
+int gw_disk_open_live(struct gw_server *srv, const struct tenant_info *t,
+		      const struct tenant_disk *td, struct gw_disk **out)
 {
 	struct storage_disk_params p = {
-		.ns = t->ns,
-		.id = td->id,
 		.size = td->size,
-		.extent_size = td->extent_size,
 		.snap = STORAGE_SNAP_HEAD,
+		.snap_seq = td->snap_seq,
 	};
-	struct storage_store *st;
+	uint64_t *snaps = NULL, last_ms = 0;
 	struct gw_disk *d;
+	unsigned n = 0;
 	int r;
 
 	d = disk_find(srv, td->id, STORAGE_SNAP_HEAD);
@@ -118,26 +158,70 @@ static int disk_open(struct gw_server *srv, const struct tenant_info *t,
 		*out = d;
 		return 0;
 	}
-	r = gw_server_store(srv, t->route, &st);
+	/* Every writer carries the disk's current snap context, or a
+	 * restore point would silently take later writes. */
+	r = gw_rp_load_snapc(srv, td, &snaps, &n, &last_ms);
 	if (r < 0)
 		return r;
-	d = calloc(1, sizeof(*d));
-	if (!d)
-		return -ENOMEM;
-	r = storage_disk_open(st, &p, &d->sd);
-	if (r < 0) {
-		free(d);
-		return r;
+	p.snaps = snaps;
+	p.nsnaps = n;
+	if (n && snaps[0] > p.snap_seq)
+		p.snap_seq = snaps[0];
+	d = disk_new(srv, t, td, &p);
+	if (!d) {
+		free(snaps);
+		return -errno;
 	}
-	d->key_id = td->id;
-	d->snap = STORAGE_SNAP_HEAD;
-	d->refs = 1;
-	snprintf(d->label, sizeof(d->label), "%s/%s/%s", t->name, td->vm,
-		 td->name);
-	d->next = srv->disks;
-	srv->disks = d;
-	gw_log(GW_LOG_INFO, "event=disk_open disk=%s size=%" PRIu64, d->label,
-	       td->size);
+	d->snaps = snaps;
+	d->nsnaps = n;
+	d->seq = p.snap_seq;
+	d->last_cut_ms = last_ms;
+	d->interval_s = td->checkpoint_s   ? td->checkpoint_s
+			: t->checkpoint_s ? t->checkpoint_s
+					  : TENANT_CHECKPOINT_DEFAULT;
+	/* The interval counts from the newest restore point, or from now. */
+	if (!d->last_cut_ms)
+		d->last_cut_ms = (uint64_t)time(NULL) * 1000;
+	gw_log(GW_LOG_INFO,
+	       "event=disk_open disk=%s size=%" PRIu64 " restore_points=%u",
+	       d->label, td->size, n);
+	gw_rp_write_header(srv, d);
+	*out = d;
+	return 0;
+}
+
+/* A read-only view of a restore point, shared like live disks. */
+static int disk_open_rp(struct gw_server *srv, const struct tenant_info *t,
+			const struct tenant_disk *td,
+			const struct tenant_rp *rp, struct gw_disk **out)
+{
+	struct storage_disk_params p = {
+		.size = rp->size,
+		.read_only = true,
+		.snap = rp->snap_id,
+	};
+	uint8_t *map = NULL;
+	struct gw_disk *d;
+	size_t len = 0;
+
+	d = disk_find(srv, td->id, rp->snap_id);
+	if (d) {
+		d->refs++;
+		*out = d;
+		return 0;
+	}
+	if (tenant_rp_map(srv->cat, td->id, rp->id, &map, &len) == 0) {
+		p.map = map;
+		p.map_len = len;
+	}
+	d = disk_new(srv, t, td, &p);
+	free(map);
+	if (!d)
+		return -errno;
+	snprintf(d->label + strlen(d->label),
+		 sizeof(d->label) - strlen(d->label), "@%" PRIu64, rp->id);
+	gw_log(GW_LOG_INFO, "event=rp_open disk=%s snap=%" PRIu64, d->label,
+	       rp->snap_id);
 	*out = d;
 	return 0;
 }
@@ -156,6 +240,7 @@ void gw_disk_put(struct gw_server *srv, struct gw_disk *d)
 	}
 	gw_log(GW_LOG_INFO, "event=disk_close disk=%s", d->label);
 	storage_disk_close(d->sd);
+	free(d->snaps);
 	free(d);
 }
 
@@ -167,26 +252,38 @@ void gw_exports_close_all(struct gw_server *srv)
 	}
 }
 
-/* Finds the tenant and disk an identity means by a name. */
+/* Finds the tenant, disk and (after '@') restore point a name means for
+ * an identity.  rp->id stays 0 for the live disk. */
 static int resolve(struct gw_server *srv, const struct gw_identity *id,
 		   const char *name, struct tenant_info *t,
-		   struct tenant_disk *td)
+		   struct tenant_disk *td, struct tenant_rp *rp)
 {
+	char base[NBD_MAX_STRING + 1];
+	const char *at = strchr(name, '@');
 	struct name_parts p;
 	int r;
 
+	if (strlen(name) >= sizeof(base))
+		return -ENOENT;
+	snprintf(base, sizeof(base), "%s", name);
+	if (at)
+		base[at - name] = '\0';
 	if (id->cred.operator_role) {
-		if (!split_name(name, 3, &p))
+		if (!split_name(base, 3, &p))
 			return -ENOENT;
 		r = tenant_get_by_name(srv->cat, p.tenant, t);
 		if (r < 0)
 			return r;
 	} else {
-		if (!split_name(name, 2, &p))
+		if (!split_name(base, 2, &p))
 			return -ENOENT;
 		*t = id->tenant;
 	}
-	return tenant_disk_get(srv->cat, t->id, p.vm, p.disk, td);
+	r = tenant_disk_get(srv->cat, t->id, p.vm, p.disk, td);
+	memset(rp, 0, sizeof(*rp));
+	if (r == 0 && at)
+		r = tenant_rp_find(srv->cat, td->id, at + 1, rp);
+	return r;
 }
 
 uint32_t gw_exports_lookup(struct gw_server *srv, const struct gw_identity *id,
@@ -196,9 +293,10 @@ uint32_t gw_exports_lookup(struct gw_server *srv, const struct gw_identity *id,
 {
 	struct tenant_disk td;
 	struct tenant_info t;
+	struct tenant_rp rp;
 	int r;
 
-	r = resolve(srv, id, name, &t, &td);
+	r = resolve(srv, id, name, &t, &td, &rp);
 	if (r == -ENOENT || r == -EINVAL) {
 		snprintf(msg, msglen, "export '%.200s' not present", name);
 		return NBD_REP_ERR_UNKNOWN;
@@ -212,14 +310,21 @@ uint32_t gw_exports_lookup(struct gw_server *srv, const struct gw_identity *id,
 		return NBD_REP_ERR_SHUTDOWN;
 	}
 	memset(exp, 0, sizeof(*exp));
-	exp->size = td.size;
-	exp->read_only = false;
+	exp->size = rp.id ? rp.size : td.size;
+	exp->read_only = rp.id != 0;
 	exp->pref_block = td.extent_size;
-	snprintf(exp->description, sizeof(exp->description),
-		 "haven disk %.36s/%.36s/%.36s", t.name, td.vm, td.name);
+	if (rp.id)
+		snprintf(exp->description, sizeof(exp->description),
+			 "haven disk %.36s/%.36s/%.36s restore point %" PRIu64,
+			 t.name, td.vm, td.name, rp.id);
+	else
+		snprintf(exp->description, sizeof(exp->description),
+			 "haven disk %.36s/%.36s/%.36s", t.name, td.vm,
+			 td.name);
 	if (!go)
 		return 0;
-	r = disk_open(srv, &t, &td, diskp);
+	r = rp.id ? disk_open_rp(srv, &t, &td, &rp, diskp)
+		  : gw_disk_open_live(srv, &t, &td, diskp);
 	if (r < 0) {
 		gw_log(GW_LOG_ERROR,
 		       "event=disk_open_failed tenant=%s disk=%s/%s error=\"%s\"",

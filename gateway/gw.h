@@ -77,13 +77,27 @@ const char *gw_tls_error(char *buf, size_t len);
 
 struct gw_server;
 
+struct gw_store;
+
 struct gw_disk {
 	struct gw_disk *next;
 	uint64_t key_id;   /* catalog disk id */
 	uint64_t snap;     /* STORAGE_SNAP_HEAD for the live disk */
 	unsigned refs;
 	struct storage_disk *sd;
+	struct gw_store *store;
 	char label[200];   /* tenant/vm/disk for logs */
+	char ns[TENANT_NAME_MAX + 1];
+	/* Live disks only: the write snap context and what cuts need. */
+	uint64_t seq;
+	uint64_t *snaps; /* newest first */
+	unsigned nsnaps;
+	uint64_t last_cut_ms;
+	uint32_t interval_s;
+	bool dirty;       /* writes since the last restore point */
+	unsigned writers; /* open connections that wrote */
+	unsigned cutting; /* restore points not yet in the catalog */
+	bool deferred;    /* a session-end cut waits for a snap id */
 };
 
 struct gw_identity {
@@ -103,7 +117,66 @@ uint32_t gw_exports_lookup(struct gw_server *srv, const struct gw_identity *id,
 			   struct gw_disk **diskp, uint64_t *disk_id,
 			   char *msg, size_t msglen);
 void gw_disk_put(struct gw_server *srv, struct gw_disk *d);
+/* The shared live disk (opened if needed); holds a reference. */
+int gw_disk_open_live(struct gw_server *srv, const struct tenant_info *t,
+		      const struct tenant_disk *td, struct gw_disk **out);
 void gw_exports_close_all(struct gw_server *srv);
+
+/* ---- writer.c: catalog writes and blocking calls off the loop ---- */
+
+/* A job runs work() on a libuv pool thread, then done() on the loop.
+ * Jobs of one gw_chain run one at a time, in submission order, so catalog
+ * writes commit in the order the loop decided them. */
+struct gw_job {
+	uv_work_t work;
+	struct gw_job *next;
+	struct gw_chain *chain;
+	void (*fn)(struct gw_job *j);   /* pool thread */
+	void (*done)(struct gw_job *j); /* loop thread; frees the job */
+};
+
+struct gw_chain {
+	uv_loop_t *loop;
+	struct gw_job *head, *tail;
+	bool running;
+};
+
+void gw_chain_init(struct gw_chain *ch, uv_loop_t *loop);
+void gw_chain_push(struct gw_chain *ch, struct gw_job *j);
+bool gw_chain_idle(const struct gw_chain *ch);
+
+/* ---- rp.c: restore points ---- */
+
+/* The route's snap id pool, filled ahead of time off the loop. */
+struct gw_store {
+	struct gw_store *next;
+	char route[TENANT_NAME_MAX + 1];
+	struct storage_store *st;
+	uint64_t pool[32];
+	unsigned npool;
+	bool refilling;
+	bool released; /* stale ids of an earlier run released */
+};
+
+/* Cuts one restore point of each disk at this instant (a consistency
+ * group when n > 1).  -EAGAIN if the snap id pool is short (retry). */
+int gw_rp_cut(struct gw_server *srv, struct gw_disk **disks, unsigned n,
+	      uint32_t trigger, const char *name, const struct tenant_req *req);
+/* The snap context of a disk from its restore points in the catalog
+ * (newest first, malloc'ed) and the time of the newest one. */
+int gw_rp_load_snapc(struct gw_server *srv, const struct tenant_disk *td,
+		     uint64_t **snaps, unsigned *n, uint64_t *last_ms);
+void gw_rp_run_remove(struct gw_server *srv, const struct tenant_req *req);
+void gw_rp_run_resize(struct gw_server *srv, const struct tenant_req *req);
+/* Triggers, called by connections. */
+void gw_rp_after_flush(struct gw_server *srv, struct gw_disk *d);
+void gw_rp_session_end(struct gw_server *srv, struct gw_disk *d);
+/* Runs havenctl's pending requests. */
+void gw_rp_run_requests(struct gw_server *srv);
+void gw_rp_pool_refill(struct gw_server *srv, struct gw_store *s);
+/* Rewrites a live disk's header object from the catalog. */
+void gw_rp_write_header(struct gw_server *srv, struct gw_disk *d);
+bool gw_rp_idle(struct gw_server *srv);
 
 /* ---- server.c ---- */
 
@@ -126,6 +199,12 @@ struct gw_server {
 	struct gw_conn *dirty;  /* connections with output to flush */
 	struct gw_disk *disks;
 	struct gw_store *stores;
+	struct gw_chain catalog_chain; /* catalog writes, in order */
+	struct gw_chain snap_chain;    /* snap id allocation and release */
+	int lock_fd;                   /* flock on DIR/havend.lock */
+	uint64_t busy[64]; /* requests being run */
+	unsigned nbusy;
+	bool req_retry;    /* a request waits for a snap id */
 	uint64_t next_conn_id;
 	bool draining;
 	uint64_t drain_started;
@@ -136,7 +215,7 @@ int gw_server_start(struct gw_server *srv, uv_loop_t *loop);
 void gw_server_stop(struct gw_server *srv, const char *why);
 /* The route's store, opened on first use. */
 int gw_server_store(struct gw_server *srv, const char *route,
-		    struct storage_store **out);
+		    struct gw_store **out);
 void gw_server_close_stores(struct gw_server *srv);
 void gw_server_maybe_done(struct gw_server *srv);
 /* Flushes the output of every connection marked dirty. */

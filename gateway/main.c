@@ -3,11 +3,14 @@
  * Reads top-down: options -> configuration -> catalog -> TLS -> listen ->
  * run the loop -> drain and exit. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "gw.h"
@@ -110,6 +113,31 @@ static int apply_overrides(struct gw_config *cfg, const struct options *o)
 	return 0;
 }
 
+/* One havend per data directory: it alone owns the snap context of the
+ * disks it serves.  havenctl takes the same lock to know whether to ask a
+ * running havend or to act itself. */
+static int take_lock(const char *dir)
+{
+	char path[1200];
+	int fd, i;
+
+	snprintf(path, sizeof(path), "%s/havend.lock", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		fprintf(stderr, "havend: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	/* havenctl holds it for a moment while it acts alone. */
+	for (i = 0; i < 100; i++) {
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			return fd;
+		usleep(100000);
+	}
+	fprintf(stderr, "havend: another havend is running on %s\n", dir);
+	close(fd);
+	return -1;
+}
+
 int main(int argc, char **argv)
 {
 	static struct gw_server srv; /* large: holds the read buffer */
@@ -133,6 +161,9 @@ int main(int argc, char **argv)
 		       srv.cfg.handshake_timeout);
 		return 0;
 	}
+	srv.lock_fd = take_lock(srv.cfg.dir);
+	if (srv.lock_fd < 0)
+		return 1;
 	/* A client that vanishes must not kill the daemon with SIGPIPE. */
 	signal(SIGPIPE, SIG_IGN);
 

@@ -33,7 +33,7 @@ struct gw_export {
 	bool read_only;
 	uint16_t tflags; /* transmission flags, set by the handshake */
 	uint32_t min_block, pref_block, max_block;
-	char description[128];
+	char description[256];
 };
 
 struct gw_hs;

@@ -10,12 +10,6 @@
 #define WATCH_INTERVAL_MS 1000
 #define DRAIN_DEADLINE_MS 30000
 
-struct gw_store {
-	struct gw_store *next;
-	char route[TENANT_NAME_MAX + 1];
-	struct storage_store *st;
-};
-
 void gw_server_flush_dirty(struct gw_server *srv)
 {
 	while (srv->dirty) {
@@ -32,7 +26,7 @@ static void after_completions(void *arg)
 }
 
 int gw_server_store(struct gw_server *srv, const char *route,
-		    struct storage_store **out)
+		    struct gw_store **out)
 {
 	struct storage_route sr = {0};
 	struct tenant_route tr;
@@ -41,7 +35,7 @@ int gw_server_store(struct gw_server *srv, const char *route,
 
 	for (s = srv->stores; s; s = s->next) {
 		if (strcmp(s->route, route) == 0) {
-			*out = s->st;
+			*out = s;
 			return 0;
 		}
 	}
@@ -70,7 +64,8 @@ int gw_server_store(struct gw_server *srv, const char *route,
 	srv->stores = s;
 	gw_log(GW_LOG_INFO, "event=route_open route=%s type=%s", route,
 	       tr.type);
-	*out = s->st;
+	gw_rp_pool_refill(srv, s);
+	*out = s;
 	return 0;
 }
 
@@ -98,6 +93,14 @@ static void on_connection(uv_stream_t *l, int status)
 	gw_server_flush_dirty(srv);
 }
 
+static bool any_deferred(const struct gw_server *srv)
+{
+	for (const struct gw_disk *d = srv->disks; d; d = d->next)
+		if (d->deferred)
+			return true;
+	return false;
+}
+
 /* Notices havenctl's changes: a revoked certificate, a suspended tenant
  * or a removed disk closes the sessions that depend on it. */
 static void watch(uv_timer_t *t)
@@ -106,6 +109,8 @@ static void watch(uv_timer_t *t)
 	uint64_t gen;
 
 	if (srv->draining) {
+		if (any_deferred(srv))
+			gw_rp_run_requests(srv);
 		if (uv_now(srv->loop) - srv->drain_started >
 		    DRAIN_DEADLINE_MS) {
 			gw_log(GW_LOG_WARN, "event=drain_deadline");
@@ -115,10 +120,15 @@ static void watch(uv_timer_t *t)
 		}
 		return;
 	}
-	if (tenant_catalog_generation(srv->cat, &gen) < 0 ||
-	    gen == srv->generation)
+	if (tenant_catalog_generation(srv->cat, &gen) < 0)
 		return;
+	if (gen == srv->generation) {
+		if (srv->req_retry || any_deferred(srv))
+			gw_rp_run_requests(srv);
+		return;
+	}
 	srv->generation = gen;
+	gw_rp_run_requests(srv);
 	for (struct gw_conn *c = srv->conns, *n; c; c = n) {
 		n = c->next;
 		gw_conn_recheck(c);
@@ -171,6 +181,8 @@ int gw_server_start(struct gw_server *srv, uv_loop_t *loop)
 
 	srv->magic = GW_SERVER_MAGIC;
 	srv->loop = loop;
+	gw_chain_init(&srv->catalog_chain, loop);
+	gw_chain_init(&srv->snap_chain, loop);
 	r = gw_queue_init(&srv->queue, loop, after_completions, srv);
 	if (r < 0)
 		return r;
@@ -220,6 +232,12 @@ void gw_server_maybe_done(struct gw_server *srv)
 	if (!srv->draining || srv->conns)
 		return;
 	if (uv_is_closing((uv_handle_t *)&srv->watch))
+		return;
+	/* Restore points being recorded, or waiting for a snap id, finish
+	 * first (the drain deadline bounds the wait). */
+	if (!gw_rp_idle(srv) ||
+	    (any_deferred(srv) && uv_now(srv->loop) - srv->drain_started <=
+					 DRAIN_DEADLINE_MS))
 		return;
 	gw_exports_close_all(srv);
 	gw_server_close_stores(srv);

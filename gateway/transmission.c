@@ -153,6 +153,11 @@ static void req_done(struct storage_req *sr, int result)
 		reply_read(c, rq);
 	} else if (rq->req.type == NBD_CMD_BLOCK_STATUS) {
 		reply_status(c, rq);
+	} else if (rq->req.type == NBD_CMD_FLUSH) {
+		gw_conn_send(c, buf, gw_reply_simple(buf, rq->req.cookie, 0));
+		/* Everything acknowledged is durable now: a good moment for a
+		 * checkpoint restore point. */
+		gw_rp_after_flush(c->srv, c->disk);
 	} else {
 		gw_conn_send(c, buf, gw_reply_simple(buf, rq->req.cookie, 0));
 	}
@@ -196,6 +201,16 @@ static struct gw_request *req_new(struct gw_conn *c, const struct gw_req *req,
 static void submit(struct gw_conn *c, struct gw_request *rq,
 		   enum storage_cmd cmd)
 {
+	if (cmd == STORAGE_WRITE || cmd == STORAGE_ZERO ||
+	    cmd == STORAGE_TRIM) {
+		/* The next restore point has something to keep; the session
+		 * end cuts one once the last writer of the disk leaves. */
+		c->disk->dirty = true;
+		if (!c->wrote) {
+			c->wrote = true;
+			c->disk->writers++;
+		}
+	}
 	rq->sreq.cmd = cmd;
 	c->inflight++;
 	c->requests++;

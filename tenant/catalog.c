@@ -1,59 +1,93 @@
 /* The catalog: one LMDB environment shared by havend and havenctl.
  *
  * This is the only file that includes <lmdb.h>; every MDB_* error is
- * turned into a negative errno here, in from_lmdb().  Nothing is cached
- * between calls: every read function runs its own short read transaction,
- * so a committed change by another process is seen by the next call.
- * Values are copied out of LMDB through the decoders in record.c, never
- * cast (LMDB values are not aligned).
+ * turned into a negative errno here, in from_lmdb(), and the rest of the
+ * catalog (catalog-ops.c, catalog-rp.c) reaches LMDB only through the
+ * helpers declared in tenant-int.h.  Nothing is cached between calls:
+ * every read function runs its own short read transaction, so a committed
+ * change by another process is seen by the next call.  Values are copied
+ * out of LMDB through the decoders in record.c, never cast (LMDB values
+ * are not aligned).
  *
  * Named databases:
  *   meta            "schema", "generation", "next_tenant_id",
- *                   "next_disk_id" -> u64 little-endian
+ *                   "next_disk_id", "next_req_id" -> u64 little-endian;
+ *                   "next_rp_id" | disk id (be64) -> u64, per disk
  *   routes          name -> route record
  *   tenants         id (be64) -> tenant record
  *   tenant_by_name  name -> id (be64)
  *   creds           pin (32 bytes) -> cred record
  *   disks           tenant id (be64) | vm | NUL | name -> disk record
  *   disk_by_id      disk id (be64) -> key in disks
+ *   rps             disk id (be64) | rp id (be64) -> restore point record
+ *   rp_maps         disk id (be64) | rp id (be64) -> allocation map bytes
+ *   snaps           route | NUL | snap id (be64) -> disk id | rp id (be64)
+ *   snap_pool       route | NUL | snap id (be64) -> empty
+ *   reqs            request id (be64) -> request record
  * Big-endian ids make memcmp order numeric order.  The disks key separates
  * VM and disk with a NUL, which sorts below every name character, so the
- * key order is exactly (tenant, vm, name).
+ * key order is exactly (tenant, vm, name); the route keys use the same
+ * trick, so "route | NUL" is a prefix that no other route shares.
+ *
+ * Schema 2 added rps, rp_maps, snaps, snap_pool, reqs and next_req_id.  A
+ * schema 1 catalog is upgraded in place by the first open; records are
+ * not rewritten, because record version 2 only appended fields.
  */
 #include <errno.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include <lmdb.h>
 
 #include "record.h"
+#include "tenant-int.h"
 #include "tenant.h"
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 /* Every process maps the same size, so nobody ever has to grow the map
  * under another's feet; it is address space only, the file grows as used. */
 #define MAP_SIZE ((size_t)1 << 30)
 #define MAX_DBS 16
-#define DISK_KEY_MAX (8 + TENANT_NAME_MAX + 1 + TENANT_NAME_MAX)
+/* open_schema() asks for a write transaction to upgrade an old schema. */
+#define NEED_UPGRADE 1
 
 static const char K_SCHEMA[] = "schema";
 static const char K_GEN[] = "generation";
 static const char K_NEXT_TENANT[] = "next_tenant_id";
 static const char K_NEXT_DISK[] = "next_disk_id";
+static const char K_NEXT_REQ[] = "next_req_id";
+
+/* Indexed by enum tenant_db; 'since' is the schema that added it. */
+static const struct {
+	const char *name;
+	unsigned since;
+} db_names[TENANT_DB_COUNT] = {
+	[TENANT_DB_META] = {"meta", 1},
+	[TENANT_DB_ROUTES] = {"routes", 1},
+	[TENANT_DB_TENANTS] = {"tenants", 1},
+	[TENANT_DB_TENANT_BY_NAME] = {"tenant_by_name", 1},
+	[TENANT_DB_CREDS] = {"creds", 1},
+	[TENANT_DB_DISKS] = {"disks", 1},
+	[TENANT_DB_DISK_BY_ID] = {"disk_by_id", 1},
+	[TENANT_DB_RPS] = {"rps", 2},
+	[TENANT_DB_RP_MAPS] = {"rp_maps", 2},
+	[TENANT_DB_SNAPS] = {"snaps", 2},
+	[TENANT_DB_SNAP_POOL] = {"snap_pool", 2},
+	[TENANT_DB_REQS] = {"reqs", 2},
+};
 
 struct tenant_catalog {
 	MDB_env *env;
-	MDB_dbi meta;
-	MDB_dbi routes;
-	MDB_dbi tenants;
-	MDB_dbi tenant_by_name;
-	MDB_dbi creds;
-	MDB_dbi disks;
-	MDB_dbi disk_by_id;
+	MDB_dbi dbi[TENANT_DB_COUNT];
+};
+
+struct tenant_txn {
+	struct tenant_catalog *cat;
+	MDB_txn *txn;
 };
 
 static int from_lmdb(int rc)
@@ -95,6 +129,13 @@ static int from_lmdb(int rc)
 	}
 }
 
+static MDB_val mval(const void *p, size_t len)
+{
+	MDB_val v = {.mv_size = len, .mv_data = (void *)(uintptr_t)p};
+
+	return v;
+}
+
 /* Another process may have grown the map (an older havenctl with a
  * different size); adopt its size and try once more. */
 static int txn_begin(struct tenant_catalog *cat, unsigned flags, MDB_txn **txn)
@@ -109,142 +150,149 @@ static int txn_begin(struct tenant_catalog *cat, unsigned flags, MDB_txn **txn)
 	return from_lmdb(rc);
 }
 
-static int db_get(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen,
-		  MDB_val *val)
+int tenant_db_get(struct tenant_txn *txn, enum tenant_db db, const void *key,
+		  size_t klen, struct tenant_val *val)
 {
-	MDB_val k = {.mv_size = klen, .mv_data = (void *)(uintptr_t)key};
+	MDB_val k = mval(key, klen), v;
+	int rc;
 
-	return from_lmdb(mdb_get(txn, dbi, &k, val));
+	rc = from_lmdb(mdb_get(txn->txn, txn->cat->dbi[db], &k, &v));
+	if (!rc) {
+		val->data = v.mv_data;
+		val->len = v.mv_size;
+	}
+	return rc;
 }
 
-static int db_put(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen,
-		  const void *val, size_t vlen, unsigned flags)
+int tenant_db_put(struct tenant_txn *txn, enum tenant_db db, const void *key,
+		  size_t klen, const void *val, size_t vlen, unsigned flags)
 {
-	MDB_val k = {.mv_size = klen, .mv_data = (void *)(uintptr_t)key};
-	MDB_val v = {.mv_size = vlen, .mv_data = (void *)(uintptr_t)val};
+	MDB_val k = mval(key, klen), v = mval(val, vlen);
+	unsigned mflags = flags & TENANT_DB_NOOVERWRITE ? MDB_NOOVERWRITE : 0;
 
-	return from_lmdb(mdb_put(txn, dbi, &k, &v, flags));
+	return from_lmdb(mdb_put(txn->txn, txn->cat->dbi[db], &k, &v, mflags));
 }
 
-static int db_del(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen)
+int tenant_db_del(struct tenant_txn *txn, enum tenant_db db, const void *key,
+		  size_t klen)
 {
-	MDB_val k = {.mv_size = klen, .mv_data = (void *)(uintptr_t)key};
+	MDB_val k = mval(key, klen);
 
-	return from_lmdb(mdb_del(txn, dbi, &k, NULL));
+	return from_lmdb(mdb_del(txn->txn, txn->cat->dbi[db], &k, NULL));
 }
 
-static int meta_get(struct tenant_catalog *cat, MDB_txn *txn, const char *name,
+int tenant_meta_get(struct tenant_txn *txn, const void *key, size_t klen,
 		    uint64_t *v)
 {
-	MDB_val val;
-	int rc = db_get(txn, cat->meta, name, strlen(name), &val);
+	struct tenant_val val;
+	int rc = tenant_db_get(txn, TENANT_DB_META, key, klen, &val);
 
 	if (rc)
 		return rc;
-	if (val.mv_size != 8)
+	if (val.len != 8)
 		return -EIO;
-	*v = tenant_rec_get_le64(val.mv_data);
+	*v = tenant_rec_get_le64(val.data);
 	return 0;
 }
 
-static int meta_put(struct tenant_catalog *cat, MDB_txn *txn, const char *name,
+int tenant_meta_put(struct tenant_txn *txn, const void *key, size_t klen,
 		    uint64_t v)
 {
 	uint8_t b[8];
 
 	tenant_rec_put_le64(b, v);
-	return db_put(txn, cat->meta, name, strlen(name), b, sizeof(b), 0);
+	return tenant_db_put(txn, TENANT_DB_META, key, klen, b, sizeof(b), 0);
 }
 
-/* Takes the next value of an id counter and advances it. */
-static int meta_next_id(struct tenant_catalog *cat, MDB_txn *txn,
-			const char *name, uint64_t *id)
+int tenant_meta_next_id(struct tenant_txn *txn, const char *name,
+			uint64_t *id)
 {
-	int rc = meta_get(cat, txn, name, id);
+	int rc = tenant_meta_get(txn, name, strlen(name), id);
 
 	if (rc)
 		return rc == -ENOENT ? -EIO : rc;
-	return meta_put(cat, txn, name, *id + 1);
+	return tenant_meta_put(txn, name, strlen(name), *id + 1);
 }
-
-typedef int (*txn_fn)(struct tenant_catalog *cat, MDB_txn *txn, void *arg);
 
 /* Runs fn in one write transaction and bumps the generation in the same
  * transaction, so a reader never sees a change without its generation. */
-static int run_write(struct tenant_catalog *cat, txn_fn fn, void *arg)
+int tenant_cat_write(struct tenant_catalog *cat, tenant_txn_fn fn, void *arg)
 {
-	MDB_txn *txn = NULL;
+	struct tenant_txn t = {.cat = cat};
 	uint64_t gen;
 	int rc;
 
-	rc = txn_begin(cat, 0, &txn);
+	rc = txn_begin(cat, 0, &t.txn);
 	if (rc)
 		return rc;
-	rc = fn(cat, txn, arg);
+	rc = fn(&t, arg);
 	if (rc)
 		goto out;
-	rc = meta_get(cat, txn, K_GEN, &gen);
+	rc = tenant_meta_get(&t, K_GEN, strlen(K_GEN), &gen);
 	if (rc)
 		goto out;
-	rc = meta_put(cat, txn, K_GEN, gen + 1);
+	rc = tenant_meta_put(&t, K_GEN, strlen(K_GEN), gen + 1);
 	if (rc)
 		goto out;
-	rc = from_lmdb(mdb_txn_commit(txn));
-	txn = NULL;
+	rc = from_lmdb(mdb_txn_commit(t.txn));
+	t.txn = NULL;
 out:
-	if (txn)
-		mdb_txn_abort(txn);
+	if (t.txn)
+		mdb_txn_abort(t.txn);
 	return rc;
 }
 
-static int run_read(struct tenant_catalog *cat, txn_fn fn, void *arg)
+int tenant_cat_read(struct tenant_catalog *cat, tenant_txn_fn fn, void *arg)
 {
-	MDB_txn *txn = NULL;
+	struct tenant_txn t = {.cat = cat};
 	int rc;
 
-	rc = txn_begin(cat, MDB_RDONLY, &txn);
+	rc = txn_begin(cat, MDB_RDONLY, &t.txn);
 	if (rc)
 		return rc;
-	rc = fn(cat, txn, arg);
-	mdb_txn_abort(txn);
+	rc = fn(&t, arg);
+	mdb_txn_abort(t.txn);
 	return rc;
 }
 
 /* ---- open / close ---- */
 
-static int init_meta(struct tenant_catalog *cat, MDB_txn *txn)
+static int init_meta(struct tenant_txn *t)
+{
+	static const char *const counters[] = {K_NEXT_TENANT, K_NEXT_DISK,
+					       K_NEXT_REQ};
+	size_t i;
+	int rc;
+
+	rc = tenant_meta_put(t, K_SCHEMA, strlen(K_SCHEMA), SCHEMA_VERSION);
+	if (!rc)
+		rc = tenant_meta_put(t, K_GEN, strlen(K_GEN), 0);
+	/* Tenant id 0 means "operator" in credentials, and 0 means "none"
+	 * in requests, so every id starts at 1. */
+	for (i = 0; !rc && i < sizeof(counters) / sizeof(counters[0]); i++)
+		rc = tenant_meta_put(t, counters[i], strlen(counters[i]), 1);
+	return rc;
+}
+
+/* Schema 1 -> 2: the new databases are created by open_dbs(); only the
+ * request counter is missing from meta. */
+static int upgrade_meta(struct tenant_txn *t)
 {
 	int rc;
 
-	rc = meta_put(cat, txn, K_SCHEMA, SCHEMA_VERSION);
+	rc = tenant_meta_put(t, K_NEXT_REQ, strlen(K_NEXT_REQ), 1);
 	if (!rc)
-		rc = meta_put(cat, txn, K_GEN, 0);
-	/* Tenant id 0 means "operator" in credentials, so ids start at 1. */
-	if (!rc)
-		rc = meta_put(cat, txn, K_NEXT_TENANT, 1);
-	if (!rc)
-		rc = meta_put(cat, txn, K_NEXT_DISK, 1);
+		rc = tenant_meta_put(t, K_SCHEMA, strlen(K_SCHEMA),
+				     SCHEMA_VERSION);
 	return rc;
 }
 
 static int open_dbs(struct tenant_catalog *cat, MDB_txn *txn, unsigned dflags)
 {
-	struct {
-		const char *name;
-		MDB_dbi *dbi;
-	} dbs[] = {
-		{"routes", &cat->routes},
-		{"tenants", &cat->tenants},
-		{"tenant_by_name", &cat->tenant_by_name},
-		{"creds", &cat->creds},
-		{"disks", &cat->disks},
-		{"disk_by_id", &cat->disk_by_id},
-	};
-	size_t i;
-	int rc;
+	int i, rc;
 
-	for (i = 0; i < sizeof(dbs) / sizeof(dbs[0]); i++) {
-		rc = mdb_dbi_open(txn, dbs[i].name, dflags, dbs[i].dbi);
+	for (i = TENANT_DB_META + 1; i < TENANT_DB_COUNT; i++) {
+		rc = mdb_dbi_open(txn, db_names[i].name, dflags, &cat->dbi[i]);
 		/* Same schema version but a database missing: not ours. */
 		if (rc == MDB_NOTFOUND)
 			return -EPROTO;
@@ -254,41 +302,69 @@ static int open_dbs(struct tenant_catalog *cat, MDB_txn *txn, unsigned dflags)
 	return 0;
 }
 
-/* Opens every named database once, for the life of the environment.  Only
- * a creating open takes the writer lock; a plain open (havend at start-up)
- * reads, so it never waits behind a havenctl write. */
-static int open_schema(struct tenant_catalog *cat, bool create)
+/* Reads the schema, creating it (create) or upgrading an older one
+ * (write) on the way; a read-only pass that finds an older schema returns
+ * NEED_UPGRADE without changing anything. */
+static int schema_check(struct tenant_txn *t, bool create, bool write)
 {
-	unsigned dflags = create ? MDB_CREATE : 0;
-	MDB_txn *txn = NULL;
 	uint64_t schema;
 	int rc;
 
-	rc = txn_begin(cat, create ? 0 : MDB_RDONLY, &txn);
+	rc = tenant_meta_get(t, K_SCHEMA, strlen(K_SCHEMA), &schema);
+	if (rc == -ENOENT && create)
+		return init_meta(t);
 	if (rc)
 		return rc;
-	rc = mdb_dbi_open(txn, "meta", dflags, &cat->meta);
+	if (schema < 1 || schema > SCHEMA_VERSION)
+		return -EPROTO;
+	if (schema == SCHEMA_VERSION)
+		return 0;
+	return write ? upgrade_meta(t) : NEED_UPGRADE;
+}
+
+/* Opens every named database once, for the life of the environment.  Only
+ * a creating open or an upgrade takes the writer lock; a plain open
+ * (havend at start-up) reads, so it never waits behind a havenctl write. */
+static int schema_txn(struct tenant_catalog *cat, bool create, bool write)
+{
+	unsigned dflags = write ? MDB_CREATE : 0;
+	struct tenant_txn t = {.cat = cat};
+	int rc;
+
+	rc = txn_begin(cat, write ? 0 : MDB_RDONLY, &t.txn);
+	if (rc)
+		return rc;
+	rc = mdb_dbi_open(t.txn, "meta", create ? MDB_CREATE : 0,
+			  &cat->dbi[TENANT_DB_META]);
 	if (rc) {
 		rc = from_lmdb(rc);
 		goto out;
 	}
-	rc = meta_get(cat, txn, K_SCHEMA, &schema);
-	if (rc == -ENOENT && create)
-		rc = init_meta(cat, txn);
-	else if (!rc && schema != SCHEMA_VERSION)
-		rc = -EPROTO;
+	rc = schema_check(&t, create, write);
 	if (rc)
 		goto out;
-	rc = open_dbs(cat, txn, dflags);
+	rc = open_dbs(cat, t.txn, dflags);
 	if (rc)
 		goto out;
 	/* Committing a read transaction is what keeps its dbi handles open
 	 * for the environment. */
-	rc = from_lmdb(mdb_txn_commit(txn));
-	txn = NULL;
+	rc = from_lmdb(mdb_txn_commit(t.txn));
+	t.txn = NULL;
 out:
-	if (txn)
-		mdb_txn_abort(txn);
+	if (t.txn)
+		mdb_txn_abort(t.txn);
+	return rc;
+}
+
+static int open_schema(struct tenant_catalog *cat, bool create)
+{
+	int rc = schema_txn(cat, create, create);
+
+	/* An older catalog needs its new databases created, which takes
+	 * the writer lock once; a newer havenctl may have upgraded it
+	 * meanwhile, which the second pass simply finds done. */
+	if (rc == NEED_UPGRADE)
+		rc = schema_txn(cat, false, true);
 	return rc;
 }
 
@@ -350,120 +426,45 @@ void tenant_catalog_close(struct tenant_catalog *cat)
 	free(cat);
 }
 
-static int generation_fn(struct tenant_catalog *cat, MDB_txn *txn, void *arg)
+static int generation_fn(struct tenant_txn *t, void *arg)
 {
-	return meta_get(cat, txn, K_GEN, arg);
+	return tenant_meta_get(t, K_GEN, strlen(K_GEN), arg);
 }
 
 int tenant_catalog_generation(struct tenant_catalog *cat, uint64_t *gen)
 {
 	if (!cat || !gen)
 		return -EINVAL;
-	return run_read(cat, generation_fn, gen);
+	return tenant_cat_read(cat, generation_fn, gen);
 }
 
 /* ---- scanning ---- */
 
-/* Lists copy every record out and end the transaction before the first
- * callback runs, so a callback may call back into the catalog (even
- * write) and never holds a reader slot while it works. */
-enum rec_kind { REC_ROUTE, REC_TENANT, REC_CRED, REC_DISK };
-
-union list_cb {
-	int (*route)(const struct tenant_route *r, void *arg);
-	int (*tenant)(const struct tenant_info *t, void *arg);
-	int (*cred)(const struct tenant_cred *c, void *arg);
-	int (*disk)(const struct tenant_disk *d, void *arg);
-};
-
-struct collect {
-	enum rec_kind kind;
-	void *items;
-	size_t n;
-	size_t cap;
-	const uint8_t *prefix;
-	size_t plen;
-};
-
-static size_t rec_size(enum rec_kind k)
+static bool has_prefix(const MDB_val *k, const void *prefix, size_t plen)
 {
-	switch (k) {
-	case REC_ROUTE:
-		return sizeof(struct tenant_route);
-	case REC_TENANT:
-		return sizeof(struct tenant_info);
-	case REC_CRED:
-		return sizeof(struct tenant_cred);
-	default:
-		return sizeof(struct tenant_disk);
-	}
+	return !plen || (k->mv_size >= plen && !memcmp(k->mv_data, prefix, plen));
 }
 
-static int rec_decode(enum rec_kind k, const MDB_val *v, void *out)
-{
-	switch (k) {
-	case REC_ROUTE:
-		return tenant_rec_route_decode(v->mv_data, v->mv_size, out);
-	case REC_TENANT:
-		return tenant_rec_tenant_decode(v->mv_data, v->mv_size, out);
-	case REC_CRED:
-		return tenant_rec_cred_decode(v->mv_data, v->mv_size, out);
-	default:
-		return tenant_rec_disk_decode(v->mv_data, v->mv_size, out);
-	}
-}
-
-static int rec_call(enum rec_kind k, union list_cb cb, const void *item,
-		    void *arg)
-{
-	switch (k) {
-	case REC_ROUTE:
-		return cb.route(item, arg);
-	case REC_TENANT:
-		return cb.tenant(item, arg);
-	case REC_CRED:
-		return cb.cred(item, arg);
-	default:
-		return cb.disk(item, arg);
-	}
-}
-
-static int collect_add(struct collect *c, const MDB_val *v)
-{
-	size_t size = rec_size(c->kind);
-	void *p;
-
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? c->cap * 2 : 16;
-
-		p = realloc(c->items, cap * size);
-		if (!p)
-			return -ENOMEM;
-		c->items = p;
-		c->cap = cap;
-	}
-	return rec_decode(c->kind, v, (char *)c->items + c->n++ * size);
-}
-
-static int scan_txn(MDB_txn *txn, MDB_dbi dbi, struct collect *c)
+int tenant_db_scan(struct tenant_txn *txn, enum tenant_db db,
+		   const void *prefix, size_t plen, tenant_scan_fn cb, void *arg)
 {
 	MDB_cursor *cur = NULL;
-	MDB_val k = {.mv_size = c->plen,
-		     .mv_data = (void *)(uintptr_t)c->prefix};
-	MDB_val v;
+	MDB_val k = mval(prefix, plen), v;
+	struct tenant_val key, val;
 	int rc;
 
-	rc = from_lmdb(mdb_cursor_open(txn, dbi, &cur));
+	rc = from_lmdb(mdb_cursor_open(txn->txn, txn->cat->dbi[db], &cur));
 	if (rc)
 		return rc;
-	rc = mdb_cursor_get(cur, &k, &v, c->plen ? MDB_SET_RANGE : MDB_FIRST);
-	while (!rc) {
-		/* Keys are sorted, so the first one outside the prefix
-		 * ends the range. */
-		if (c->plen && (k.mv_size < c->plen ||
-				memcmp(k.mv_data, c->prefix, c->plen)))
-			break;
-		rc = collect_add(c, &v);
+	rc = mdb_cursor_get(cur, &k, &v, plen ? MDB_SET_RANGE : MDB_FIRST);
+	/* Keys are sorted, so the first one outside the prefix ends the
+	 * range. */
+	while (!rc && has_prefix(&k, prefix, plen)) {
+		key.data = k.mv_data;
+		key.len = k.mv_size;
+		val.data = v.mv_data;
+		val.len = v.mv_size;
+		rc = cb(&key, &val, arg);
 		if (rc)
 			goto out;
 		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
@@ -474,610 +475,70 @@ out:
 	return rc;
 }
 
-struct scan_arg {
-	MDB_dbi dbi;
-	struct collect *c;
+struct collect {
+	tenant_decode_fn decode;
+	struct tenant_vec *v;
 };
 
-static int scan_fn(struct tenant_catalog *cat, MDB_txn *txn, void *arg)
+static int collect_one(const struct tenant_val *key,
+		       const struct tenant_val *val, void *arg)
 {
-	struct scan_arg *a = arg;
-
-	(void)cat;
-	return scan_txn(txn, a->dbi, a->c);
-}
-
-/* Lists the records of dbi whose keys start with prefix (all of them when
- * plen is 0), in key order; a non-zero callback result stops the list and
- * is returned. */
-static int list(struct tenant_catalog *cat, MDB_dbi dbi, enum rec_kind kind,
-		const uint8_t *prefix, size_t plen, union list_cb cb, void *arg)
-{
-	struct collect c = {.kind = kind, .prefix = prefix, .plen = plen};
-	struct scan_arg a = {.dbi = dbi, .c = &c};
-	size_t i, size = rec_size(kind);
+	struct collect *c = arg;
+	struct tenant_vec *v = c->v;
+	void *p;
 	int rc;
 
-	rc = run_read(cat, scan_fn, &a);
-	for (i = 0; !rc && i < c.n; i++)
-		rc = rec_call(kind, cb, (char *)c.items + i * size, arg);
-	free(c.items);
-	return rc;
-}
+	if (v->n == v->cap) {
+		size_t cap = v->cap ? v->cap * 2 : 16;
 
-/* One record by its exact key. */
-struct get_arg {
-	MDB_dbi dbi;
-	enum rec_kind kind;
-	const void *key;
-	size_t klen;
-	void *out;
-};
-
-static int get_fn(struct tenant_catalog *cat, MDB_txn *txn, void *arg)
-{
-	struct get_arg *a = arg;
-	MDB_val v;
-	int rc;
-
-	(void)cat;
-	rc = db_get(txn, a->dbi, a->key, a->klen, &v);
-	return rc ? rc : rec_decode(a->kind, &v, a->out);
-}
-
-/* ---- routes ---- */
-
-static bool route_type_valid(const char *t)
-{
-	return !strcmp(t, "local") || !strcmp(t, "memory") ||
-	       !strcmp(t, "rados");
-}
-
-static int route_add_fn(struct tenant_catalog *cat, MDB_txn *txn, void *arg)
-{
-	const struct tenant_route *r = arg;
-	uint8_t buf[TENANT_REC_MAX];
-	size_t len;
-	int rc;
-
-	rc = tenant_rec_route_encode(r, buf, sizeof(buf), &len);
-	if (rc)
-		return rc;
-	return db_put(txn, cat->routes, r->name, strlen(r->name), buf, len,
-		      MDB_NOOVERWRITE);
-}
-
-int tenant_route_add(struct tenant_catalog *cat, const struct tenant_route *r)
-{
-	if (!cat || !r || !tenant_name_valid(r->name) ||
-	    !memchr(r->type, '\0', sizeof(r->type)) ||
-	    !route_type_valid(r->type))
-		return -EINVAL;
-	return run_write(cat, route_add_fn, (void *)(uintptr_t)r);
-}
-
-int tenant_route_get(struct tenant_catalog *cat, const char *name,
-		     struct tenant_route *out)
-{
-	struct get_arg a = {.kind = REC_ROUTE, .key = name, .out = out};
-
-	if (!cat || !out || !tenant_name_valid(name))
-		return -EINVAL;
-	a.dbi = cat->routes;
-	a.klen = strlen(name);
-	return run_read(cat, get_fn, &a);
-}
-
-int tenant_route_list(struct tenant_catalog *cat,
-		      int (*cb)(const struct tenant_route *r, void *arg),
-		      void *arg)
-{
-	union list_cb u = {.route = cb};
-
-	if (!cat || !cb)
-		return -EINVAL;
-	return list(cat, cat->routes, REC_ROUTE, NULL, 0, u, arg);
-}
-
-/* ---- tenants ---- */
-
-static int tenant_get_txn(struct tenant_catalog *cat, MDB_txn *txn, uint64_t id,
-			  struct tenant_info *out)
-{
-	uint8_t key[8];
-	MDB_val v;
-	int rc;
-
-	tenant_rec_put_be64(key, id);
-	rc = db_get(txn, cat->tenants, key, sizeof(key), &v);
-	if (rc)
-		return rc;
-	rc = tenant_rec_tenant_decode(v.mv_data, v.mv_size, out);
-	/* The key is the truth; a record claiming another id is corrupt. */
-	if (!rc && out->id != id)
-		rc = -EIO;
-	return rc;
-}
-
-/* Two tenants writing into the same namespace of the same route would see
- * each other's objects, so a namespace belongs to one tenant per route. */
-static int ns_in_use(struct tenant_catalog *cat, MDB_txn *txn,
-		     const struct tenant_info *t)
-{
-	struct collect c = {.kind = REC_TENANT};
-	const struct tenant_info *items;
-	size_t i;
-	int rc;
-
-	rc = scan_txn(txn, cat->tenants, &c);
-	items = c.items;
-	for (i = 0; !rc && i < c.n; i++)
-		if (!strcmp(items[i].route, t->route) &&
-		    !strcmp(items[i].ns, t->ns))
-			rc = -EEXIST;
-	free(c.items);
-	return rc;
-}
-
-static int tenant_add_fn(struct tenant_catalog *cat, MDB_txn *txn, void *arg)
-{
-	struct tenant_info *t = arg;
-	uint8_t key[8], buf[TENANT_REC_MAX];
-	size_t len;
-	MDB_val v;
-	int rc;
-
-	rc = db_get(txn, cat->routes, t->route, strlen(t->route), &v);
-	if (!rc)
-		rc = ns_in_use(cat, txn, t);
-	if (!rc)
-		rc = meta_next_id(cat, txn, K_NEXT_TENANT, &t->id);
-	if (rc)
-		return rc;
-	tenant_rec_put_be64(key, t->id);
-	rc = db_put(txn, cat->tenant_by_name, t->name, strlen(t->name), key,
-		    sizeof(key), MDB_NOOVERWRITE);
-	if (!rc)
-		rc = tenant_rec_tenant_encode(t, buf, sizeof(buf), &len);
-	if (!rc)
-		rc = db_put(txn, cat->tenants, key, sizeof(key), buf, len,
-			    MDB_NOOVERWRITE);
-	return rc;
-}
-
-int tenant_add(struct tenant_catalog *cat, struct tenant_info *t)
-{
-	struct tenant_info tmp;
-	int rc;
-
-	if (!cat || !t)
-		return -EINVAL;
-	tmp = *t;
-	if (!tenant_name_valid(tmp.name) || !tenant_name_valid(tmp.route) ||
-	    (tmp.state != TENANT_ACTIVE && tmp.state != TENANT_SUSPENDED))
-		return -EINVAL;
-	if (!tmp.ns[0])
-		memcpy(tmp.ns, tmp.name, sizeof(tmp.ns));
-	if (!tenant_name_valid(tmp.ns))
-		return -EINVAL;
-	tmp.created = (uint64_t)time(NULL);
-	rc = run_write(cat, tenant_add_fn, &tmp);
-	/* The caller's struct changes only once the tenant really exists. */
-	if (!rc)
-		*t = tmp;
-	return rc;
-}
-
-struct tenant_get_arg {
-	uint64_t id;
-	const char *name;
-	struct tenant_info *out;
-};
-
-static int tenant_get_fn(struct tenant_catalog *cat, MDB_txn *txn, void *arg)
-{
-	struct tenant_get_arg *a = arg;
-	MDB_val v;
-	int rc;
-
-	if (a->name) {
-		rc = db_get(txn, cat->tenant_by_name, a->name, strlen(a->name),
-			    &v);
-		if (rc)
-			return rc;
-		if (v.mv_size != 8)
-			return -EIO;
-		a->id = tenant_rec_get_be64(v.mv_data);
+		p = realloc(v->items, cap * v->size);
+		if (!p)
+			return -ENOMEM;
+		v->items = p;
+		v->cap = cap;
 	}
-	return tenant_get_txn(cat, txn, a->id, a->out);
+	rc = c->decode(key, val, (char *)v->items + v->n * v->size);
+	if (rc == TENANT_SKIP)
+		return 0;
+	if (!rc)
+		v->n++;
+	return rc;
 }
 
-int tenant_get(struct tenant_catalog *cat, uint64_t id, struct tenant_info *out)
+int tenant_db_collect(struct tenant_txn *txn, enum tenant_db db,
+		      const void *prefix, size_t plen, tenant_decode_fn decode,
+		      struct tenant_vec *v)
 {
-	struct tenant_get_arg a = {.id = id, .out = out};
+	struct collect c = {.decode = decode, .v = v};
 
-	if (!cat || !out)
-		return -EINVAL;
-	return run_read(cat, tenant_get_fn, &a);
+	return tenant_db_scan(txn, db, prefix, plen, collect_one, &c);
 }
 
-int tenant_get_by_name(struct tenant_catalog *cat, const char *name,
-		       struct tenant_info *out)
-{
-	struct tenant_get_arg a = {.name = name, .out = out};
-
-	if (!cat || !out || !tenant_name_valid(name))
-		return -EINVAL;
-	return run_read(cat, tenant_get_fn, &a);
-}
-
-int tenant_list(struct tenant_catalog *cat,
-		int (*cb)(const struct tenant_info *t, void *arg), void *arg)
-{
-	union list_cb u = {.tenant = cb};
-
-	if (!cat || !cb)
-		return -EINVAL;
-	return list(cat, cat->tenants, REC_TENANT, NULL, 0, u, arg);
-}
-
-struct tenant_change {
-	uint64_t id;
-	uint32_t state;
-	bool remove;
+struct collect_arg {
+	enum tenant_db db;
+	const void *prefix;
+	size_t plen;
+	tenant_decode_fn decode;
+	struct tenant_vec *v;
 };
 
-/* A tenant with disks or credentials left cannot go: its objects would
- * be orphaned and its sites would authenticate as nobody. */
-static int tenant_in_use(struct tenant_catalog *cat, MDB_txn *txn, uint64_t id)
+static int collect_fn(struct tenant_txn *t, void *arg)
 {
-	uint8_t prefix[8];
-	struct collect d = {.kind = REC_DISK, .prefix = prefix, .plen = 8};
-	struct collect c = {.kind = REC_CRED};
-	const struct tenant_cred *creds;
-	size_t i;
-	int rc;
+	struct collect_arg *a = arg;
 
-	tenant_rec_put_be64(prefix, id);
-	rc = scan_txn(txn, cat->disks, &d);
-	if (!rc && d.n)
-		rc = -EBUSY;
-	if (!rc)
-		rc = scan_txn(txn, cat->creds, &c);
-	creds = c.items;
-	for (i = 0; !rc && i < c.n; i++)
-		if (!creds[i].operator_role && creds[i].tenant_id == id)
-			rc = -EBUSY;
-	free(d.items);
-	free(c.items);
-	return rc;
+	return tenant_db_collect(t, a->db, a->prefix, a->plen, a->decode,
+				 a->v);
 }
 
-static int tenant_change_fn(struct tenant_catalog *cat, MDB_txn *txn, void *arg)
+int tenant_cat_collect(struct tenant_catalog *cat, enum tenant_db db,
+		       const void *prefix, size_t plen, tenant_decode_fn decode,
+		       struct tenant_vec *v)
 {
-	const struct tenant_change *ch = arg;
-	uint8_t key[8], buf[TENANT_REC_MAX];
-	struct tenant_info t;
-	size_t len;
-	int rc;
+	struct collect_arg a = {.db = db,
+				.prefix = prefix,
+				.plen = plen,
+				.decode = decode,
+				.v = v};
 
-	rc = tenant_get_txn(cat, txn, ch->id, &t);
-	if (rc)
-		return rc;
-	tenant_rec_put_be64(key, ch->id);
-	if (ch->remove) {
-		rc = tenant_in_use(cat, txn, ch->id);
-		if (!rc)
-			rc = db_del(txn, cat->tenants, key, sizeof(key));
-		if (!rc)
-			rc = db_del(txn, cat->tenant_by_name, t.name,
-				    strlen(t.name));
-		return rc == -ENOENT ? -EIO : rc;
-	}
-	t.state = ch->state;
-	rc = tenant_rec_tenant_encode(&t, buf, sizeof(buf), &len);
-	if (!rc)
-		rc = db_put(txn, cat->tenants, key, sizeof(key), buf, len, 0);
-	return rc;
-}
-
-int tenant_set_state(struct tenant_catalog *cat, uint64_t id, uint32_t state)
-{
-	struct tenant_change ch = {.id = id, .state = state};
-
-	if (!cat || (state != TENANT_ACTIVE && state != TENANT_SUSPENDED))
-		return -EINVAL;
-	return run_write(cat, tenant_change_fn, &ch);
-}
-
-int tenant_remove(struct tenant_catalog *cat, uint64_t id)
-{
-	struct tenant_change ch = {.id = id, .remove = true};
-
-	if (!cat)
-		return -EINVAL;
-	return run_write(cat, tenant_change_fn, &ch);
-}
-
-/* ---- credentials ---- */
-
-/* A credential is live until it is revoked or its certificate expires:
- * an expired site certificate must not block issuing its replacement. */
-static bool cred_live(const struct tenant_cred *c, uint64_t now)
-{
-	return c->not_after == 0 || c->not_after > now;
-}
-
-static int site_in_use(struct tenant_catalog *cat, MDB_txn *txn,
-		       const struct tenant_cred *c)
-{
-	struct collect col = {.kind = REC_CRED};
-	uint64_t now = (uint64_t)time(NULL);
-	const struct tenant_cred *items;
-	size_t i;
-	int rc;
-
-	rc = scan_txn(txn, cat->creds, &col);
-	items = col.items;
-	for (i = 0; !rc && i < col.n; i++)
-		if (items[i].tenant_id == c->tenant_id &&
-		    items[i].operator_role == c->operator_role &&
-		    !strcmp(items[i].site, c->site) &&
-		    cred_live(&items[i], now))
-			rc = -EEXIST;
-	free(col.items);
-	return rc;
-}
-
-static int cred_add_fn(struct tenant_catalog *cat, MDB_txn *txn, void *arg)
-{
-	const struct tenant_cred *c = arg;
-	struct tenant_info t;
-	uint8_t buf[TENANT_REC_MAX];
-	size_t len;
-	MDB_val v;
-	int rc;
-
-	if (!c->operator_role) {
-		rc = tenant_get_txn(cat, txn, c->tenant_id, &t);
-		if (rc)
-			return rc;
-	}
-	rc = db_get(txn, cat->creds, c->pin, TENANT_PIN_LEN, &v);
-	if (!rc)
-		return -EEXIST;
-	if (rc != -ENOENT)
-		return rc;
-	rc = site_in_use(cat, txn, c);
-	if (!rc)
-		rc = tenant_rec_cred_encode(c, buf, sizeof(buf), &len);
-	if (!rc)
-		rc = db_put(txn, cat->creds, c->pin, TENANT_PIN_LEN, buf, len,
-			    MDB_NOOVERWRITE);
-	return rc;
-}
-
-int tenant_cred_add(struct tenant_catalog *cat, const struct tenant_cred *c)
-{
-	static const uint8_t zero[TENANT_PIN_LEN];
-
-	if (!cat || !c || !tenant_name_valid(c->site) ||
-	    !memcmp(c->pin, zero, sizeof(zero)))
-		return -EINVAL;
-	/* Operators belong to no tenant; tenant credentials to exactly one. */
-	if (c->operator_role != (c->tenant_id == 0))
-		return -EINVAL;
-	return run_write(cat, cred_add_fn, (void *)(uintptr_t)c);
-}
-
-int tenant_cred_lookup(struct tenant_catalog *cat,
-		       const uint8_t pin[TENANT_PIN_LEN],
-		       struct tenant_cred *out)
-{
-	struct get_arg a = {.kind = REC_CRED,
-			    .key = pin,
-			    .klen = TENANT_PIN_LEN,
-			    .out = out};
-
-	if (!cat || !pin || !out)
-		return -EINVAL;
-	a.dbi = cat->creds;
-	return run_read(cat, get_fn, &a);
-}
-
-int tenant_cred_list(struct tenant_catalog *cat,
-		     int (*cb)(const struct tenant_cred *c, void *arg),
-		     void *arg)
-{
-	union list_cb u = {.cred = cb};
-
-	if (!cat || !cb)
-		return -EINVAL;
-	return list(cat, cat->creds, REC_CRED, NULL, 0, u, arg);
-}
-
-static int cred_revoke_fn(struct tenant_catalog *cat, MDB_txn *txn, void *arg)
-{
-	return db_del(txn, cat->creds, arg, TENANT_PIN_LEN);
-}
-
-int tenant_cred_revoke(struct tenant_catalog *cat,
-		       const uint8_t pin[TENANT_PIN_LEN])
-{
-	if (!cat || !pin)
-		return -EINVAL;
-	return run_write(cat, cred_revoke_fn, (void *)(uintptr_t)pin);
-}
-
-/* ---- disks ---- */
-
-static size_t disk_key(uint8_t *key, uint64_t tenant_id, const char *vm,
-		       const char *name)
-{
-	size_t vl = strlen(vm), nl = strlen(name);
-
-	tenant_rec_put_be64(key, tenant_id);
-	memcpy(key + 8, vm, vl);
-	key[8 + vl] = '\0';
-	memcpy(key + 9 + vl, name, nl);
-	return 9 + vl + nl;
-}
-
-static int disk_add_fn(struct tenant_catalog *cat, MDB_txn *txn, void *arg)
-{
-	struct tenant_disk *d = arg;
-	uint8_t key[DISK_KEY_MAX], idkey[8], buf[TENANT_REC_MAX];
-	struct tenant_info t;
-	size_t klen, len;
-	int rc;
-
-	rc = tenant_get_txn(cat, txn, d->tenant_id, &t);
-	if (rc)
-		return rc;
-	klen = disk_key(key, d->tenant_id, d->vm, d->name);
-	rc = db_put(txn, cat->disks, key, klen, "", 0, MDB_NOOVERWRITE);
-	if (!rc)
-		rc = meta_next_id(cat, txn, K_NEXT_DISK, &d->id);
-	if (!rc)
-		rc = tenant_rec_disk_encode(d, buf, sizeof(buf), &len);
-	if (rc)
-		return rc;
-	/* Overwrite the placeholder that claimed the key above. */
-	rc = db_put(txn, cat->disks, key, klen, buf, len, 0);
-	tenant_rec_put_be64(idkey, d->id);
-	if (!rc)
-		rc = db_put(txn, cat->disk_by_id, idkey, sizeof(idkey), key,
-			    klen, MDB_NOOVERWRITE);
-	return rc;
-}
-
-static bool extent_size_valid(uint32_t e)
-{
-	return e >= 4096 && (e & (e - 1)) == 0;
-}
-
-int tenant_disk_add(struct tenant_catalog *cat, struct tenant_disk *d)
-{
-	struct tenant_disk tmp;
-	int rc;
-
-	if (!cat || !d)
-		return -EINVAL;
-	tmp = *d;
-	if (!tenant_name_valid(tmp.vm) || !tenant_name_valid(tmp.name) ||
-	    tmp.size == 0 || !extent_size_valid(tmp.extent_size))
-		return -EINVAL;
-	tmp.created = (uint64_t)time(NULL);
-	rc = run_write(cat, disk_add_fn, &tmp);
-	if (!rc)
-		*d = tmp;
-	return rc;
-}
-
-static int disk_get_key(struct tenant_catalog *cat, MDB_txn *txn,
-			const void *key, size_t klen, struct tenant_disk *out)
-{
-	MDB_val v;
-	int rc = db_get(txn, cat->disks, key, klen, &v);
-
-	return rc ? rc : tenant_rec_disk_decode(v.mv_data, v.mv_size, out);
-}
-
-int tenant_disk_get(struct tenant_catalog *cat, uint64_t tenant_id,
-		    const char *vm, const char *name, struct tenant_disk *out)
-{
-	uint8_t key[DISK_KEY_MAX];
-	struct get_arg a = {.kind = REC_DISK, .key = key, .out = out};
-
-	if (!cat || !out || !tenant_name_valid(vm) || !tenant_name_valid(name))
-		return -EINVAL;
-	a.dbi = cat->disks;
-	a.klen = disk_key(key, tenant_id, vm, name);
-	return run_read(cat, get_fn, &a);
-}
-
-static int disk_by_id_txn(struct tenant_catalog *cat, MDB_txn *txn, uint64_t id,
-			  uint8_t *key, size_t *klen, struct tenant_disk *out)
-{
-	uint8_t idkey[8];
-	MDB_val v;
-	int rc;
-
-	tenant_rec_put_be64(idkey, id);
-	rc = db_get(txn, cat->disk_by_id, idkey, sizeof(idkey), &v);
-	if (rc)
-		return rc;
-	if (v.mv_size < 9 || v.mv_size > DISK_KEY_MAX)
-		return -EIO;
-	memcpy(key, v.mv_data, v.mv_size);
-	*klen = v.mv_size;
-	rc = disk_get_key(cat, txn, key, *klen, out);
-	/* A dangling index entry is corruption, not "no such disk". */
-	if (rc == -ENOENT || (!rc && out->id != id))
-		rc = -EIO;
-	return rc;
-}
-
-struct disk_id_arg {
-	uint64_t id;
-	struct tenant_disk *out;
-};
-
-static int disk_get_by_id_fn(struct tenant_catalog *cat, MDB_txn *txn,
-			     void *arg)
-{
-	struct disk_id_arg *a = arg;
-	uint8_t key[DISK_KEY_MAX];
-	size_t klen;
-
-	return disk_by_id_txn(cat, txn, a->id, key, &klen, a->out);
-}
-
-int tenant_disk_get_by_id(struct tenant_catalog *cat, uint64_t id,
-			  struct tenant_disk *out)
-{
-	struct disk_id_arg a = {.id = id, .out = out};
-
-	if (!cat || !out)
-		return -EINVAL;
-	return run_read(cat, disk_get_by_id_fn, &a);
-}
-
-int tenant_disk_list(struct tenant_catalog *cat, uint64_t tenant_id,
-		     int (*cb)(const struct tenant_disk *d, void *arg),
-		     void *arg)
-{
-	union list_cb u = {.disk = cb};
-	uint8_t prefix[8];
-
-	if (!cat || !cb)
-		return -EINVAL;
-	tenant_rec_put_be64(prefix, tenant_id);
-	return list(cat, cat->disks, REC_DISK, prefix, tenant_id ? 8 : 0, u,
-		    arg);
-}
-
-static int disk_remove_fn(struct tenant_catalog *cat, MDB_txn *txn, void *arg)
-{
-	uint64_t id = *(const uint64_t *)arg;
-	uint8_t key[DISK_KEY_MAX], idkey[8];
-	struct tenant_disk d;
-	size_t klen;
-	int rc;
-
-	rc = disk_by_id_txn(cat, txn, id, key, &klen, &d);
-	if (rc)
-		return rc;
-	rc = db_del(txn, cat->disks, key, klen);
-	tenant_rec_put_be64(idkey, id);
-	if (!rc)
-		rc = db_del(txn, cat->disk_by_id, idkey, sizeof(idkey));
-	return rc;
-}
-
-int tenant_disk_remove(struct tenant_catalog *cat, uint64_t id)
-{
-	if (!cat)
-		return -EINVAL;
-	return run_write(cat, disk_remove_fn, &id);
+	return tenant_cat_read(cat, collect_fn, &a);
 }

@@ -47,5 +47,31 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 run_suite build-asan -Db_sanitize=address,undefined -Db_lundef=false \
     -Dbuildtype=debug
 
+# Fuzzing: each libFuzzer harness for a bounded time from its seed corpus.
+unset ASAN_OPTIONS
+fuzz_secs=${HAVEN_FUZZ_SECONDS:-60}
+rm -rf build-fuzz
+if CC=clang meson setup build-fuzz -Dfuzz=true -Dtests=disabled \
+        -Db_sanitize=address,undefined -Db_lundef=false \
+        -Dc_args=-fsanitize=fuzzer-no-link >/dev/null &&
+   ninja -C build-fuzz tests/fuzz/fuzz-handshake tests/fuzz/fuzz-request; then
+    for h in handshake request; do
+        work=$(mktemp -d)
+        cp -r "tests/fuzz/corpus/$h/." "$work/"
+        if build-fuzz/tests/fuzz/fuzz-$h -max_total_time="$fuzz_secs" \
+                -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+                "$work" > "build-fuzz/fuzz-$h.log" 2>&1; then
+            echo "fuzz-$h: ok ($(grep -o 'stat::number_of_executed_units: [0-9]*' "build-fuzz/fuzz-$h.log"))"
+            passed=$((passed + 1))
+        else
+            echo "fuzz-$h: FAILED"; tail -40 "build-fuzz/fuzz-$h.log"
+            failed=$((failed + 1))
+        fi
+        rm -rf "$work"
+    done
+else
+    echo "ci: fuzz build failed"; failed=$((failed + 1))
+fi
+
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

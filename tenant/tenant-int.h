@@ -1,0 +1,129 @@
+/* Internal to the tenant library: the catalog's storage layer, shared by
+ * catalog-ops.c and catalog-rp.c.
+ *
+ * catalog.c is the only file that includes <lmdb.h> (design rule), so
+ * everything the other catalog files need from LMDB comes through here:
+ * an opaque transaction, named databases by enum, and get/put/del/scan on
+ * byte keys, all returning 0 or a negative errno.
+ *
+ * Values handed out (struct tenant_val, scan callbacks) point into the
+ * memory map: they are valid only until the transaction ends or the next
+ * write in it, and they are not aligned.  Decode them, never cast them.
+ */
+#ifndef HAVEN_TENANT_INT_H
+#define HAVEN_TENANT_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tenant.h"
+
+/* Named databases; the key layouts are described in catalog.c. */
+enum tenant_db {
+	TENANT_DB_META,
+	TENANT_DB_ROUTES,
+	TENANT_DB_TENANTS,
+	TENANT_DB_TENANT_BY_NAME,
+	TENANT_DB_CREDS,
+	TENANT_DB_DISKS,
+	TENANT_DB_DISK_BY_ID,
+	/* Schema 2. */
+	TENANT_DB_RPS,
+	TENANT_DB_RP_MAPS,
+	TENANT_DB_SNAPS,
+	TENANT_DB_SNAP_POOL,
+	TENANT_DB_REQS,
+	TENANT_DB_COUNT
+};
+
+/* A transaction of one catalog; lives only inside tenant_cat_read() and
+ * tenant_cat_write(). */
+struct tenant_txn;
+
+struct tenant_val {
+	const void *data;
+	size_t len;
+};
+
+typedef int (*tenant_txn_fn)(struct tenant_txn *txn, void *arg);
+
+/* Runs fn in one write transaction and bumps the generation in it; a
+ * non-zero result of fn aborts everything fn wrote. */
+int tenant_cat_write(struct tenant_catalog *cat, tenant_txn_fn fn, void *arg);
+/* Runs fn in a short read transaction. */
+int tenant_cat_read(struct tenant_catalog *cat, tenant_txn_fn fn, void *arg);
+
+#define TENANT_DB_NOOVERWRITE (1u << 0) /* put: -EEXIST if the key exists */
+
+int tenant_db_get(struct tenant_txn *txn, enum tenant_db db, const void *key,
+		  size_t klen, struct tenant_val *val);
+int tenant_db_put(struct tenant_txn *txn, enum tenant_db db, const void *key,
+		  size_t klen, const void *val, size_t vlen, unsigned flags);
+/* -ENOENT if the key does not exist. */
+int tenant_db_del(struct tenant_txn *txn, enum tenant_db db, const void *key,
+		  size_t klen);
+
+/* Calls cb for every record whose key starts with prefix (every record
+ * when plen is 0), in key order.  A non-zero result of cb stops the scan
+ * and is returned; callers that only want to stop return a positive
+ * value.  cb must not write to the transaction. */
+typedef int (*tenant_scan_fn)(const struct tenant_val *key,
+			      const struct tenant_val *val, void *arg);
+int tenant_db_scan(struct tenant_txn *txn, enum tenant_db db,
+		   const void *prefix, size_t plen, tenant_scan_fn cb,
+		   void *arg);
+
+/* A growable array of decoded records of 'size' bytes each; the caller
+ * sets size, then frees items. */
+struct tenant_vec {
+	void *items;
+	size_t n;
+	size_t cap;
+	size_t size;
+};
+
+/* Decodes one record into out (size bytes).  TENANT_SKIP leaves the
+ * record out of the collection. */
+#define TENANT_SKIP 1
+typedef int (*tenant_decode_fn)(const struct tenant_val *key,
+				 const struct tenant_val *val, void *out);
+
+/* Copies every record under prefix out of the transaction into v. */
+int tenant_db_collect(struct tenant_txn *txn, enum tenant_db db,
+		      const void *prefix, size_t plen, tenant_decode_fn decode,
+		      struct tenant_vec *v);
+/* The same in its own read transaction.  Lists use it so that callbacks
+ * run after the transaction ended: a callback may call back into the
+ * catalog (even write) and never holds a reader slot while it works. */
+int tenant_cat_collect(struct tenant_catalog *cat, enum tenant_db db,
+		       const void *prefix, size_t plen, tenant_decode_fn decode,
+		       struct tenant_vec *v);
+
+/* u64 values of the meta database (little-endian), by byte key. */
+int tenant_meta_get(struct tenant_txn *txn, const void *key, size_t klen,
+		    uint64_t *v);
+int tenant_meta_put(struct tenant_txn *txn, const void *key, size_t klen,
+		    uint64_t v);
+/* Takes the next value of a catalog-wide id counter and advances it; a
+ * missing counter is corruption (-EIO). */
+int tenant_meta_next_id(struct tenant_txn *txn, const char *name,
+			uint64_t *id);
+
+/* ---- catalog-ops.c: records other files change in place ---- */
+
+int tenant_txn_tenant_get(struct tenant_txn *txn, uint64_t id,
+			  struct tenant_info *out);
+int tenant_txn_tenant_put(struct tenant_txn *txn, const struct tenant_info *t);
+int tenant_txn_disk_get(struct tenant_txn *txn, uint64_t id,
+			struct tenant_disk *out);
+/* Rewrites an existing disk's record (found by d->id). */
+int tenant_txn_disk_put(struct tenant_txn *txn, const struct tenant_disk *d);
+
+/* ---- catalog-rp.c ---- */
+
+/* Called by disk removal: -EBUSY while the disk has restore points (their
+ * snap ids must be released first), otherwise drops the disk's restore
+ * point counter. */
+int tenant_txn_rp_forget_disk(struct tenant_txn *txn, uint64_t disk_id);
+
+#endif
