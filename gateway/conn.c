@@ -59,8 +59,18 @@ static void write_done(uv_write_t *req, int status)
 	struct gw_conn *c = req->data;
 
 	free(w);
-	if (status < 0 && status != UV_ECANCELED)
-		gw_conn_close(c, "socket write failed");
+	if (status < 0) {
+		if (status != UV_ECANCELED)
+			gw_conn_close(c, "socket write failed");
+		return;
+	}
+	/* A connection paused because its replies piled up resumes once
+	 * the client reads them. */
+	if (c->phase == GW_PHASE_TRANSMIT && !c->reading) {
+		gw_tx_pump(c);
+		gw_conn_update_reading(c);
+		gw_server_flush_dirty(c->srv);
+	}
 }
 
 static int raw_write(struct gw_conn *c, const void *buf, size_t len)

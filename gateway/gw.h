@@ -96,7 +96,7 @@ struct gw_disk {
 	uint32_t interval_s;
 	bool dirty;       /* writes since the last restore point */
 	unsigned writers; /* open connections that wrote */
-	unsigned cutting; /* restore points not yet in the catalog */
+	unsigned cutting; /* cuts and header writes under way */
 	bool deferred;    /* a session-end cut waits for a snap id */
 };
 

@@ -216,6 +216,7 @@ struct cut_job {
 	uint8_t *map;
 	size_t map_len;
 	int err;
+	struct storage_req flush;
 };
 
 static void req_finish(struct gw_server *srv, struct tenant_req *req, int err,
@@ -278,6 +279,20 @@ static void cut_done(struct gw_job *j)
 	srv_done(srv, cj);
 }
 
+static void cut_flushed(struct storage_req *r, int result)
+{
+	struct cut_job *cj = r->priv;
+
+	if (result < 0) {
+		/* Not durable: do not record it.  The snap id stays in the
+		 * catalog's pool and is released at the next start. */
+		cj->err = result;
+		cut_done(&cj->job);
+		return;
+	}
+	gw_chain_push(&cj->srv->catalog_chain, &cj->job);
+}
+
 static int cut_one(struct gw_server *srv, struct gw_disk *d, uint64_t snap,
 		   uint32_t trigger, const char *name, struct cut_group *g,
 		   uint64_t group_id)
@@ -333,7 +348,12 @@ static int cut_one(struct gw_server *srv, struct gw_disk *d, uint64_t snap,
 	cj->job.fn = cut_work;
 	cj->job.done = cut_done;
 	g->pending++;
-	gw_chain_push(&srv->catalog_chain, &cj->job);
+	/* A restore point is recorded only once what it holds is durable
+	 * (the local store acknowledges writes before fdatasync). */
+	cj->flush.cmd = STORAGE_FLUSH;
+	cj->flush.done = cut_flushed;
+	cj->flush.priv = cj;
+	storage_disk_submit(d->sd, &cj->flush);
 	return 0;
 }
 
@@ -406,6 +426,9 @@ void gw_rp_session_end(struct gw_server *srv, struct gw_disk *d)
 
 bool gw_rp_idle(struct gw_server *srv)
 {
+	for (const struct gw_disk *d = srv->disks; d; d = d->next)
+		if (d->cutting)
+			return false;
 	return gw_chain_idle(&srv->catalog_chain) &&
 	       gw_chain_idle(&srv->snap_chain);
 }
@@ -668,16 +691,27 @@ static int hdr_rp(const struct tenant_rp *rp, void *arg)
 	return 0;
 }
 
+struct header_write {
+	struct storage_req req;
+	struct gw_server *srv;
+	struct gw_disk *d;
+};
+
 static void header_written(struct storage_req *r, int result)
 {
-	struct gw_disk *d = r->priv;
+	struct header_write *hw = r->priv;
+	struct gw_disk *d = hw->d;
 
 	if (result < 0)
 		gw_log(GW_LOG_WARN, "event=header_write_failed disk=%s "
 				    "error=\"%s\"",
 		       d->label, strerror(-result));
+	/* The write held the disk open (a reference and a pending count),
+	 * so a session that ends right away cannot close it under us. */
+	d->cutting--;
 	free(r->buf);
-	free(r);
+	gw_disk_put(hw->srv, d);
+	srv_done(hw->srv, hw);
 }
 
 /* The header makes the data in the store self-describing: with the
@@ -685,7 +719,7 @@ static void header_written(struct storage_req *r, int result)
 void gw_rp_write_header(struct gw_server *srv, struct gw_disk *d)
 {
 	struct header_ctx h = {malloc(1024), 0, 1024};
-	struct storage_req *r;
+	struct header_write *hw;
 	struct tenant_disk td;
 
 	if (d->snap != STORAGE_SNAP_HEAD ||
@@ -696,17 +730,21 @@ void gw_rp_write_header(struct gw_server *srv, struct gw_disk *d)
 		"\nextent_size %" PRIu32 "\nsnap_seq %" PRIu64 "\n",
 		td.id, d->label, td.size, td.extent_size, td.snap_seq);
 	tenant_rp_list(srv->cat, td.id, hdr_rp, &h);
-	r = calloc(1, sizeof(*r));
-	if (!h.buf || !r) {
+	hw = calloc(1, sizeof(*hw));
+	if (!h.buf || !hw) {
 		free(h.buf);
-		free(r);
+		free(hw);
 		return;
 	}
-	r->buf = h.buf;
-	r->len = h.len;
-	r->done = header_written;
-	r->priv = d;
-	storage_disk_write_header(d->sd, r);
+	hw->srv = srv;
+	hw->d = d;
+	hw->req.buf = h.buf;
+	hw->req.len = h.len;
+	hw->req.done = header_written;
+	hw->req.priv = hw;
+	d->refs++;
+	d->cutting++;
+	storage_disk_write_header(d->sd, &hw->req);
 }
 
 /* ---- removal and resize ---- */

@@ -20,6 +20,11 @@
  * when nothing is in flight and the walk is over; if that happens inside
  * storage_disk_submit() the completion is posted through the store's env
  * instead of being called inline.
+ *
+ * Restore points (disk-rp.c) add two rules here.  Every mutation goes out
+ * under the write snap context that was current when its request was
+ * submitted, even when a cut happens while the request still walks.  And
+ * WRITE, ZERO and TRIM count their extents as changed at submission.
  */
 #include "config.h"
 
@@ -29,38 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "objstore.h"
-
-#define DISK_MAGIC 0x6469736bu /* "disk" */
-
-/* Object ops of one request in flight at most. */
-#define DISK_REQ_MAX_OPS 16u
-
-/* Bits of storage_req.state_. */
-#define REQ_SYNC_AT_END (1u << 0) /* finish with a SYNC of the ioctx */
-#define REQ_SYNC_SENT (1u << 1)
-
-/* One object op of a request; op.owner points to the request. */
-struct disk_op {
-	struct storage_op op; /* first: the completion is op.comp */
-	uint64_t extent;
-	struct disk_op *next_free;
-};
-
-struct storage_disk {
-	uint32_t magic;
-	struct storage_store *st;
-	void *io;
-	uint64_t id;
-	uint64_t size;
-	uint32_t extent_size;
-	unsigned shift;	   /* log2(extent_size) */
-	uint64_t nextents; /* extents covering size, the last maybe partial */
-	uint64_t *map;	   /* allocation bits; NULL for a snap view */
-	uint64_t snap;
-	bool read_only;
-	struct disk_op *free_ops;
-};
+#include "disk-int.h"
 
 /* The part of [pos, end) that lies in one extent. */
 struct piece {
@@ -75,22 +49,30 @@ struct piece {
 
 static bool map_test(const struct storage_disk *d, uint64_t n)
 {
-	/* A restore-point view has no map: every extent may hold data. */
-	if (!d->map)
-		return true;
-	return (d->map[n / 64] >> (n % 64)) & 1;
+	/* A view opened without a map: every extent may hold data. */
+	return !d->map || disk_bit_test(d->map, n);
 }
 
 static void map_set(struct storage_disk *d, uint64_t n)
 {
 	if (d->map)
-		d->map[n / 64] |= UINT64_C(1) << (n % 64);
+		disk_bit_set(d->map, n);
 }
 
 static void map_clear(struct storage_disk *d, uint64_t n)
 {
 	if (d->map)
-		d->map[n / 64] &= ~(UINT64_C(1) << (n % 64));
+		disk_bit_clear(d->map, n);
+}
+
+uint64_t *storage_disk_bits_new(uint64_t nextents, size_t *nwords)
+{
+	uint64_t n = nextents / 64 + 1;
+
+	if (n > SIZE_MAX / sizeof(uint64_t))
+		return NULL;
+	*nwords = (size_t)n;
+	return calloc((size_t)n, sizeof(uint64_t));
 }
 
 /* The first extent in [from, limit) whose bit equals 'set', or limit.
@@ -204,8 +186,9 @@ static int parse_extent_oid(const char *oid, uint64_t id, uint64_t *n)
 
 static void op_done(struct storage_completion *c);
 
-static struct disk_op *op_get(struct storage_disk *d, struct storage_req *r,
-			      enum storage_opcode code, uint64_t n)
+struct disk_op *storage_disk_op_get(struct storage_disk *d,
+				    struct storage_req *r,
+				    enum storage_opcode code, uint64_t n)
 {
 	struct disk_op *o = d->free_ops;
 
@@ -228,17 +211,28 @@ static struct disk_op *op_get(struct storage_disk *d, struct storage_req *r,
 	return o;
 }
 
-static void op_put(struct storage_disk *d, struct disk_op *o)
+void storage_disk_op_put(struct storage_disk *d, struct disk_op *o)
 {
 	o->next_free = d->free_ops;
 	d->free_ops = o;
 }
 
-static void op_issue(struct storage_disk *d, struct storage_req *r,
-		     struct disk_op *o)
+/* Submits o for r; on failure o goes back to the pool. */
+static int op_issue(struct storage_disk *d, struct storage_req *r,
+		    struct disk_op *o)
 {
+	int ret;
+
+	if (disk_is_mutation(o->op.code)) {
+		ret = storage_disk_ctx_for(d, r);
+		if (ret < 0) {
+			storage_disk_op_put(d, o);
+			return ret;
+		}
+	}
 	r->inflight_++;
 	storage_op_submit(d->st, d->io, &o->op);
+	return 0;
 }
 
 /* ---- request walk ---- */
@@ -253,15 +247,14 @@ static int step_read(struct storage_disk *d, struct storage_req *r,
 		memset(dst, 0, pc->len);
 		return 0;
 	}
-	o = op_get(d, r, STORAGE_OP_READ, pc->n);
+	o = storage_disk_op_get(d, r, STORAGE_OP_READ, pc->n);
 	if (!o)
 		return -ENOMEM;
 	o->op.off = pc->obj_off;
 	o->op.len = pc->len;
 	o->op.buf = dst;
 	o->op.snap = d->snap;
-	op_issue(d, r, o);
-	return 0;
+	return op_issue(d, r, o);
 }
 
 /* Zero detection: an all-zero piece becomes a REMOVE (whole extent), a
@@ -273,6 +266,7 @@ static int step_write(struct storage_disk *d, struct storage_req *r,
 	unsigned char *src = (unsigned char *)r->buf + (pc->pos - r->off);
 	enum storage_opcode code;
 	struct disk_op *o;
+	int ret;
 
 	if (!all_zero(src, pc->len))
 		code = STORAGE_OP_WRITE;
@@ -290,7 +284,7 @@ static int step_write(struct storage_disk *d, struct storage_req *r,
 	if (code != STORAGE_OP_WRITE && !map_test(d, pc->n))
 		return 0;
 
-	o = op_get(d, r, code, pc->n);
+	o = storage_disk_op_get(d, r, code, pc->n);
 	if (!o)
 		return -ENOMEM;
 	o->op.off = pc->obj_off;
@@ -303,10 +297,12 @@ static int step_write(struct storage_disk *d, struct storage_req *r,
 	} else if (code == STORAGE_OP_REMOVE) {
 		o->op.off = 0;
 		o->op.len = 0;
-		map_clear(d, pc->n);
 	}
-	op_issue(d, r, o);
-	return 0;
+	/* A bit is cleared only for a REMOVE really on its way. */
+	ret = op_issue(d, r, o);
+	if (ret == 0 && code == STORAGE_OP_REMOVE)
+		map_clear(d, pc->n);
+	return ret;
 }
 
 /* ZERO and TRIM only touch allocated extents; the walk jumps over holes
@@ -318,8 +314,10 @@ static int step_zero(struct storage_disk *d, struct storage_req *r,
 	uint64_t last = (end - 1) >> d->shift;
 	uint64_t next = map_next(d, n, last + 1, true);
 	bool keep = r->cmd == STORAGE_ZERO && (r->flags & STORAGE_F_NO_HOLE);
+	bool remove;
 	struct disk_op *o;
 	struct piece pc;
+	int ret;
 
 	if (next > last) {
 		r->cursor_ = end;
@@ -329,21 +327,23 @@ static int step_zero(struct storage_disk *d, struct storage_req *r,
 		r->cursor_ = next << d->shift;
 	piece_at(d, r->cursor_, end, &pc);
 
-	if (pc.whole && !keep) {
-		o = op_get(d, r, STORAGE_OP_REMOVE, pc.n);
+	remove = pc.whole && !keep;
+	if (remove) {
+		o = storage_disk_op_get(d, r, STORAGE_OP_REMOVE, pc.n);
 		if (!o)
 			return -ENOMEM;
-		map_clear(d, pc.n);
 	} else {
-		o = op_get(d, r, STORAGE_OP_ZERO, pc.n);
+		o = storage_disk_op_get(d, r, STORAGE_OP_ZERO, pc.n);
 		if (!o)
 			return -ENOMEM;
 		o->op.off = pc.obj_off;
 		o->op.len = pc.len;
 	}
 	r->cursor_ += pc.len;
-	op_issue(d, r, o);
-	return 0;
+	ret = op_issue(d, r, o);
+	if (ret == 0 && remove)
+		map_clear(d, pc.n);
+	return ret;
 }
 
 static bool req_finished(const struct storage_req *r)
@@ -365,6 +365,7 @@ static void pump(struct storage_disk *d, struct storage_req *r)
 	uint64_t end = r->off + r->len;
 	struct disk_op *o;
 	struct piece pc;
+	bool walking;
 	int ret = 0;
 
 	while (!r->error_ && r->inflight_ < DISK_REQ_MAX_OPS &&
@@ -383,17 +384,24 @@ static void pump(struct storage_disk *d, struct storage_req *r)
 		if (ret < 0)
 			r->error_ = ret;
 	}
+	/* A mutation still walking is tracked, so that a cut can send the
+	 * rest of it under the context it was submitted with. */
+	walking = !r->error_ && r->cursor_ < end && r->cmd != STORAGE_READ;
+	if (walking && !(r->state_ & REQ_WALKING))
+		r->error_ = storage_disk_walk_begin(d, r);
+	else if (!walking && (r->state_ & REQ_WALKING))
+		storage_disk_walk_end(d, r);
 
 	/* SYNC covers the ops completed before it, so it goes last, alone. */
 	if (!r->error_ && !r->inflight_ && r->cursor_ >= end &&
 	    (r->state_ & REQ_SYNC_AT_END) && !(r->state_ & REQ_SYNC_SENT)) {
-		o = op_get(d, r, STORAGE_OP_SYNC, 0);
+		o = storage_disk_op_get(d, r, STORAGE_OP_SYNC, 0);
 		if (!o) {
 			r->error_ = -ENOMEM;
 			return;
 		}
 		r->state_ |= REQ_SYNC_SENT;
-		op_issue(d, r, o);
+		r->error_ = op_issue(d, r, o);
 	}
 }
 
@@ -439,7 +447,7 @@ static void op_done(struct storage_completion *c)
 	assert(d && d->magic == DISK_MAGIC);
 
 	ret = op_result(d, o);
-	op_put(d, o);
+	storage_disk_op_put(d, o);
 	r->inflight_--;
 	if (ret < 0 && !r->error_)
 		r->error_ = ret;
@@ -455,6 +463,28 @@ static void deferred_done(struct storage_completion *c)
 				       offsetof(struct storage_req, comp_));
 
 	r->done(r, r->error_);
+}
+
+void storage_disk_post_done(struct storage_disk *d, struct storage_req *r)
+{
+	r->comp_.next = NULL;
+	r->comp_.fn = deferred_done;
+	d->st->env.post(d->st->env.ctx, &r->comp_);
+}
+
+void storage_disk_mark_pending(struct storage_disk *d, struct storage_req *r)
+{
+	const unsigned char *buf = r->buf;
+	uint64_t pos = r->cursor_, end = r->off + r->len;
+	struct piece pc;
+
+	if (r->cmd != STORAGE_WRITE)
+		return;
+	for (; pos < end; pos += pc.len) {
+		piece_at(d, pos, end, &pc);
+		if (!all_zero(buf + (pos - r->off), pc.len))
+			map_set(d, pc.n);
+	}
 }
 
 /* ---- STATUS ---- */
@@ -514,14 +544,18 @@ void storage_disk_submit(struct storage_disk *d, struct storage_req *r)
 
 	switch (r->cmd) {
 	case STORAGE_READ:
-	case STORAGE_WRITE:
 		r->error_ = check_range(d, r);
 		break;
+	case STORAGE_WRITE:
 	case STORAGE_ZERO:
 	case STORAGE_TRIM:
 		r->error_ = check_range(d, r);
-		if (r->flags & STORAGE_F_FUA)
+		if (r->cmd != STORAGE_WRITE && (r->flags & STORAGE_F_FUA))
 			r->state_ |= REQ_SYNC_AT_END;
+		/* Counted at submission, so that the count taken at a cut
+		 * holds exactly the requests submitted before it. */
+		if (!r->error_)
+			storage_disk_mark_changed(d, r->off, r->len);
 		break;
 	case STORAGE_FLUSH:
 		/* One SYNC of the ioctx every connection of the disk
@@ -540,11 +574,8 @@ void storage_disk_submit(struct storage_disk *d, struct storage_req *r)
 
 	if (!r->error_)
 		pump(d, r);
-	if (req_finished(r)) {
-		r->comp_.next = NULL;
-		r->comp_.fn = deferred_done;
-		d->st->env.post(d->st->env.ctx, &r->comp_);
-	}
+	if (req_finished(r))
+		storage_disk_post_done(d, r);
 }
 
 static int map_add(void *arg, const char *oid, uint64_t size)
@@ -563,12 +594,9 @@ static int map_add(void *arg, const char *oid, uint64_t size)
 static int map_build(struct storage_disk *d)
 {
 	char prefix[STORAGE_OID_MAX];
-	uint64_t nwords = d->nextents / 64 + 1;
 	int ret;
 
-	if (nwords > SIZE_MAX / sizeof(uint64_t))
-		return -ENOMEM;
-	d->map = calloc((size_t)nwords, sizeof(uint64_t));
+	d->map = storage_disk_bits_new(d->nextents, &d->nwords);
 	if (!d->map)
 		return -ENOMEM;
 	ret = extent_prefix(prefix, sizeof(prefix), d->id);
@@ -614,12 +642,15 @@ int storage_disk_open(struct storage_store *st,
 		goto out;
 	}
 	/* The listing shows HEAD objects only, which says nothing about a
-	 * snap, so a snap view goes without a map and reads every extent. */
+	 * snap: a view takes the map recorded at its cut, if any. */
 	if (p->snap == STORAGE_SNAP_HEAD) {
 		ret = map_build(d);
 		if (ret < 0)
 			goto out;
 	}
+	ret = storage_disk_rp_open(d, p);
+	if (ret < 0)
+		goto out;
 	*out = d;
 	d = NULL;
 out:
@@ -638,6 +669,7 @@ void storage_disk_close(struct storage_disk *d)
 		d->free_ops = o->next_free;
 		free(o);
 	}
+	storage_disk_rp_close(d);
 	if (d->io)
 		d->st->be_ops->ioctx_close(d->io);
 	free(d->map);

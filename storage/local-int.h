@@ -112,25 +112,33 @@ struct localbe_io {
 	bool dir_dirty;
 };
 
-
 /* ---- local.c: file helpers, the object cache ---- */
 
 int localbe_pwrite_all(int fd, const void *buf, uint64_t len, uint64_t off);
 int64_t localbe_pread_all(int fd, void *buf, uint64_t len, uint64_t off);
 int localbe_fsync(int fd, bool data_only);
-/* Replaces dir/name with data[0..len) durably (temp file, fdatasync,
- * rename, fsync of the directory). */
-int localbe_replace(int dirfd, const char *name, const void *data,
-		    size_t len);
-/* Reads a whole small file into a malloc'ed NUL-terminated buffer. */
-int localbe_slurp(int dirfd, const char *name, char **out);
+/* Writes data to dir/tmp, makes it durable and renames it over
+ * dir/name.  Returns the new file's fd, read-write, or a negative errno.
+ * The rename itself is durable only once the caller fsyncs the
+ * directory. */
+int localbe_install(int dirfd, const char *tmp, const char *name,
+		    const void *data, size_t len);
 /* The head's fd, owned by the entry; -ENOENT if absent and not asked to
  * create it (then *created tells whether it was). */
 int localbe_entry_fd(struct localbe_entry *e, bool create, bool *created);
 
 /* ---- local-snap.c ---- */
 
+/* Replaces dir/name with data[0..len) durably: localbe_install() and an
+ * fsync of the directory. */
+int localbe_replace(int dirfd, const char *name, const void *data, size_t len);
+/* Reads a whole small file into a malloc'ed NUL-terminated buffer. */
+int localbe_slurp(int dirfd, const char *name, char **out);
 void localbe_ss_clear(struct localbe_snapset *ss);
+/* Writes an object's snapset durably, or removes it once it says nothing
+ * (no clones and no head). */
+int localbe_ss_store(int snapfd, const char *oid,
+		     const struct localbe_snapset *ss, bool head_exists);
 /* Before a mutation: preserves the head for the snaps of 'sc' the object
  * has not seen yet, durably, before the head changes. */
 int localbe_cow(struct localbe *be, struct localbe_entry *e,
@@ -140,6 +148,14 @@ int localbe_cow(struct localbe *be, struct localbe_entry *e,
  * -ENOENT when the object did not exist at that snap. */
 int localbe_snap_find(struct localbe *be, struct localbe_entry *e,
 		      uint64_t snap, int *fd);
+/* A write context with one reference, for ops of 'io'. */
+struct localbe_snapc *localbe_snapc_new(struct localbe_io *io, uint64_t seq,
+					const uint64_t *snaps, unsigned n);
+void localbe_snapc_unref(struct localbe_snapc *sc);
+int localbe_set_write_ctx(void *io, uint64_t seq, const uint64_t *snaps,
+			  unsigned nsnaps);
+/* Reads the last allocated snap id at open. */
+int localbe_snapseq_load(struct localbe *be);
 int localbe_snap_create(void *be, uint64_t *id);
 int localbe_snap_remove(void *be, uint64_t id);
 

@@ -23,6 +23,60 @@
 
 #include "local-int.h"
 
+/* ---- metadata files ---- */
+
+int localbe_replace(int dirfd, const char *name, const void *data, size_t len)
+{
+	char tmp[NAME_MAX + 1];
+	int fd;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", name) >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = localbe_install(dirfd, tmp, name, data, len);
+	if (fd < 0)
+		return fd;
+	close(fd);
+	return localbe_fsync(dirfd, false);
+}
+
+int localbe_slurp(int dirfd, const char *name, char **out)
+{
+	struct stat sb;
+	char *buf = NULL;
+	int fd, r = 0;
+	int64_t n;
+
+	*out = NULL;
+	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &sb) < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (sb.st_size > (1 << 24)) {
+		r = -EFBIG;
+		goto out;
+	}
+	buf = malloc((size_t)sb.st_size + 1);
+	if (!buf) {
+		r = -ENOMEM;
+		goto out;
+	}
+	n = localbe_pread_all(fd, buf, (uint64_t)sb.st_size, 0);
+	if (n < 0) {
+		r = (int)n;
+		goto out;
+	}
+	buf[n] = '\0';
+	*out = buf;
+	buf = NULL;
+out:
+	free(buf);
+	close(fd);
+	return r;
+}
+
 /* ---- snapsets ---- */
 
 void localbe_ss_clear(struct localbe_snapset *ss)
@@ -99,8 +153,8 @@ static int localbe_ss_load(int snapfd, const char *oid,
 }
 
 /* Writes the snapset durably, or removes it once it says nothing. */
-static int localbe_ss_store(int snapfd, const char *oid,
-			    const struct localbe_snapset *ss, bool head_exists)
+int localbe_ss_store(int snapfd, const char *oid,
+		     const struct localbe_snapset *ss, bool head_exists)
 {
 	char name[NAME_MAX + 1], *buf = NULL, *p;
 	size_t cap = 64, len;
@@ -244,7 +298,7 @@ int localbe_snap_find(struct localbe *be, struct localbe_entry *e,
 /* Before the first mutation under a newer context: keep the head for
  * the context's snaps the object has not seen, durably. */
 int localbe_cow(struct localbe *be, struct localbe_entry *e,
-		       const struct localbe_snapc *sc)
+		const struct localbe_snapc *sc)
 {
 	struct localbe_snapset *ss = &e->ss;
 	struct localbe_clone *v, *c;
@@ -293,7 +347,66 @@ int localbe_cow(struct localbe *be, struct localbe_entry *e,
 	return r;
 }
 
-/* ---- snapshots ---- */
+/* ---- write snap contexts ---- */
+
+struct localbe_snapc *localbe_snapc_new(struct localbe_io *io, uint64_t seq,
+					const uint64_t *snaps, unsigned n)
+{
+	struct localbe_snapc *sc;
+
+	sc = malloc(sizeof(*sc) + n * sizeof(sc->snaps[0]));
+	if (!sc)
+		return NULL;
+	atomic_init(&sc->refs, 1);
+	sc->io = io;
+	sc->seq = seq;
+	sc->n = n;
+	if (n)
+		memcpy(sc->snaps, snaps, n * sizeof(sc->snaps[0]));
+	return sc;
+}
+
+void localbe_snapc_unref(struct localbe_snapc *sc)
+{
+	if (sc && atomic_fetch_sub(&sc->refs, 1) == 1)
+		free(sc);
+}
+
+int localbe_set_write_ctx(void *vio, uint64_t seq, const uint64_t *snaps,
+			  unsigned nsnaps)
+{
+	struct localbe_io *io = vio;
+	struct localbe_snapc *sc;
+	unsigned i;
+
+	assert(io->magic == LOCALBE_IO_MAGIC);
+	if (nsnaps && snaps[0] > seq)
+		return -EINVAL;
+	for (i = 1; i < nsnaps; i++)
+		if (snaps[i] >= snaps[i - 1])
+			return -EINVAL;
+	sc = localbe_snapc_new(io, seq, snaps, nsnaps);
+	if (!sc)
+		return -ENOMEM;
+	/* Ops already queued keep the context they were submitted with. */
+	localbe_snapc_unref(io->snapc);
+	io->snapc = sc;
+	return 0;
+}
+
+/* ---- snap ids ---- */
+
+int localbe_snapseq_load(struct localbe *be)
+{
+	char *text = NULL;
+	int r;
+
+	r = localbe_slurp(be->rootfd, ".snapseq", &text);
+	if (r == 0)
+		be->snap_seq = strtoull(text, NULL, 10);
+	free(text);
+	return r == -ENOENT ? 0 : r;
+}
 
 int localbe_snap_create(void *vbe, uint64_t *id)
 {
@@ -431,4 +544,3 @@ out:
 	pthread_rwlock_unlock(&be->snaplock);
 	return r;
 }
-

@@ -52,8 +52,7 @@ static uint64_t localbe_hash(const char *a, const char *b)
 
 /* ---- small file helpers ---- */
 
-int localbe_pwrite_all(int fd, const void *buf, uint64_t len,
-			      uint64_t off)
+int localbe_pwrite_all(int fd, const void *buf, uint64_t len, uint64_t off)
 {
 	const char *p = buf;
 	ssize_t w;
@@ -97,12 +96,8 @@ int localbe_fsync(int fd, bool data_only)
 	return 0;
 }
 
-/* Writes data to dir/tmp, makes it durable and renames it over
- * dir/name.  Returns the new file's fd, read-write, or a negative errno.
- * The rename itself is durable only once the caller fsyncs the
- * directory. */
-static int localbe_install(int dirfd, const char *tmp, const char *name,
-			   const void *data, size_t len)
+int localbe_install(int dirfd, const char *tmp, const char *name,
+		    const void *data, size_t len)
 {
 	int fd, r;
 
@@ -120,59 +115,6 @@ static int localbe_install(int dirfd, const char *tmp, const char *name,
 		return r;
 	}
 	return fd;
-}
-
-int localbe_replace(int dirfd, const char *name, const void *data,
-		    size_t len)
-{
-	char tmp[NAME_MAX + 1];
-	int fd;
-
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", name) >= sizeof(tmp))
-		return -ENAMETOOLONG;
-	fd = localbe_install(dirfd, tmp, name, data, len);
-	if (fd < 0)
-		return fd;
-	close(fd);
-	return localbe_fsync(dirfd, false);
-}
-
-int localbe_slurp(int dirfd, const char *name, char **out)
-{
-	struct stat sb;
-	char *buf = NULL;
-	int fd, r = 0;
-	int64_t n;
-
-	*out = NULL;
-	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &sb) < 0) {
-		r = -errno;
-		goto out;
-	}
-	if (sb.st_size > (1 << 24)) {
-		r = -EFBIG;
-		goto out;
-	}
-	buf = malloc((size_t)sb.st_size + 1);
-	if (!buf) {
-		r = -ENOMEM;
-		goto out;
-	}
-	n = localbe_pread_all(fd, buf, (uint64_t)sb.st_size, 0);
-	if (n < 0) {
-		r = (int)n;
-		goto out;
-	}
-	buf[n] = '\0';
-	*out = buf;
-	buf = NULL;
-out:
-	free(buf);
-	close(fd);
-	return r;
 }
 
 /* ---- the per-worker object cache ---- */
@@ -302,6 +244,35 @@ static int localbe_zero(int fd, uint64_t off, uint64_t len)
 	return 0;
 }
 
+/* WRITE_FULL: the new content replaces the head by a rename, so a
+ * reader or a crash sees the old object or the new one, never a mix.  It
+ * runs on the object's worker after every op submitted before it, like
+ * any op of the object; the cached fd moves to the new inode, since the
+ * old one is nobody's any more. */
+static int localbe_write_full(struct localbe_entry *e,
+			      const struct storage_op *op,
+			      struct localbe_dirt *dirt)
+{
+	char tmp[NAME_MAX + 1];
+	int fd, r;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), ".%s.full", e->oid) >=
+	    sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = localbe_install(e->ns->dirfd, tmp, e->oid, op->buf, op->len);
+	if (fd < 0)
+		return fd;
+	if (e->fd_known && e->fd >= 0)
+		close(e->fd);
+	e->fd = fd;
+	e->fd_known = true;
+	/* The directory entry is what makes the new content the object's;
+	 * if it cannot be made durable now, the next SYNC tries again. */
+	r = localbe_fsync(e->ns->dirfd, false);
+	dirt->dir = r < 0;
+	return r;
+}
+
 static int localbe_do_mutate(struct localbe *be, struct localbe_entry *e,
 			     struct storage_op *op,
 			     const struct localbe_snapc *sc,
@@ -321,6 +292,8 @@ static int localbe_do_mutate(struct localbe *be, struct localbe_entry *e,
 	r = localbe_cow(be, e, sc);
 	if (r < 0)
 		return r;
+	if (op->code == STORAGE_OP_WRITE_FULL)
+		return localbe_write_full(e, op, dirt);
 	if (op->code == STORAGE_OP_REMOVE) {
 		close(e->fd);
 		e->fd = -1;
@@ -461,12 +434,6 @@ static int localbe_sync(struct localbe_io *io)
 }
 
 /* ---- workers ---- */
-
-static void localbe_snapc_unref(struct localbe_snapc *sc)
-{
-	if (sc && atomic_fetch_sub(&sc->refs, 1) == 1)
-		free(sc);
-}
 
 static void localbe_run(struct localbe_worker *w, struct storage_op *op)
 {
@@ -616,7 +583,6 @@ static int localbe_open(const struct storage_route *route,
 {
 	struct localbe *be = NULL;
 	pthread_rwlockattr_t attr;
-	char *text = NULL;
 	unsigned i;
 	int r;
 
@@ -647,10 +613,8 @@ static int localbe_open(const struct storage_route *route,
 		r = -errno;
 		goto out;
 	}
-	r = localbe_slurp(be->rootfd, ".snapseq", &text);
-	if (r == 0)
-		be->snap_seq = strtoull(text, NULL, 10);
-	else if (r != -ENOENT)
+	r = localbe_snapseq_load(be);
+	if (r < 0)
 		goto out;
 	for (i = 0; i < LOCALBE_NWORKERS; i++) {
 		be->workers[i].be = be;
@@ -664,7 +628,6 @@ static int localbe_open(const struct storage_route *route,
 	be = NULL;
 	r = 0;
 out:
-	free(text);
 	localbe_close(be);
 	return r;
 }
@@ -719,25 +682,6 @@ static int localbe_ns_get(struct localbe *be, const char *name,
 	return 0;
 }
 
-static struct localbe_snapc *localbe_snapc_new(struct localbe_io *io,
-					       uint64_t seq,
-					       const uint64_t *snaps,
-					       unsigned n)
-{
-	struct localbe_snapc *sc;
-
-	sc = malloc(sizeof(*sc) + n * sizeof(sc->snaps[0]));
-	if (!sc)
-		return NULL;
-	atomic_init(&sc->refs, 1);
-	sc->io = io;
-	sc->seq = seq;
-	sc->n = n;
-	if (n)
-		memcpy(sc->snaps, snaps, n * sizeof(sc->snaps[0]));
-	return sc;
-}
-
 static int localbe_ioctx_open(void *vbe, const char *ns, void **out)
 {
 	struct localbe *be = vbe;
@@ -787,28 +731,6 @@ static void localbe_ioctx_close(void *vio)
 	pthread_mutex_destroy(&io->lock);
 	io->magic = 0;
 	free(io);
-}
-
-static int localbe_set_write_ctx(void *vio, uint64_t seq, const uint64_t *snaps,
-				 unsigned nsnaps)
-{
-	struct localbe_io *io = vio;
-	struct localbe_snapc *sc;
-	unsigned i;
-
-	assert(io->magic == LOCALBE_IO_MAGIC);
-	if (nsnaps && snaps[0] > seq)
-		return -EINVAL;
-	for (i = 1; i < nsnaps; i++)
-		if (snaps[i] >= snaps[i - 1])
-			return -EINVAL;
-	sc = localbe_snapc_new(io, seq, snaps, nsnaps);
-	if (!sc)
-		return -ENOMEM;
-	/* Ops already queued keep the context they were submitted with. */
-	localbe_snapc_unref(io->snapc);
-	io->snapc = sc;
-	return 0;
 }
 
 static int localbe_list(void *vio, const char *prefix,

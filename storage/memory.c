@@ -327,6 +327,15 @@ static int memorybe_mutate(struct memorybe_io *io, struct storage_op *op)
 	case STORAGE_OP_TRUNCATE:
 		r = memorybe_resize(o, op->off);
 		break;
+	case STORAGE_OP_WRITE_FULL:
+		/* Everything happens under the lock: atomic by construction.
+		 * Shrinking first keeps old bytes out of the new content. */
+		r = memorybe_resize(o, 0);
+		if (r == 0)
+			r = memorybe_resize(o, op->len);
+		if (r == 0 && op->len)
+			memcpy(o->data, op->buf, op->len);
+		break;
 	default:
 		free(o->data);
 		o->data = NULL;
@@ -355,6 +364,7 @@ static void memorybe_submit(void *vio, struct storage_op *op)
 	case STORAGE_OP_ZERO:
 	case STORAGE_OP_TRUNCATE:
 	case STORAGE_OP_REMOVE:
+	case STORAGE_OP_WRITE_FULL:
 		op->result = memorybe_mutate(io, op);
 		break;
 	case STORAGE_OP_SYNC:

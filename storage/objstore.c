@@ -121,7 +121,8 @@ static void storage_op_check(const struct storage_op *op)
 	assert(op->comp.fn);
 	assert(memchr(op->oid, '\0', sizeof(op->oid)));
 	assert(op->code == STORAGE_OP_SYNC || op->oid[0] != '\0');
-	assert(!(op->code == STORAGE_OP_READ || op->code == STORAGE_OP_WRITE) ||
+	assert(!(op->code == STORAGE_OP_READ || op->code == STORAGE_OP_WRITE ||
+		 op->code == STORAGE_OP_WRITE_FULL) ||
 	       op->len == 0 || op->buf);
 	/* A mutation always goes to HEAD: the read snap is per op and only
 	 * READ and STAT look at it. */

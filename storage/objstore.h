@@ -13,7 +13,12 @@
  *   nothing, a range reaching the end truncates the object at the range's
  *   start, any other range is zeroed in place; either way the range then
  *   reads as zeros.  TRUNCATE sets the size (creating the object);
- *   REMOVE deletes (-ENOENT if absent).
+ *   REMOVE deletes (-ENOENT if absent).  WRITE_FULL replaces the whole
+ *   object with buf[0..len) atomically (creating it; a shorter content
+ *   shrinks it): a reader, or a crash, sees the old content or the new
+ *   one, never a mix.  Like every mutation it preserves the old content
+ *   for the snaps of the write context, and it completes durable, FUA or
+ *   not.
  * - Self-managed snapshots, as in RADOS: snap_create() allocates a
  *   pool-wide id, strictly increasing.  An ioctx carries a write snap
  *   context (seq, snaps[] descending).  The first mutation of an object
@@ -45,7 +50,8 @@ enum storage_opcode {
 	STORAGE_OP_TRUNCATE,
 	STORAGE_OP_REMOVE,
 	STORAGE_OP_STAT,
-	STORAGE_OP_SYNC,
+	STORAGE_OP_WRITE_FULL,
+	STORAGE_OP_SYNC, /* stays last: the opcode range ends here */
 };
 
 #define STORAGE_OPF_FUA (1u << 0)
@@ -61,7 +67,7 @@ struct storage_op {
 	char oid[STORAGE_OID_MAX];
 	uint64_t off; /* TRUNCATE: the new size */
 	uint64_t len;
-	void *buf;     /* READ destination / WRITE source, live until done */
+	void *buf; /* READ destination, WRITE(_FULL) source, live until done */
 	uint64_t snap; /* READ and STAT: STORAGE_SNAP_HEAD or a snap id */
 	int64_t result;
 	uint64_t size;	    /* STAT: object size */

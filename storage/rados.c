@@ -198,6 +198,10 @@ static int radosbe_start(struct radosbe_io *io, struct storage_op *op,
 	case STORAGE_OP_WRITE:
 		return rados_aio_write(io->io, op->oid, c, op->buf, op->len,
 				       op->off);
+	case STORAGE_OP_WRITE_FULL:
+		/* One OSD op: the object is replaced atomically. */
+		return rados_aio_write_full(io->io, op->oid, c, op->buf,
+					    op->len);
 	case STORAGE_OP_REMOVE:
 		return rados_aio_remove(io->io, op->oid, c);
 	case STORAGE_OP_STAT:

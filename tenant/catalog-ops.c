@@ -82,30 +82,13 @@ int tenant_route_add(struct tenant_catalog *cat, const struct tenant_route *r)
 	return tenant_cat_write(cat, route_add_fn, (void *)(uintptr_t)r);
 }
 
-struct route_get_arg {
-	const char *name;
-	struct tenant_route *out;
-};
-
-static int route_get_fn(struct tenant_txn *txn, void *arg)
-{
-	struct route_get_arg *a = arg;
-	struct tenant_val v;
-	int rc;
-
-	rc = tenant_db_get(txn, TENANT_DB_ROUTES, a->name, strlen(a->name),
-			   &v);
-	return rc ? rc : tenant_rec_route_decode(v.data, v.len, a->out);
-}
-
 int tenant_route_get(struct tenant_catalog *cat, const char *name,
 		     struct tenant_route *out)
 {
-	struct route_get_arg a = {.name = name, .out = out};
-
 	if (!cat || !out || !tenant_name_valid(name))
 		return -EINVAL;
-	return tenant_cat_read(cat, route_get_fn, &a);
+	return tenant_cat_get(cat, TENANT_DB_ROUTES, name, strlen(name),
+			      dec_route, out);
 }
 
 int tenant_route_list(struct tenant_catalog *cat,
@@ -157,8 +140,8 @@ int tenant_txn_tenant_put(struct tenant_txn *txn, const struct tenant_info *t)
 	if (rc)
 		return rc;
 	tenant_rec_put_be64(key, t->id);
-	return tenant_db_put(txn, TENANT_DB_TENANTS, key, sizeof(key), buf,
-			     len, 0);
+	return tenant_db_put(txn, TENANT_DB_TENANTS, key, sizeof(key), buf, len,
+			     0);
 }
 
 /* Two tenants writing into the same namespace of the same route would see
@@ -294,15 +277,6 @@ struct tenant_change {
 	bool remove;
 };
 
-static int stop_at_first(const struct tenant_val *k,
-			 const struct tenant_val *v, void *arg)
-{
-	(void)k;
-	(void)v;
-	(void)arg;
-	return 1;
-}
-
 /* A tenant with disks or credentials left cannot go: its objects would
  * be orphaned and its sites would authenticate as nobody. */
 static int tenant_in_use(struct tenant_txn *txn, uint64_t id)
@@ -314,8 +288,7 @@ static int tenant_in_use(struct tenant_txn *txn, uint64_t id)
 	int rc;
 
 	tenant_rec_put_be64(prefix, id);
-	rc = tenant_db_scan(txn, TENANT_DB_DISKS, prefix, sizeof(prefix),
-			    stop_at_first, NULL);
+	rc = tenant_db_any(txn, TENANT_DB_DISKS, prefix, sizeof(prefix));
 	if (rc)
 		return rc > 0 ? -EBUSY : rc;
 	rc = tenant_db_collect(txn, TENANT_DB_CREDS, NULL, 0, dec_cred, &c);
@@ -440,30 +413,14 @@ int tenant_cred_add(struct tenant_catalog *cat, const struct tenant_cred *c)
 	return tenant_cat_write(cat, cred_add_fn, (void *)(uintptr_t)c);
 }
 
-struct cred_lookup_arg {
-	const uint8_t *pin;
-	struct tenant_cred *out;
-};
-
-static int cred_lookup_fn(struct tenant_txn *txn, void *arg)
-{
-	struct cred_lookup_arg *a = arg;
-	struct tenant_val v;
-	int rc;
-
-	rc = tenant_db_get(txn, TENANT_DB_CREDS, a->pin, TENANT_PIN_LEN, &v);
-	return rc ? rc : tenant_rec_cred_decode(v.data, v.len, a->out);
-}
-
 int tenant_cred_lookup(struct tenant_catalog *cat,
 		       const uint8_t pin[TENANT_PIN_LEN],
 		       struct tenant_cred *out)
 {
-	struct cred_lookup_arg a = {.pin = pin, .out = out};
-
 	if (!cat || !pin || !out)
 		return -EINVAL;
-	return tenant_cat_read(cat, cred_lookup_fn, &a);
+	return tenant_cat_get(cat, TENANT_DB_CREDS, pin, TENANT_PIN_LEN,
+			      dec_cred, out);
 }
 
 int tenant_cred_list(struct tenant_catalog *cat,
@@ -512,8 +469,8 @@ static size_t disk_key(uint8_t *key, uint64_t tenant_id, const char *vm,
 	return 9 + vl + nl;
 }
 
-static int disk_put_key(struct tenant_txn *txn, const uint8_t *key,
-			size_t klen, const struct tenant_disk *d)
+static int disk_put_key(struct tenant_txn *txn, const uint8_t *key, size_t klen,
+			const struct tenant_disk *d)
 {
 	uint8_t buf[TENANT_REC_MAX];
 	size_t len;
@@ -576,8 +533,6 @@ int tenant_disk_add(struct tenant_catalog *cat, struct tenant_disk *d)
 }
 
 struct disk_get_arg {
-	const uint8_t *key;
-	size_t klen;
 	uint64_t id;
 	struct tenant_disk *out;
 };
@@ -585,25 +540,20 @@ struct disk_get_arg {
 static int disk_get_fn(struct tenant_txn *txn, void *arg)
 {
 	struct disk_get_arg *a = arg;
-	struct tenant_val v;
-	int rc;
 
-	if (!a->key)
-		return tenant_txn_disk_get(txn, a->id, a->out);
-	rc = tenant_db_get(txn, TENANT_DB_DISKS, a->key, a->klen, &v);
-	return rc ? rc : tenant_rec_disk_decode(v.data, v.len, a->out);
+	return tenant_txn_disk_get(txn, a->id, a->out);
 }
 
 int tenant_disk_get(struct tenant_catalog *cat, uint64_t tenant_id,
 		    const char *vm, const char *name, struct tenant_disk *out)
 {
 	uint8_t key[DISK_KEY_MAX];
-	struct disk_get_arg a = {.key = key, .out = out};
 
 	if (!cat || !out || !tenant_name_valid(vm) || !tenant_name_valid(name))
 		return -EINVAL;
-	a.klen = disk_key(key, tenant_id, vm, name);
-	return tenant_cat_read(cat, disk_get_fn, &a);
+	return tenant_cat_get(cat, TENANT_DB_DISKS, key,
+			      disk_key(key, tenant_id, vm, name), dec_disk,
+			      out);
 }
 
 /* Finds a disk by id through disk_by_id; returns its key in disks too. */
@@ -714,4 +664,84 @@ int tenant_disk_remove(struct tenant_catalog *cat, uint64_t id)
 	if (!cat)
 		return -EINVAL;
 	return tenant_cat_write(cat, disk_remove_fn, &id);
+}
+
+/* ---- settings ---- */
+
+struct setting {
+	uint64_t id;
+	uint64_t value;
+};
+
+static int tenant_checkpoint_fn(struct tenant_txn *txn, void *arg)
+{
+	const struct setting *s = arg;
+	struct tenant_info t;
+	int rc;
+
+	rc = tenant_txn_tenant_get(txn, s->id, &t);
+	if (rc)
+		return rc;
+	t.checkpoint_s = (uint32_t)s->value;
+	return tenant_txn_tenant_put(txn, &t);
+}
+
+int tenant_set_checkpoint(struct tenant_catalog *cat, uint64_t tenant_id,
+			  uint32_t seconds)
+{
+	struct setting s = {.id = tenant_id, .value = seconds};
+
+	if (!cat || !checkpoint_valid(seconds))
+		return -EINVAL;
+	return tenant_cat_write(cat, tenant_checkpoint_fn, &s);
+}
+
+static int disk_checkpoint_fn(struct tenant_txn *txn, void *arg)
+{
+	const struct setting *s = arg;
+	struct tenant_disk d;
+	int rc;
+
+	rc = tenant_txn_disk_get(txn, s->id, &d);
+	if (rc)
+		return rc;
+	d.checkpoint_s = (uint32_t)s->value;
+	return tenant_txn_disk_put(txn, &d);
+}
+
+int tenant_disk_set_checkpoint(struct tenant_catalog *cat, uint64_t disk_id,
+			       uint32_t seconds)
+{
+	struct setting s = {.id = disk_id, .value = seconds};
+
+	if (!cat || !checkpoint_valid(seconds))
+		return -EINVAL;
+	return tenant_cat_write(cat, disk_checkpoint_fn, &s);
+}
+
+/* Shrinking would cut data out from under existing restore points and
+ * the replicating VM, so only growth is allowed. */
+static int disk_resize_fn(struct tenant_txn *txn, void *arg)
+{
+	const struct setting *s = arg;
+	struct tenant_disk d;
+	int rc;
+
+	rc = tenant_txn_disk_get(txn, s->id, &d);
+	if (rc)
+		return rc;
+	if (s->value <= d.size)
+		return -EINVAL;
+	d.size = s->value;
+	return tenant_txn_disk_put(txn, &d);
+}
+
+int tenant_disk_resize(struct tenant_catalog *cat, uint64_t disk_id,
+		       uint64_t new_size)
+{
+	struct setting s = {.id = disk_id, .value = new_size};
+
+	if (!cat || new_size == 0 || new_size % 512)
+		return -EINVAL;
+	return tenant_cat_write(cat, disk_resize_fn, &s);
 }

@@ -204,8 +204,7 @@ int tenant_meta_put(struct tenant_txn *txn, const void *key, size_t klen,
 	return tenant_db_put(txn, TENANT_DB_META, key, klen, b, sizeof(b), 0);
 }
 
-int tenant_meta_next_id(struct tenant_txn *txn, const char *name,
-			uint64_t *id)
+int tenant_meta_next_id(struct tenant_txn *txn, const char *name, uint64_t *id)
 {
 	int rc = tenant_meta_get(txn, name, strlen(name), id);
 
@@ -442,11 +441,13 @@ int tenant_catalog_generation(struct tenant_catalog *cat, uint64_t *gen)
 
 static bool has_prefix(const MDB_val *k, const void *prefix, size_t plen)
 {
-	return !plen || (k->mv_size >= plen && !memcmp(k->mv_data, prefix, plen));
+	return !plen ||
+	       (k->mv_size >= plen && !memcmp(k->mv_data, prefix, plen));
 }
 
 int tenant_db_scan(struct tenant_txn *txn, enum tenant_db db,
-		   const void *prefix, size_t plen, tenant_scan_fn cb, void *arg)
+		   const void *prefix, size_t plen, tenant_scan_fn cb,
+		   void *arg)
 {
 	MDB_cursor *cur = NULL;
 	MDB_val k = mval(prefix, plen), v;
@@ -473,6 +474,32 @@ int tenant_db_scan(struct tenant_txn *txn, enum tenant_db db,
 out:
 	mdb_cursor_close(cur);
 	return rc;
+}
+
+int tenant_db_get_rec(struct tenant_txn *txn, enum tenant_db db,
+		      const void *key, size_t klen, tenant_decode_fn decode,
+		      void *out)
+{
+	struct tenant_val k = {.data = key, .len = klen}, v;
+	int rc;
+
+	rc = tenant_db_get(txn, db, key, klen, &v);
+	return rc ? rc : decode(&k, &v, out);
+}
+
+static int stop_at_first(const struct tenant_val *k, const struct tenant_val *v,
+			 void *arg)
+{
+	(void)k;
+	(void)v;
+	(void)arg;
+	return 1;
+}
+
+int tenant_db_any(struct tenant_txn *txn, enum tenant_db db, const void *prefix,
+		  size_t plen)
+{
+	return tenant_db_scan(txn, db, prefix, plen, stop_at_first, NULL);
 }
 
 struct collect {
@@ -526,8 +553,7 @@ static int collect_fn(struct tenant_txn *t, void *arg)
 {
 	struct collect_arg *a = arg;
 
-	return tenant_db_collect(t, a->db, a->prefix, a->plen, a->decode,
-				 a->v);
+	return tenant_db_collect(t, a->db, a->prefix, a->plen, a->decode, a->v);
 }
 
 int tenant_cat_collect(struct tenant_catalog *cat, enum tenant_db db,
@@ -541,4 +567,32 @@ int tenant_cat_collect(struct tenant_catalog *cat, enum tenant_db db,
 				.v = v};
 
 	return tenant_cat_read(cat, collect_fn, &a);
+}
+
+struct get_arg {
+	enum tenant_db db;
+	const void *key;
+	size_t klen;
+	tenant_decode_fn decode;
+	void *out;
+};
+
+static int get_fn(struct tenant_txn *t, void *arg)
+{
+	struct get_arg *a = arg;
+
+	return tenant_db_get_rec(t, a->db, a->key, a->klen, a->decode, a->out);
+}
+
+int tenant_cat_get(struct tenant_catalog *cat, enum tenant_db db,
+		   const void *key, size_t klen, tenant_decode_fn decode,
+		   void *out)
+{
+	struct get_arg a = {.db = db,
+			    .key = key,
+			    .klen = klen,
+			    .decode = decode,
+			    .out = out};
+
+	return tenant_cat_read(cat, get_fn, &a);
 }

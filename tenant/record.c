@@ -22,6 +22,7 @@ struct rcur {
 	const uint8_t *buf;
 	size_t len;
 	size_t pos;
+	uint64_t version; /* of the record being read */
 	int err;
 };
 
@@ -182,6 +183,7 @@ static int r_begin(struct rcur *r, const void *buf, size_t len)
 	reclen = r_uint(r, 2);
 	if (r->err)
 		return r->err;
+	r->version = version;
 	/* Newer versions only append fields, so any version >= 1 decodes;
 	 * the header's length must match what LMDB gave us exactly. */
 	if (version < 1 || reclen != len)
@@ -237,6 +239,8 @@ int tenant_rec_tenant_encode(const struct tenant_info *t, uint8_t *buf,
 	w_str(&w, t->ns, sizeof(t->ns));
 	w_uint(&w, t->state, 4);
 	w_uint(&w, t->created, 8);
+	/* Version 2. */
+	w_uint(&w, t->checkpoint_s, 4);
 	return w_end(&w, len);
 }
 
@@ -256,6 +260,10 @@ int tenant_rec_tenant_decode(const void *buf, size_t len,
 	r_str(&r, out->ns, sizeof(out->ns));
 	out->state = (uint32_t)r_uint(&r, 4);
 	out->created = r_uint(&r, 8);
+	/* A version 1 record ends here and keeps the defaults (0); a newer
+	 * one that ends here was truncated. */
+	if (r.version >= 2)
+		out->checkpoint_s = (uint32_t)r_uint(&r, 4);
 	return r.err;
 }
 
@@ -307,6 +315,9 @@ int tenant_rec_disk_encode(const struct tenant_disk *d, uint8_t *buf,
 	w_uint(&w, d->size, 8);
 	w_uint(&w, d->extent_size, 4);
 	w_uint(&w, d->created, 8);
+	/* Version 2. */
+	w_uint(&w, d->checkpoint_s, 4);
+	w_uint(&w, d->snap_seq, 8);
 	return w_end(&w, len);
 }
 
@@ -326,5 +337,99 @@ int tenant_rec_disk_decode(const void *buf, size_t len, struct tenant_disk *out)
 	out->size = r_uint(&r, 8);
 	out->extent_size = (uint32_t)r_uint(&r, 4);
 	out->created = r_uint(&r, 8);
+	if (r.version >= 2) {
+		out->checkpoint_s = (uint32_t)r_uint(&r, 4);
+		out->snap_seq = r_uint(&r, 8);
+	}
+	return r.err;
+}
+
+/* Restore points and requests appeared in version 2: every field is
+ * there from the start. */
+int tenant_rec_rp_encode(const struct tenant_rp *rp, uint8_t *buf, size_t cap,
+			 size_t *len)
+{
+	struct wcur w;
+
+	w_begin(&w, buf, cap);
+	w_uint(&w, rp->disk_id, 8);
+	w_uint(&w, rp->id, 8);
+	w_uint(&w, rp->snap_id, 8);
+	w_uint(&w, rp->created_ms, 8);
+	w_uint(&w, rp->trigger, 4);
+	w_uint(&w, rp->size, 8);
+	w_uint(&w, rp->bytes_changed, 8);
+	w_uint(&w, rp->group, 8);
+	w_str(&w, rp->name, sizeof(rp->name));
+	return w_end(&w, len);
+}
+
+int tenant_rec_rp_decode(const void *buf, size_t len, struct tenant_rp *out)
+{
+	struct rcur r;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = r_begin(&r, buf, len);
+	if (rc)
+		return rc;
+	out->disk_id = r_uint(&r, 8);
+	out->id = r_uint(&r, 8);
+	out->snap_id = r_uint(&r, 8);
+	out->created_ms = r_uint(&r, 8);
+	out->trigger = (uint32_t)r_uint(&r, 4);
+	out->size = r_uint(&r, 8);
+	out->bytes_changed = r_uint(&r, 8);
+	out->group = r_uint(&r, 8);
+	r_str(&r, out->name, sizeof(out->name));
+	return r.err;
+}
+
+int tenant_rec_req_encode(const struct tenant_req *q, uint8_t *buf, size_t cap,
+			  size_t *len)
+{
+	struct wcur w;
+
+	w_begin(&w, buf, cap);
+	w_uint(&w, q->id, 8);
+	w_uint(&w, q->type, 4);
+	w_uint(&w, q->state, 4);
+	w_uint(&w, q->created_ms, 8);
+	w_uint(&w, q->tenant_id, 8);
+	w_str(&w, q->vm, sizeof(q->vm));
+	w_uint(&w, q->disk_id, 8);
+	w_uint(&w, q->rp_id, 8);
+	w_uint(&w, q->size, 8);
+	w_str(&w, q->name, sizeof(q->name));
+	/* Two's complement on the wire, like every other field. */
+	w_uint(&w, (uint32_t)q->error, 4);
+	w_str(&w, q->message, sizeof(q->message));
+	return w_end(&w, len);
+}
+
+int tenant_rec_req_decode(const void *buf, size_t len, struct tenant_req *out)
+{
+	struct rcur r;
+	uint32_t err;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = r_begin(&r, buf, len);
+	if (rc)
+		return rc;
+	out->id = r_uint(&r, 8);
+	out->type = (uint32_t)r_uint(&r, 4);
+	out->state = (uint32_t)r_uint(&r, 4);
+	out->created_ms = r_uint(&r, 8);
+	out->tenant_id = r_uint(&r, 8);
+	r_str(&r, out->vm, sizeof(out->vm));
+	out->disk_id = r_uint(&r, 8);
+	out->rp_id = r_uint(&r, 8);
+	out->size = r_uint(&r, 8);
+	r_str(&r, out->name, sizeof(out->name));
+	err = (uint32_t)r_uint(&r, 4);
+	out->error = err > INT32_MAX ? -(int32_t)(UINT32_MAX - err) - 1
+				     : (int32_t)err;
+	r_str(&r, out->message, sizeof(out->message));
 	return r.err;
 }

@@ -19,7 +19,9 @@
 
 #include "tenant.h"
 
-#define TENANT_REC_VERSION 1
+/* Version 2 appended checkpoint_s to tenants, checkpoint_s and snap_seq to
+ * disks, and added restore point and request records. */
+#define TENANT_REC_VERSION 2
 /* Large enough for the biggest record (a route with three full paths). */
 #define TENANT_REC_MAX 4096
 
@@ -44,6 +46,14 @@ int tenant_rec_disk_encode(const struct tenant_disk *d, uint8_t *buf,
 			   size_t cap, size_t *len);
 int tenant_rec_disk_decode(const void *buf, size_t len,
 			   struct tenant_disk *out);
+
+int tenant_rec_rp_encode(const struct tenant_rp *rp, uint8_t *buf, size_t cap,
+			 size_t *len);
+int tenant_rec_rp_decode(const void *buf, size_t len, struct tenant_rp *out);
+
+int tenant_rec_req_encode(const struct tenant_req *q, uint8_t *buf, size_t cap,
+			  size_t *len);
+int tenant_rec_req_decode(const void *buf, size_t len, struct tenant_req *out);
 
 /* Fixed-width helpers shared with the catalog's keys and meta values. */
 void tenant_rec_put_be64(uint8_t *p, uint64_t v);

@@ -73,6 +73,10 @@ int tenant_db_scan(struct tenant_txn *txn, enum tenant_db db,
 		   const void *prefix, size_t plen, tenant_scan_fn cb,
 		   void *arg);
 
+/* 1 if some key starts with prefix, 0 if none, or a negative errno. */
+int tenant_db_any(struct tenant_txn *txn, enum tenant_db db, const void *prefix,
+		  size_t plen);
+
 /* A growable array of decoded records of 'size' bytes each; the caller
  * sets size, then frees items. */
 struct tenant_vec {
@@ -86,7 +90,16 @@ struct tenant_vec {
  * record out of the collection. */
 #define TENANT_SKIP 1
 typedef int (*tenant_decode_fn)(const struct tenant_val *key,
-				 const struct tenant_val *val, void *out);
+				const struct tenant_val *val, void *out);
+
+/* Gets one record by its exact key and decodes it into out. */
+int tenant_db_get_rec(struct tenant_txn *txn, enum tenant_db db,
+		      const void *key, size_t klen, tenant_decode_fn decode,
+		      void *out);
+/* The same in its own read transaction. */
+int tenant_cat_get(struct tenant_catalog *cat, enum tenant_db db,
+		   const void *key, size_t klen, tenant_decode_fn decode,
+		   void *out);
 
 /* Copies every record under prefix out of the transaction into v. */
 int tenant_db_collect(struct tenant_txn *txn, enum tenant_db db,
@@ -106,8 +119,7 @@ int tenant_meta_put(struct tenant_txn *txn, const void *key, size_t klen,
 		    uint64_t v);
 /* Takes the next value of a catalog-wide id counter and advances it; a
  * missing counter is corruption (-EIO). */
-int tenant_meta_next_id(struct tenant_txn *txn, const char *name,
-			uint64_t *id);
+int tenant_meta_next_id(struct tenant_txn *txn, const char *name, uint64_t *id);
 
 /* ---- catalog-ops.c: records other files change in place ---- */
 

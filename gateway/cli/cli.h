@@ -36,6 +36,13 @@
 #define GW_CLI_CATALOG "catalog"
 #define GW_CLI_PKI "pki"
 #define GW_CLI_STORE "store"
+#define GW_CLI_LOCK "havend.lock" /* held by a running havend */
+
+/* How long havenctl waits for havend to carry out a request. */
+#define GW_CLI_REQUEST_TIMEOUT_MS 30000
+/* Restore point intervals above this are surely typos (and havend counts
+ * the interval in milliseconds on 32 bits). */
+#define GW_CLI_CHECKPOINT_MAX (30 * 86400)
 
 /* State of one invocation. */
 struct gw_cli {
@@ -101,6 +108,65 @@ int gw_cli_catalog_open(const struct gw_cli *cli, struct tenant_catalog **out);
 int gw_cli_tenant_get(struct tenant_catalog *cat, const char *name,
 		      struct tenant_info *out);
 
+/* A parsed TENANT/VM/DISK, or TENANT/VM (disk[0] == '\0'). */
+struct gw_cli_path {
+	char tenant[TENANT_NAME_MAX + 1];
+	char vm[TENANT_NAME_MAX + 1];
+	char disk[TENANT_NAME_MAX + 1];
+};
+
+/* Splits and checks TENANT/VM/DISK (or TENANT/VM too if vm_only_ok);
+ * reports. */
+int gw_cli_parse_path(const char *arg, bool vm_only_ok, struct gw_cli_path *p);
+/* Looks up a TENANT/VM/DISK and its tenant; reports. */
+int gw_cli_disk_lookup(struct tenant_catalog *cat, const char *arg,
+		       struct tenant_info *t, struct tenant_disk *d);
+/* Parses --checkpoint SECONDS (MIN..MAX, or 0 if zero_ok); reports. */
+int gw_cli_parse_checkpoint(const char *arg, bool zero_ok, uint32_t *out);
+
+/* The object store of a route, driven synchronously (storage_sync). */
+struct storage_route;
+struct storage_sync;
+struct storage_store;
+struct gw_cli_store {
+	struct storage_sync *sync;
+	struct storage_store *st;
+};
+
+/* The storage.h view of a catalog route (strings borrowed from r). */
+void gw_cli_storage_route(const struct tenant_route *r,
+			  struct storage_route *out);
+/* Open a route's store, or a tenant's; they do not report (the caller
+ * knows what it was doing).  Close accepts a store that failed to open. */
+int gw_cli_store_open_route(const struct tenant_route *r,
+			    struct gw_cli_store *s);
+int gw_cli_store_open(struct tenant_catalog *cat, const struct tenant_info *t,
+		      struct gw_cli_store *s);
+void gw_cli_store_close(struct gw_cli_store *s);
+
+/* havend holds DIR/havend.lock while it runs and owns the snap contexts
+ * of the disks it serves.  A command that changes them takes the lock if
+ * it can: then havend is not running and cannot start until the command
+ * is done, so it acts alone.  Otherwise it asks havend (a request in the
+ * catalog) and waits for the answer. */
+struct gw_cli_lock {
+	int fd;
+	bool held; /* true: havend is not running, act directly */
+};
+
+/* Reports; on success the caller calls gw_cli_lock_release(). */
+int gw_cli_lock_take(const struct gw_cli *cli, struct gw_cli_lock *lk);
+void gw_cli_lock_release(struct gw_cli_lock *lk);
+/* Sends a request to havend and waits for its answer (polling every
+ * 100 ms, up to GW_CLI_REQUEST_TIMEOUT_MS); the request is removed from
+ * the catalog afterwards.  Returns 0 with req holding the answer, 1 when
+ * havend stopped without answering (lk->held is true now: act directly),
+ * or a negative errno after reporting (havend's own message if it
+ * refused). */
+int gw_cli_request(struct tenant_catalog *cat, struct gw_cli_lock *lk,
+		   struct tenant_req *req);
+uint64_t gw_cli_now_ms(void);
+
 /* A growable array of fixed-size records copied out of the catalog. */
 struct gw_cli_vec {
 	void *items;
@@ -132,7 +198,15 @@ void gw_cli_fmt_size(uint64_t bytes, char *buf, size_t len);
 /* Human "2025-01-31 12:00 UTC" and JSON "2025-01-31T12:00:00Z". */
 void gw_cli_fmt_time(uint64_t unix_secs, char *buf, size_t len);
 void gw_cli_fmt_time_json(uint64_t unix_secs, char *buf, size_t len);
+/* With seconds, for restore points: "2025-01-31 12:00:05 UTC" and JSON
+ * "2025-01-31T12:00:05.123Z". */
+void gw_cli_fmt_time_ms(uint64_t unix_ms, char *buf, size_t len);
+json_t *gw_cli_json_time_ms(uint64_t unix_ms);
+/* "1 min", "90 s", "default (60 s)". */
+void gw_cli_fmt_interval(uint32_t seconds, char *buf, size_t len);
 const char *gw_cli_state_name(uint32_t state);
+/* "checkpoint", "session_end", "manual". */
+const char *gw_cli_trigger_name(uint32_t trigger);
 
 /* An aligned text table with a header line.  A column whose name starts
  * with '>' is right-aligned (the '>' is not printed). */
@@ -152,6 +226,21 @@ int gw_cli_json_print(json_t *v);
 json_t *gw_cli_json_time(uint64_t unix_secs);
 json_t *gw_cli_json_u64(uint64_t v);
 
+/* A restore point and the disk it belongs to (of one tenant). */
+struct gw_cli_rp_row {
+	const struct tenant_disk *d;
+	struct tenant_rp rp;
+};
+
+json_t *gw_cli_rp_json(const struct tenant_info *t, const struct tenant_disk *d,
+		       const struct tenant_rp *rp);
+/* A JSON array, or a table (with a DISK column if with_disk); report. */
+int gw_cli_print_rps_json(const struct tenant_info *t,
+			  const struct gw_cli_rp_row *rows, size_t n);
+int gw_cli_print_rps(const struct tenant_info *t,
+		     const struct gw_cli_rp_row *rows, size_t n,
+		     bool with_disk);
+
 /* ---- the command groups ---- */
 
 int gw_cli_cmd_init(struct gw_cli *cli, int argc, char **argv);
@@ -159,6 +248,7 @@ int gw_cli_cmd_tenant(struct gw_cli *cli, int argc, char **argv);
 int gw_cli_cmd_cert(struct gw_cli *cli, int argc, char **argv);
 int gw_cli_cmd_disk(struct gw_cli *cli, int argc, char **argv);
 int gw_cli_cmd_route(struct gw_cli *cli, int argc, char **argv);
+int gw_cli_cmd_rp(struct gw_cli *cli, int argc, char **argv);
 
 /* cmd-cert.c, shared with tenant show: one credential as JSON (tenant is
  * NULL for an operator credential), and a table of credentials (reports). */
@@ -169,5 +259,20 @@ int gw_cli_print_creds(const struct gw_cli_vec *creds,
 json_t *gw_cli_disk_json(const struct tenant_disk *d, const char *tenant);
 int gw_cli_print_disks(const struct gw_cli_vec *disks,
 		       const struct gw_cli_vec *tenants);
+
+/* cmd-rp.c, shared with disk resize and disk remove. */
+/* Copies a disk's restore points (struct tenant_rp), oldest first. */
+int gw_cli_load_rps(struct tenant_catalog *cat, uint64_t disk_id,
+		    struct gw_cli_vec *v);
+/* Removes one restore point, through havend if it runs (lk says);
+ * reports. */
+int gw_cli_rp_remove(struct tenant_catalog *cat, struct gw_cli_lock *lk,
+		     const struct tenant_info *t, const struct tenant_disk *d,
+		     const struct tenant_rp *rp);
+/* Rewrites the header object of a disk from the catalog (havend not
+ * running).  The header only mirrors the catalog and havend rewrites it
+ * whenever it opens the disk, so a failure is a warning on stderr. */
+void gw_cli_header_update(struct tenant_catalog *cat,
+			  const struct tenant_info *t, uint64_t disk_id);
 
 #endif

@@ -1,4 +1,4 @@
-/* havenctl disk create|list|show|remove.  A disk is a catalog record
+/* havenctl disk create|list|show|set|resize|remove.  A disk is a catalog record
  * plus, once written, extent objects in its tenant's route; creating one
  * writes no object (absent extents read as zeros), removing one deletes
  * the objects before the record so that nothing is ever orphaned.
@@ -45,57 +45,38 @@ static const char list_usage[] =
 
 static const char show_usage[] =
 	"Usage: havenctl [-d DIR] disk show TENANT/VM/DISK [--json]\n"
-	"Show a disk, with the number of extents that hold data.\n"
+	"Show a disk: size, extents that hold data, restore point interval\n"
+	"and count, snap sequence.\n"
 	"\n"
 	"  --json      print a JSON object\n"
 	"  -h, --help  show this help\n";
 
 static const char remove_usage[] =
 	"Usage: havenctl [-d DIR] disk remove TENANT/VM/DISK\n"
-	"Remove a disk and all its data.  This cannot be undone.\n"
+	"Remove a disk, its restore points and all its data.  This cannot be\n"
+	"undone.  If havend runs, it removes the restore points.\n"
 	"\n"
 	"  -h, --help  show this help\n";
 
-/* A parsed TENANT/VM/DISK. */
-struct disk_path {
-	char tenant[TENANT_NAME_MAX + 1];
-	char vm[TENANT_NAME_MAX + 1];
-	char disk[TENANT_NAME_MAX + 1];
-};
+static const char set_usage[] =
+	"Usage: havenctl [-d DIR] disk set TENANT/VM/DISK --checkpoint "
+	"SECONDS\n"
+	"Change a disk's settings.\n"
+	"\n"
+	"  --checkpoint SECONDS   cut a restore point at the first flush this\n"
+	"                         long after the previous one (5 s to 30 "
+	"days);\n"
+	"                         0: use the tenant's interval\n"
+	"  -h, --help             show this help\n";
 
-/* Splits and checks TENANT/VM/DISK; reports. */
-static int parse_path(const char *arg, struct disk_path *p)
-{
-	static const char *const kinds[] = {"tenant", "VM", "disk"};
-	char *copy, *part[3], *save = NULL;
-	int i, err = 0;
-
-	copy = strdup(arg);
-	if (!copy) {
-		gw_cli_fail("%s: %s", arg, strerror(ENOMEM));
-		return -ENOMEM;
-	}
-	part[0] = strtok_r(copy, "/", &save);
-	part[1] = part[0] ? strtok_r(NULL, "/", &save) : NULL;
-	part[2] = part[1] ? strtok_r(NULL, "/", &save) : NULL;
-	/* strtok_r() skips empty fields; "a//b/c" must not pass as a/b/c. */
-	if (!part[2] || strtok_r(NULL, "/", &save) || strstr(arg, "//") ||
-	    arg[0] == '/' || arg[strlen(arg) - 1] == '/') {
-		gw_cli_fail("invalid disk '%s': use TENANT/VM/DISK", arg);
-		err = -EINVAL;
-		goto out;
-	}
-	for (i = 0; i < 3 && err == 0; i++)
-		err = gw_cli_check_name(kinds[i], part[i]);
-	if (err < 0)
-		goto out;
-	snprintf(p->tenant, sizeof(p->tenant), "%s", part[0]);
-	snprintf(p->vm, sizeof(p->vm), "%s", part[1]);
-	snprintf(p->disk, sizeof(p->disk), "%s", part[2]);
-out:
-	free(copy);
-	return err;
-}
+static const char resize_usage[] =
+	"Usage: havenctl [-d DIR] disk resize TENANT/VM/DISK --size SIZE\n"
+	"Grow a disk (disks never shrink).  Sessions open now keep the old\n"
+	"size; new ones see the new size.  If havend runs, it resizes.\n"
+	"\n"
+	"  --size SIZE   the new size, a multiple of 512 bytes, with an\n"
+	"                optional K, M, G or T suffix\n"
+	"  -h, --help    show this help\n";
 
 /* Parses a --size or --extent-size value; reports. */
 static int parse_size(const char *what, const char *arg, uint64_t *out)
@@ -191,7 +172,7 @@ static int disk_create_cmd(struct gw_cli *cli, int argc, char **argv)
 	struct tenant_catalog *cat = NULL;
 	struct tenant_disk d = {0};
 	struct tenant_info t;
-	struct disk_path p;
+	struct gw_cli_path p;
 	uint64_t size, extent;
 	char hsize[32], hextent[32];
 	int c, rc, err;
@@ -210,7 +191,7 @@ static int disk_create_cmd(struct gw_cli *cli, int argc, char **argv)
 		return GW_CLI_USAGE;
 	if (!size_arg)
 		return gw_cli_usage_error(cli, "missing --size SIZE");
-	if (parse_path(argv[optind], &p) < 0)
+	if (gw_cli_parse_path(argv[optind], false, &p) < 0)
 		return GW_CLI_FAIL;
 	rc = check_sizes(size_arg, extent_arg, &size, &extent);
 	if (rc)
@@ -296,68 +277,6 @@ out:
 	return rc;
 }
 
-/* Looks up a TENANT/VM/DISK and its tenant; reports. */
-static int lookup(struct tenant_catalog *cat, const char *arg,
-		  struct tenant_info *t, struct tenant_disk *d)
-{
-	struct disk_path p;
-	int err;
-
-	err = parse_path(arg, &p);
-	if (err == 0)
-		err = gw_cli_tenant_get(cat, p.tenant, t);
-	if (err < 0)
-		return err;
-	err = tenant_disk_get(cat, t->id, p.vm, p.disk, d);
-	if (err == -ENOENT)
-		gw_cli_fail("disk '%s' does not exist", arg);
-	else if (err < 0)
-		gw_cli_fail("cannot read disk '%s': %s", arg,
-			    gw_cli_strerror(err));
-	return err;
-}
-
-/* The object store of a tenant's route, driven synchronously. */
-struct store {
-	struct storage_sync *sync;
-	struct storage_store *st;
-};
-
-static const char *or_null(const char *s)
-{
-	return s[0] ? s : NULL;
-}
-
-static int store_open(struct tenant_catalog *cat, const struct tenant_info *t,
-		      struct store *s)
-{
-	struct tenant_route r;
-	struct storage_route sr = {0};
-	int err;
-
-	err = tenant_route_get(cat, t->route, &r);
-	if (err < 0)
-		return err;
-	sr.type = r.type;
-	sr.path = or_null(r.path);
-	sr.ceph_conf = or_null(r.ceph_conf);
-	sr.pool = or_null(r.pool);
-	sr.client_id = or_null(r.client_id);
-	sr.keyring = or_null(r.keyring);
-	err = storage_sync_new(&s->sync);
-	if (err < 0)
-		return err;
-	return storage_store_open(&sr, storage_sync_env(s->sync), &s->st);
-}
-
-static void store_close(struct store *s)
-{
-	storage_store_close(s->st);
-	storage_sync_free(s->sync);
-	s->st = NULL;
-	s->sync = NULL;
-}
-
 struct extent_count {
 	uint64_t n;
 	uint64_t bytes;
@@ -383,12 +302,12 @@ static int count_extents(struct tenant_catalog *cat,
 			 const struct tenant_info *t,
 			 const struct tenant_disk *d, struct extent_count *c)
 {
-	struct store s = {0};
+	struct gw_cli_store s = {0};
 	char prefix[STORAGE_OID_MAX];
 	void *io = NULL;
 	int err;
 
-	err = store_open(cat, t, &s);
+	err = gw_cli_store_open(cat, t, &s);
 	if (err == 0)
 		err = s.st->be_ops->ioctx_open(s.st->be, t->ns, &io);
 	if (err < 0) {
@@ -405,65 +324,101 @@ static int count_extents(struct tenant_catalog *cat,
 out:
 	if (io)
 		s.st->be_ops->ioctx_close(io);
-	store_close(&s);
+	gw_cli_store_close(&s);
 	return err;
 }
 
-static int show_json(const struct tenant_info *t, const struct tenant_disk *d,
-		     const struct extent_count *c, int count_err)
+/* What disk show adds to the catalog record. */
+struct disk_extra {
+	struct extent_count count;
+	int count_err;
+	uint32_t interval; /* effective restore point interval */
+	size_t nrps;
+};
+
+static json_t *show_obj(const struct tenant_info *t,
+			const struct tenant_disk *d, const struct disk_extra *x)
 {
 	json_t *o = gw_cli_disk_json(d, t->name);
 	uint64_t extents = (d->size + d->extent_size - 1) / d->extent_size;
-	int e1, e2, e3;
+	json_t *v[] = {
+		gw_cli_json_u64(extents),
+		x->count_err ? json_null() : gw_cli_json_u64(x->count.n),
+		x->count_err ? json_null() : gw_cli_json_u64(x->count.bytes),
+		gw_cli_json_u64(x->interval),
+		d->checkpoint_s ? gw_cli_json_u64(d->checkpoint_s)
+				: json_null(),
+		gw_cli_json_u64(x->nrps),
+		gw_cli_json_u64(d->snap_seq),
+	};
+	static const char *const k[] = {
+		"extents",    "allocated_extents",   "allocated_bytes",
+		"checkpoint", "checkpoint_override", "restore_points",
+		"snap_seq",
+	};
+	size_t i;
+	int err = 0;
 
-	e1 = json_object_set_new(o, "extents", gw_cli_json_u64(extents));
-	e2 = json_object_set_new(o, "allocated_extents",
-				 count_err ? json_null()
-					   : gw_cli_json_u64(c->n));
-	e3 = json_object_set_new(o, "allocated_bytes",
-				 count_err ? json_null()
-					   : gw_cli_json_u64(c->bytes));
-	if (e1 || e2 || e3) {
+	/* json_object_set_new() steals the value even when it fails. */
+	for (i = 0; i < sizeof(k) / sizeof(k[0]); i++)
+		if (json_object_set_new(o, k[i], v[i]))
+			err = -ENOMEM;
+	if (err) {
 		json_decref(o);
 		o = NULL;
 	}
-	return gw_cli_json_print(o);
+	return o;
 }
 
 static void show_text(const struct tenant_info *t, const struct tenant_disk *d,
-		      const struct extent_count *c, int count_err)
+		      const struct disk_extra *x)
 {
-	char size[32], extent[32], bytes[32], created[32];
+	char size[32], extent[32], bytes[32], created[32], every[48];
 	uint64_t extents = (d->size + d->extent_size - 1) / d->extent_size;
 
 	gw_cli_fmt_size(d->size, size, sizeof(size));
 	gw_cli_fmt_size(d->extent_size, extent, sizeof(extent));
-	gw_cli_fmt_size(c->bytes, bytes, sizeof(bytes));
+	gw_cli_fmt_size(x->count.bytes, bytes, sizeof(bytes));
 	gw_cli_fmt_time(d->created, created, sizeof(created));
+	gw_cli_fmt_interval(x->interval, every, sizeof(every));
 	printf("Disk %s/%s/%s\n"
-	       "  id:           %" PRIu64 "\n"
-	       "  export:       %s/%s (for tenant '%s')\n"
-	       "  size:         %s (%" PRIu64 " bytes)\n"
-	       "  extent size:  %s (%" PRIu64 " extents)\n",
+	       "  id:             %" PRIu64 "\n"
+	       "  export:         %s/%s (for tenant '%s')\n"
+	       "  size:           %s (%" PRIu64 " bytes)\n"
+	       "  extent size:    %s (%" PRIu64 " extents)\n",
 	       t->name, d->vm, d->name, d->id, d->vm, d->name, t->name, size,
 	       d->size, extent, extents);
-	if (count_err)
-		printf("  allocated:    unknown (%s)\n",
-		       gw_cli_strerror(count_err));
+	if (x->count_err)
+		printf("  allocated:      unknown (%s)\n",
+		       gw_cli_strerror(x->count_err));
 	else
-		printf("  allocated:    %" PRIu64 " extent%s (%s)\n", c->n,
-		       c->n == 1 ? "" : "s", bytes);
-	printf("  created:      %s\n", created);
+		printf("  allocated:      %" PRIu64 " extent%s (%s)\n",
+		       x->count.n, x->count.n == 1 ? "" : "s", bytes);
+	printf("  checkpoint:     every %s%s\n"
+	       "  restore points: %zu\n"
+	       "  snap_seq:       %" PRIu64 "\n"
+	       "  created:        %s\n",
+	       every, d->checkpoint_s ? "" : ", the tenant's", x->nrps,
+	       d->snap_seq, created);
+}
+
+static uint32_t effective_interval(const struct tenant_info *t,
+				   const struct tenant_disk *d)
+{
+	if (d->checkpoint_s)
+		return d->checkpoint_s;
+	return t->checkpoint_s ? t->checkpoint_s : TENANT_CHECKPOINT_DEFAULT;
 }
 
 static int disk_show_cmd(struct gw_cli *cli, int argc, char **argv)
 {
 	struct tenant_catalog *cat = NULL;
-	struct extent_count count = {0};
+	struct disk_extra x = {0};
+	struct gw_cli_vec rps = {0};
 	struct tenant_info t;
 	struct tenant_disk d;
 	bool json = false;
-	int rc, count_err;
+	int rc;
 
 	rc = gw_cli_opts_json(cli, argc, argv, show_usage, &json);
 	if (rc)
@@ -473,31 +428,57 @@ static int disk_show_cmd(struct gw_cli *cli, int argc, char **argv)
 	if (gw_cli_catalog_open(cli, &cat) < 0)
 		return GW_CLI_FAIL;
 	rc = GW_CLI_FAIL;
-	if (lookup(cat, argv[optind], &t, &d) < 0)
+	if (gw_cli_disk_lookup(cat, argv[optind], &t, &d) < 0 ||
+	    gw_cli_load_rps(cat, d.id, &rps) < 0)
 		goto out;
+	x.nrps = rps.n;
+	x.interval = effective_interval(&t, &d);
 	/* The count is a courtesy: an unreachable store must not hide
 	 * what the catalog knows. */
-	count_err = count_extents(cat, &t, &d, &count);
+	x.count_err = count_extents(cat, &t, &d, &x.count);
 	tenant_catalog_close(cat);
 	cat = NULL;
 	if (json) {
-		if (show_json(&t, &d, &count, count_err) == 0)
+		if (gw_cli_json_print(show_obj(&t, &d, &x)) == 0)
 			rc = GW_CLI_OK;
 	} else {
-		show_text(&t, &d, &count, count_err);
+		show_text(&t, &d, &x);
 		rc = GW_CLI_OK;
 	}
 out:
+	gw_cli_vec_free(&rps);
 	tenant_catalog_close(cat);
 	return rc;
+}
+
+/* Removes every restore point of a disk, newest first, so that an
+ * interrupted removal leaves the oldest ones (still consistent). */
+static int remove_rps(struct tenant_catalog *cat, struct gw_cli_lock *lk,
+		      const struct tenant_info *t, const struct tenant_disk *d,
+		      size_t *removed)
+{
+	struct gw_cli_vec rps;
+	size_t i;
+	int err;
+
+	err = gw_cli_load_rps(cat, d->id, &rps);
+	for (i = rps.n; err == 0 && i-- > 0;) {
+		err = gw_cli_rp_remove(cat, lk, t, d, gw_cli_vec_at(&rps, i));
+		if (err == 0)
+			(*removed)++;
+	}
+	gw_cli_vec_free(&rps);
+	return err;
 }
 
 static int disk_remove_cmd(struct gw_cli *cli, int argc, char **argv)
 {
 	struct tenant_catalog *cat = NULL;
-	struct store s = {0};
+	struct gw_cli_lock lk = {-1, false};
+	struct gw_cli_store s = {0};
 	struct tenant_info t;
 	struct tenant_disk d;
+	size_t nrps = 0;
 	int rc, err;
 
 	rc = gw_cli_opts_json(cli, argc, argv, remove_usage, NULL);
@@ -508,16 +489,20 @@ static int disk_remove_cmd(struct gw_cli *cli, int argc, char **argv)
 	if (gw_cli_catalog_open(cli, &cat) < 0)
 		return GW_CLI_FAIL;
 	rc = GW_CLI_FAIL;
-	if (lookup(cat, argv[optind], &t, &d) < 0)
+	if (gw_cli_disk_lookup(cat, argv[optind], &t, &d) < 0 ||
+	    gw_cli_lock_take(cli, &lk) < 0)
 		goto out;
-	/* Objects first: if this fails half-way, the record still names
-	 * the disk and running the command again finishes the job. */
-	err = store_open(cat, &t, &s);
+	err = gw_cli_store_open(cat, &t, &s);
 	if (err < 0) {
 		gw_cli_fail("cannot open route '%s' of tenant '%s': %s",
 			    t.route, t.name, gw_cli_strerror(err));
 		goto out;
 	}
+	/* Restore points first (their snap ids go back to the store), then
+	 * the objects, then the record: if this stops half-way, the record
+	 * still names the disk and running the command again finishes. */
+	if (remove_rps(cat, &lk, &t, &d, &nrps) < 0)
+		goto out;
 	err = storage_disk_destroy(s.st, t.ns, d.id, d.size, d.extent_size);
 	if (err < 0) {
 		gw_cli_fail("cannot remove the objects of disk '%s': %s",
@@ -530,10 +515,152 @@ static int disk_remove_cmd(struct gw_cli *cli, int argc, char **argv)
 			    argv[optind], gw_cli_strerror(err));
 		goto out;
 	}
-	printf("Removed disk %s/%s/%s and its data.\n", t.name, d.vm, d.name);
+	printf("Removed disk %s/%s/%s and its data", t.name, d.vm, d.name);
+	if (nrps)
+		printf(", with %zu restore point%s", nrps,
+		       nrps == 1 ? "" : "s");
+	printf(".\n");
 	rc = GW_CLI_OK;
 out:
-	store_close(&s);
+	gw_cli_store_close(&s);
+	gw_cli_lock_release(&lk);
+	tenant_catalog_close(cat);
+	return rc;
+}
+
+static int disk_set_cmd(struct gw_cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"checkpoint", required_argument, NULL, 'c'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct tenant_catalog *cat = NULL;
+	const char *every = NULL;
+	struct tenant_info t;
+	struct tenant_disk d;
+	uint32_t secs;
+	int c, rc, err;
+
+	while ((c = gw_cli_getopt(cli, argc, argv, "h", opts)) != -1) {
+		if (c == 'c')
+			every = optarg;
+		else if (c == 'h')
+			return gw_cli_help(set_usage);
+		else
+			return GW_CLI_USAGE;
+	}
+	if (gw_cli_nargs(cli, argc - optind, 1, 1, "TENANT/VM/DISK") < 0)
+		return GW_CLI_USAGE;
+	if (!every)
+		return gw_cli_usage_error(cli, "missing --checkpoint SECONDS");
+	if (gw_cli_parse_checkpoint(every, true, &secs) < 0)
+		return GW_CLI_FAIL;
+	if (gw_cli_catalog_open(cli, &cat) < 0)
+		return GW_CLI_FAIL;
+	rc = GW_CLI_FAIL;
+	if (gw_cli_disk_lookup(cat, argv[optind], &t, &d) < 0)
+		goto out;
+	err = tenant_disk_set_checkpoint(cat, d.id, secs);
+	if (err < 0) {
+		gw_cli_fail("cannot set the checkpoint of disk '%s': %s",
+			    argv[optind], gw_cli_strerror(err));
+		goto out;
+	}
+	d.checkpoint_s = secs;
+	printf("Disk %s/%s/%s: restore point every %u s%s.\n", t.name, d.vm,
+	       d.name, effective_interval(&t, &d),
+	       secs ? "" : " (the tenant's interval)");
+	rc = GW_CLI_OK;
+out:
+	tenant_catalog_close(cat);
+	return rc;
+}
+
+/* Grows a disk in the catalog, through havend if it runs; reports. */
+static int resize(struct tenant_catalog *cat, struct gw_cli_lock *lk,
+		  const struct tenant_info *t, const struct tenant_disk *d,
+		  uint64_t size)
+{
+	struct tenant_req req = {.type = TENANT_REQ_DISK_RESIZE};
+	int err;
+
+	if (!lk->held) {
+		req.tenant_id = t->id;
+		snprintf(req.vm, sizeof(req.vm), "%s", d->vm);
+		req.disk_id = d->id;
+		req.size = size;
+		err = gw_cli_request(cat, lk, &req);
+		if (err <= 0)
+			return err;
+	}
+	err = tenant_disk_resize(cat, d->id, size);
+	if (err < 0) {
+		gw_cli_fail("cannot resize disk %s/%s/%s: %s", t->name, d->vm,
+			    d->name, gw_cli_strerror(err));
+		return err;
+	}
+	gw_cli_header_update(cat, t, d->id);
+	return 0;
+}
+
+static int disk_resize_cmd(struct gw_cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"size", required_argument, NULL, 's'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct tenant_catalog *cat = NULL;
+	struct gw_cli_lock lk = {-1, false};
+	const char *size_arg = NULL;
+	struct tenant_info t;
+	struct tenant_disk d;
+	char old[32], new[32];
+	uint64_t size;
+	int c, rc;
+
+	while ((c = gw_cli_getopt(cli, argc, argv, "h", opts)) != -1) {
+		if (c == 's')
+			size_arg = optarg;
+		else if (c == 'h')
+			return gw_cli_help(resize_usage);
+		else
+			return GW_CLI_USAGE;
+	}
+	if (gw_cli_nargs(cli, argc - optind, 1, 1, "TENANT/VM/DISK") < 0)
+		return GW_CLI_USAGE;
+	if (!size_arg)
+		return gw_cli_usage_error(cli, "missing --size SIZE");
+	if (parse_size("size", size_arg, &size) < 0)
+		return GW_CLI_FAIL;
+	if (size % 512)
+		return gw_cli_fail("invalid size '%s': not a multiple of 512 "
+				   "bytes",
+				   size_arg);
+	if (gw_cli_catalog_open(cli, &cat) < 0)
+		return GW_CLI_FAIL;
+	rc = GW_CLI_FAIL;
+	if (gw_cli_disk_lookup(cat, argv[optind], &t, &d) < 0)
+		goto out;
+	gw_cli_fmt_size(d.size, old, sizeof(old));
+	gw_cli_fmt_size(size, new, sizeof(new));
+	/* Restore points and the tenant's file systems assume a disk never
+	 * shrinks under them. */
+	if (size <= d.size) {
+		gw_cli_fail("cannot resize disk '%s' to %s: it is %s already, "
+			    "and disks only grow",
+			    argv[optind], new, old);
+		goto out;
+	}
+	if (gw_cli_lock_take(cli, &lk) < 0 ||
+	    resize(cat, &lk, &t, &d, size) < 0)
+		goto out;
+	printf("Resized disk %s/%s/%s from %s to %s (%" PRIu64 " bytes).\n",
+	       t.name, d.vm, d.name, old, new, size);
+	rc = GW_CLI_OK;
+out:
+	gw_cli_lock_release(&lk);
 	tenant_catalog_close(cat);
 	return rc;
 }
@@ -542,7 +669,11 @@ static const struct gw_cli_cmd disk_cmds[] = {
 	{"create", disk_create_cmd, "create a disk"},
 	{"list", disk_list_cmd, "list disks"},
 	{"show", disk_show_cmd, "show a disk"},
-	{"remove", disk_remove_cmd, "remove a disk and its data"},
+	{"set", disk_set_cmd, "set a disk's restore point interval"},
+	{"resize", disk_resize_cmd, "grow a disk"},
+	{"remove", disk_remove_cmd,
+	 "remove a disk, its restore points and "
+	 "data"},
 };
 
 int gw_cli_cmd_disk(struct gw_cli *cli, int argc, char **argv)

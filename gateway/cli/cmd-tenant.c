@@ -1,4 +1,4 @@
-/* havenctl tenant add|list|show. */
+/* havenctl tenant add|list|show|set. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -12,12 +12,27 @@ static const char tenant_usage[] =
 	"namespace, and never sees another tenant's.\n";
 
 static const char add_usage[] =
-	"Usage: havenctl [-d DIR] tenant add NAME [--route ROUTE]\n"
+	"Usage: havenctl [-d DIR] tenant add NAME [--route ROUTE] "
+	"[--checkpoint SECONDS]\n"
 	"Add a tenant.  NAME is [a-z0-9][a-z0-9._-]{0,62}, without '..'.\n"
 	"\n"
-	"  --route ROUTE   where its disks are stored "
+	"  --route ROUTE          where its disks are stored "
 	"(default: " GW_CLI_DEFAULT_ROUTE ")\n"
-	"  -h, --help      show this help\n";
+	"  --checkpoint SECONDS   restore point interval of its disks "
+	"(5 s to\n"
+	"                         30 days; default 60)\n"
+	"  -h, --help             show this help\n";
+
+static const char set_usage[] =
+	"Usage: havenctl [-d DIR] tenant set NAME --checkpoint SECONDS\n"
+	"Change a tenant's settings.\n"
+	"\n"
+	"  --checkpoint SECONDS   cut a restore point of each disk at the "
+	"first\n"
+	"                         flush this long after the previous one "
+	"(5 s\n"
+	"                         to 30 days); disks may override it\n"
+	"  -h, --help             show this help\n";
 
 static const char list_usage[] =
 	"Usage: havenctl [-d DIR] tenant list [--json]\n"
@@ -37,18 +52,21 @@ static int tenant_add_cmd(struct gw_cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"route", required_argument, NULL, 'r'},
+		{"checkpoint", required_argument, NULL, 'c'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	struct tenant_catalog *cat = NULL;
 	struct tenant_info t = {0};
 	struct tenant_route r;
-	const char *route = GW_CLI_DEFAULT_ROUTE;
+	const char *route = GW_CLI_DEFAULT_ROUTE, *every = NULL;
 	int c, rc, err;
 
 	while ((c = gw_cli_getopt(cli, argc, argv, "h", opts)) != -1) {
 		if (c == 'r')
 			route = optarg;
+		else if (c == 'c')
+			every = optarg;
 		else if (c == 'h')
 			return gw_cli_help(add_usage);
 		else
@@ -57,7 +75,9 @@ static int tenant_add_cmd(struct gw_cli *cli, int argc, char **argv)
 	if (gw_cli_nargs(cli, argc - optind, 1, 1, "tenant NAME") < 0)
 		return GW_CLI_USAGE;
 	if (gw_cli_check_name("tenant", argv[optind]) < 0 ||
-	    gw_cli_check_name("route", route) < 0)
+	    gw_cli_check_name("route", route) < 0 ||
+	    (every &&
+	     gw_cli_parse_checkpoint(every, false, &t.checkpoint_s) < 0))
 		return GW_CLI_FAIL;
 	/* Credential listings show operators as "operator", and operator
 	 * certificates are named "<site>.operator". */
@@ -102,12 +122,18 @@ out:
 	return rc;
 }
 
+static uint32_t interval(const struct tenant_info *t)
+{
+	return t->checkpoint_s ? t->checkpoint_s : TENANT_CHECKPOINT_DEFAULT;
+}
+
 static json_t *tenant_json(const struct tenant_info *t)
 {
-	return json_pack("{s:o, s:s, s:s, s:s, s:s, s:o}", "id",
+	return json_pack("{s:o, s:s, s:s, s:s, s:s, s:o, s:o}", "id",
 			 gw_cli_json_u64(t->id), "name", t->name, "state",
 			 gw_cli_state_name(t->state), "route", t->route,
-			 "namespace", t->ns, "created",
+			 "namespace", t->ns, "checkpoint",
+			 gw_cli_json_u64(interval(t)), "created",
 			 gw_cli_json_time(t->created));
 }
 
@@ -228,18 +254,20 @@ static int show_text(const struct tenant_info *t,
 		     const struct gw_cli_vec *disks)
 {
 	struct gw_cli_vec self;
-	char created[32];
+	char created[32], every[48];
 	int err;
 
 	gw_cli_fmt_time(t->created, created, sizeof(created));
+	gw_cli_fmt_interval(interval(t), every, sizeof(every));
 	printf("Tenant %s\n"
-	       "  id:         %" PRIu64 "\n"
-	       "  state:      %s\n"
-	       "  route:      %s\n"
-	       "  namespace:  %s\n"
-	       "  created:    %s\n",
+	       "  id:          %" PRIu64 "\n"
+	       "  state:       %s\n"
+	       "  route:       %s\n"
+	       "  namespace:   %s\n"
+	       "  checkpoint:  every %s%s\n"
+	       "  created:     %s\n",
 	       t->name, t->id, gw_cli_state_name(t->state), t->route, t->ns,
-	       created);
+	       every, t->checkpoint_s ? "" : " (default)", created);
 	/* The table helpers name tenants through a vector of tenants. */
 	gw_cli_vec_init(&self, sizeof(*t));
 	err = gw_cli_vec_push(&self, t);
@@ -298,10 +326,58 @@ out:
 	return rc;
 }
 
+static int tenant_set_cmd(struct gw_cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"checkpoint", required_argument, NULL, 'c'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct tenant_catalog *cat = NULL;
+	const char *every = NULL;
+	struct tenant_info t;
+	uint32_t secs;
+	int c, rc, err;
+
+	while ((c = gw_cli_getopt(cli, argc, argv, "h", opts)) != -1) {
+		if (c == 'c')
+			every = optarg;
+		else if (c == 'h')
+			return gw_cli_help(set_usage);
+		else
+			return GW_CLI_USAGE;
+	}
+	if (gw_cli_nargs(cli, argc - optind, 1, 1, "tenant NAME") < 0)
+		return GW_CLI_USAGE;
+	if (!every)
+		return gw_cli_usage_error(cli, "missing --checkpoint SECONDS");
+	if (gw_cli_parse_checkpoint(every, false, &secs) < 0)
+		return GW_CLI_FAIL;
+	if (gw_cli_catalog_open(cli, &cat) < 0)
+		return GW_CLI_FAIL;
+	rc = GW_CLI_FAIL;
+	if (gw_cli_tenant_get(cat, argv[optind], &t) < 0)
+		goto out;
+	err = tenant_set_checkpoint(cat, t.id, secs);
+	if (err < 0) {
+		gw_cli_fail("cannot set the checkpoint of tenant '%s': %s",
+			    t.name, gw_cli_strerror(err));
+		goto out;
+	}
+	printf("Tenant '%s': restore point every %u s (disks without an "
+	       "interval of their own).\n",
+	       t.name, secs);
+	rc = GW_CLI_OK;
+out:
+	tenant_catalog_close(cat);
+	return rc;
+}
+
 static const struct gw_cli_cmd tenant_cmds[] = {
 	{"add", tenant_add_cmd, "add a tenant"},
 	{"list", tenant_list_cmd, "list the tenants"},
 	{"show", tenant_show_cmd, "show a tenant, its credentials and disks"},
+	{"set", tenant_set_cmd, "set a tenant's restore point interval"},
 };
 
 int gw_cli_cmd_tenant(struct gw_cli *cli, int argc, char **argv)

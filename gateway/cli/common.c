@@ -3,13 +3,19 @@
  * directory and copying catalog listings out.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "storage.h"
 
 void gw_cli_print_cmds(const struct gw_cli_cmd *cmds, size_t ncmds)
 {
@@ -339,4 +345,282 @@ const char *gw_cli_tenant_name(const struct gw_cli_vec *tenants, uint64_t id)
 			return t->name;
 	}
 	return NULL;
+}
+
+/* Splits "A/B" (nparts 2) or "A/B/C" (3): -EINVAL for another shape,
+ * -ENAMETOOLONG after reporting an invalid name. */
+static int split_path(const char *arg, int nparts, struct gw_cli_path *p)
+{
+	static const char *const kinds[] = {"tenant", "VM", "disk"};
+	char *dst[] = {p->tenant, p->vm, p->disk};
+	char seg[TENANT_PATH_MAX];
+	const char *s = arg, *end;
+	size_t len;
+	int i;
+
+	memset(p, 0, sizeof(*p));
+	if (strlen(arg) >= sizeof(seg))
+		return -EINVAL;
+	for (i = 0; i < nparts; i++) {
+		end = strchr(s, '/');
+		if ((i < nparts - 1) != (end != NULL))
+			return -EINVAL;
+		len = end ? (size_t)(end - s) : strlen(s);
+		if (len == 0)
+			return -EINVAL;
+		memcpy(seg, s, len);
+		seg[len] = '\0';
+		s = end ? end + 1 : s + len;
+		if (!tenant_name_valid(seg))
+			continue; /* reported below, once the shape is right */
+		memcpy(dst[i], seg, len + 1);
+	}
+	/* The shape is right: now name what is wrong in it. */
+	for (i = 0, s = arg; i < nparts; i++) {
+		end = strchr(s, '/');
+		len = end ? (size_t)(end - s) : strlen(s);
+		memcpy(seg, s, len);
+		seg[len] = '\0';
+		if (gw_cli_check_name(kinds[i], seg) < 0)
+			return -ENAMETOOLONG;
+		s = end ? end + 1 : s + len;
+	}
+	return 0;
+}
+
+int gw_cli_parse_path(const char *arg, bool vm_only_ok, struct gw_cli_path *p)
+{
+	int err;
+
+	err = split_path(arg, 3, p);
+	if (err == -EINVAL && vm_only_ok)
+		err = split_path(arg, 2, p);
+	if (err == -EINVAL)
+		gw_cli_fail("invalid %s '%s': use TENANT/VM/DISK%s",
+			    vm_only_ok ? "path" : "disk", arg,
+			    vm_only_ok ? " or TENANT/VM" : "");
+	/* -ENAMETOOLONG: an invalid name, reported already. */
+	return err < 0 ? -EINVAL : 0;
+}
+
+int gw_cli_disk_lookup(struct tenant_catalog *cat, const char *arg,
+		       struct tenant_info *t, struct tenant_disk *d)
+{
+	struct gw_cli_path p;
+	int err;
+
+	err = gw_cli_parse_path(arg, false, &p);
+	if (err == 0)
+		err = gw_cli_tenant_get(cat, p.tenant, t);
+	if (err < 0)
+		return err;
+	err = tenant_disk_get(cat, t->id, p.vm, p.disk, d);
+	if (err == -ENOENT)
+		gw_cli_fail("disk '%s' does not exist", arg);
+	else if (err < 0)
+		gw_cli_fail("cannot read disk '%s': %s", arg,
+			    gw_cli_strerror(err));
+	return err;
+}
+
+static const char *or_null(const char *s)
+{
+	return s[0] ? s : NULL;
+}
+
+void gw_cli_storage_route(const struct tenant_route *r,
+			  struct storage_route *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->type = r->type;
+	out->path = or_null(r->path);
+	out->ceph_conf = or_null(r->ceph_conf);
+	out->pool = or_null(r->pool);
+	out->client_id = or_null(r->client_id);
+	out->keyring = or_null(r->keyring);
+}
+
+int gw_cli_store_open_route(const struct tenant_route *r,
+			    struct gw_cli_store *s)
+{
+	struct storage_route sr;
+	int err;
+
+	s->st = NULL;
+	gw_cli_storage_route(r, &sr);
+	err = storage_sync_new(&s->sync);
+	if (err < 0)
+		return err;
+	err = storage_store_open(&sr, storage_sync_env(s->sync), &s->st);
+	if (err < 0)
+		gw_cli_store_close(s);
+	return err;
+}
+
+int gw_cli_store_open(struct tenant_catalog *cat, const struct tenant_info *t,
+		      struct gw_cli_store *s)
+{
+	struct tenant_route r;
+	int err;
+
+	s->st = NULL;
+	s->sync = NULL;
+	err = tenant_route_get(cat, t->route, &r);
+	if (err < 0)
+		return err;
+	return gw_cli_store_open_route(&r, s);
+}
+
+void gw_cli_store_close(struct gw_cli_store *s)
+{
+	storage_store_close(s->st);
+	storage_sync_free(s->sync);
+	s->st = NULL;
+	s->sync = NULL;
+}
+
+/* ---- havend's lock and requests ---- */
+
+int gw_cli_lock_take(const struct gw_cli *cli, struct gw_cli_lock *lk)
+{
+	char path[TENANT_PATH_MAX];
+	int err;
+
+	lk->fd = -1;
+	lk->held = false;
+	err = gw_cli_path(cli, GW_CLI_LOCK, path, sizeof(path));
+	if (err == 0) {
+		lk->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		err = lk->fd < 0 ? -errno : 0;
+	}
+	if (err < 0) {
+		gw_cli_fail("cannot open %s/%s: %s", cli->dir, GW_CLI_LOCK,
+			    strerror(-err));
+		return err;
+	}
+	if (flock(lk->fd, LOCK_EX | LOCK_NB) == 0) {
+		lk->held = true;
+		return 0;
+	}
+	if (errno == EWOULDBLOCK)
+		return 0; /* havend runs */
+	err = -errno;
+	gw_cli_fail("cannot lock %s/%s: %s", cli->dir, GW_CLI_LOCK,
+		    strerror(-err));
+	gw_cli_lock_release(lk);
+	return err;
+}
+
+void gw_cli_lock_release(struct gw_cli_lock *lk)
+{
+	if (lk->fd >= 0)
+		close(lk->fd); /* drops the flock */
+	lk->fd = -1;
+	lk->held = false;
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+uint64_t gw_cli_now_ms(void)
+{
+	return now_ms();
+}
+
+/* Waits for havend to answer request 'id'.  0 with *out filled when it
+ * did, 1 when havend stopped first (the lock is ours now and the request
+ * withdrawn), -ETIMEDOUT, or another -errno. */
+static int wait_answer(struct tenant_catalog *cat, struct gw_cli_lock *lk,
+		       uint64_t id, struct tenant_req *out)
+{
+	const struct timespec tick = {0, 100 * 1000 * 1000};
+	uint64_t deadline = now_ms() + GW_CLI_REQUEST_TIMEOUT_MS;
+	int err;
+
+	for (;;) {
+		err = tenant_req_get(cat, id, out);
+		if (err < 0 || out->state != TENANT_REQ_PENDING)
+			return err;
+		/* A havend that stopped will never answer: once its lock is
+		 * free, look one last time, then act alone. */
+		if (!lk->held && flock(lk->fd, LOCK_EX | LOCK_NB) == 0) {
+			lk->held = true;
+			continue;
+		}
+		if (lk->held)
+			return 1;
+		if (now_ms() > deadline)
+			return -ETIMEDOUT;
+		nanosleep(&tick, NULL);
+	}
+}
+
+int gw_cli_request(struct tenant_catalog *cat, struct gw_cli_lock *lk,
+		   struct tenant_req *req)
+{
+	struct tenant_req ans;
+	int err;
+
+	req->state = TENANT_REQ_PENDING;
+	req->created_ms = now_ms();
+	err = tenant_req_add(cat, req);
+	if (err < 0) {
+		gw_cli_fail("cannot send the request to havend: %s",
+			    gw_cli_strerror(err));
+		return err;
+	}
+	err = wait_answer(cat, lk, req->id, &ans);
+	/* Withdrawn on every path: a late answer would surprise nobody,
+	 * but a request left pending would run at havend's next start. */
+	tenant_req_remove(cat, req->id);
+	if (err == 1)
+		return 1;
+	if (err == -ETIMEDOUT) {
+		gw_cli_fail(
+			"havend did not answer within %d s (request %" PRIu64
+			" withdrawn; see havend's log)",
+			GW_CLI_REQUEST_TIMEOUT_MS / 1000, req->id);
+		return err;
+	}
+	if (err < 0) {
+		gw_cli_fail("cannot read havend's answer: %s",
+			    gw_cli_strerror(err));
+		return err;
+	}
+	*req = ans;
+	if (ans.state != TENANT_REQ_DONE) {
+		gw_cli_fail("havend: %s",
+			    ans.message[0] ? ans.message : "request failed");
+		return ans.error < 0 ? ans.error : -EIO;
+	}
+	return 0;
+}
+
+int gw_cli_parse_checkpoint(const char *arg, bool zero_ok, uint32_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(arg, &end, 10);
+	if (arg[0] < '0' || arg[0] > '9' || *end || errno) {
+		gw_cli_fail("invalid checkpoint interval '%s': use a number of "
+			    "seconds",
+			    arg);
+		return -EINVAL;
+	}
+	if ((v == 0 && zero_ok) ||
+	    (v >= TENANT_CHECKPOINT_MIN && v <= GW_CLI_CHECKPOINT_MAX)) {
+		*out = (uint32_t)v;
+		return 0;
+	}
+	gw_cli_fail("invalid checkpoint interval '%s': use %d to %d seconds%s",
+		    arg, TENANT_CHECKPOINT_MIN, GW_CLI_CHECKPOINT_MAX,
+		    zero_ok ? ", or 0 to inherit the tenant's" : "");
+	return -ERANGE;
 }

@@ -16,10 +16,12 @@ static int cmd_help(struct gw_cli *cli, int argc, char **argv);
 
 static const struct gw_cli_cmd commands[] = {
 	{"init", gw_cli_cmd_init, "create the data directory, CA and catalog"},
-	{"tenant", gw_cli_cmd_tenant, "add, list and show tenants"},
+	{"tenant", gw_cli_cmd_tenant, "add, list, show and set tenants"},
 	{"cert", gw_cli_cmd_cert, "issue, list and revoke site certificates"},
-	{"disk", gw_cli_cmd_disk, "create, list, show and remove disks"},
-	{"route", gw_cli_cmd_route, "list storage routes"},
+	{"disk", gw_cli_cmd_disk,
+	 "create, list, show, resize and remove disks"},
+	{"rp", gw_cli_cmd_rp, "list, create and remove restore points"},
+	{"route", gw_cli_cmd_route, "add and list storage routes"},
 	{"help", cmd_help, "show the usage of a command"},
 };
 

@@ -55,6 +55,39 @@ void gw_cli_fmt_time_json(uint64_t unix_secs, char *buf, size_t len)
 	fmt_time(unix_secs, true, buf, len);
 }
 
+void gw_cli_fmt_time_ms(uint64_t unix_ms, char *buf, size_t len)
+{
+	time_t t = (time_t)(unix_ms / 1000);
+	struct tm tm;
+
+	if (!gmtime_r(&t, &tm) ||
+	    strftime(buf, len, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
+		snprintf(buf, len, "%" PRIu64 " ms", unix_ms);
+}
+
+json_t *gw_cli_json_time_ms(uint64_t unix_ms)
+{
+	char buf[40], day[32];
+	time_t t = (time_t)(unix_ms / 1000);
+	struct tm tm;
+
+	if (!gmtime_r(&t, &tm) ||
+	    strftime(day, sizeof(day), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+		return gw_cli_json_u64(unix_ms);
+	snprintf(buf, sizeof(buf), "%s.%03uZ", day, (unsigned)(unix_ms % 1000));
+	return json_string(buf);
+}
+
+void gw_cli_fmt_interval(uint32_t seconds, char *buf, size_t len)
+{
+	if (seconds % 3600 == 0)
+		snprintf(buf, len, "%u s (%u h)", seconds, seconds / 3600);
+	else if (seconds % 60 == 0)
+		snprintf(buf, len, "%u s (%u min)", seconds, seconds / 60);
+	else
+		snprintf(buf, len, "%u s", seconds);
+}
+
 const char *gw_cli_state_name(uint32_t state)
 {
 	switch (state) {
@@ -62,6 +95,20 @@ const char *gw_cli_state_name(uint32_t state)
 		return "active";
 	case TENANT_SUSPENDED:
 		return "suspended";
+	default:
+		return "unknown";
+	}
+}
+
+const char *gw_cli_trigger_name(uint32_t t)
+{
+	switch (t) {
+	case TENANT_RP_CHECKPOINT:
+		return "checkpoint";
+	case TENANT_RP_SESSION_END:
+		return "session_end";
+	case TENANT_RP_MANUAL:
+		return "manual";
 	default:
 		return "unknown";
 	}
@@ -203,4 +250,91 @@ json_t *gw_cli_json_u64(uint64_t v)
 	/* Every value we print (ids, sizes, times) is far below 2^63;
 	 * clamping keeps a corrupt record from printing a negative. */
 	return json_integer(v > INT64_MAX ? INT64_MAX : (json_int_t)v);
+}
+
+/* ---- restore points ---- */
+
+json_t *gw_cli_rp_json(const struct tenant_info *t, const struct tenant_disk *d,
+		       const struct tenant_rp *rp)
+{
+	char path[3 * (TENANT_NAME_MAX + 1)], export[3 * (TENANT_NAME_MAX + 1)];
+
+	snprintf(path, sizeof(path), "%s/%s/%s", t->name, d->vm, d->name);
+	snprintf(export, sizeof(export), "%s/%s@%" PRIu64, d->vm, d->name,
+		 rp->id);
+	return json_pack("{s:s, s:o, s:o, s:o, s:o, s:s, s:o, s:o, s:o, s:o, "
+			 "s:s}",
+			 "disk", path, "id", gw_cli_json_u64(rp->id), "name",
+			 rp->name[0] ? json_string(rp->name) : json_null(),
+			 "created", gw_cli_json_time_ms(rp->created_ms),
+			 "created_ms", gw_cli_json_u64(rp->created_ms),
+			 "trigger", gw_cli_trigger_name(rp->trigger), "size",
+			 gw_cli_json_u64(rp->size), "bytes_changed",
+			 gw_cli_json_u64(rp->bytes_changed), "group",
+			 rp->group ? gw_cli_json_u64(rp->group) : json_null(),
+			 "snap_id", gw_cli_json_u64(rp->snap_id), "export",
+			 export);
+}
+
+int gw_cli_print_rps_json(const struct tenant_info *t,
+			  const struct gw_cli_rp_row *rows, size_t n)
+{
+	json_t *arr = json_array();
+	size_t i;
+
+	for (i = 0; arr && i < n; i++) {
+		if (json_array_append_new(
+			    arr, gw_cli_rp_json(t, rows[i].d, &rows[i].rp))) {
+			json_decref(arr);
+			arr = NULL;
+		}
+	}
+	return gw_cli_json_print(arr);
+}
+
+int gw_cli_print_rps(const struct tenant_info *t,
+		     const struct gw_cli_rp_row *rows, size_t n, bool with_disk)
+{
+	static const char *const cols[] = {"DISK",     ">ID",	  "NAME",
+					   "CREATED",  "TRIGGER", ">SIZE",
+					   ">CHANGED", ">GROUP",  "EXPORT"};
+	char path[3 * (TENANT_NAME_MAX + 1)], id[24], created[40], size[32],
+		changed[32], group[24], export[3 * (TENANT_NAME_MAX + 1)];
+	struct gw_cli_table *tab = NULL;
+	size_t i, skip = with_disk ? 0 : 1;
+	int err;
+
+	err = gw_cli_table_new(cols + skip, 9 - skip, &tab);
+	for (i = 0; err == 0 && i < n; i++) {
+		const struct tenant_disk *d = rows[i].d;
+		const struct tenant_rp *rp = &rows[i].rp;
+		const char *row[] = {path,
+				     id,
+				     rp->name[0] ? rp->name : "-",
+				     created,
+				     gw_cli_trigger_name(rp->trigger),
+				     size,
+				     changed,
+				     group,
+				     export};
+
+		snprintf(path, sizeof(path), "%s/%s/%s", t->name, d->vm,
+			 d->name);
+		snprintf(id, sizeof(id), "%" PRIu64, rp->id);
+		gw_cli_fmt_time_ms(rp->created_ms, created, sizeof(created));
+		gw_cli_fmt_size(rp->size, size, sizeof(size));
+		gw_cli_fmt_size(rp->bytes_changed, changed, sizeof(changed));
+		snprintf(group, sizeof(group), "%" PRIu64, rp->group);
+		if (!rp->group)
+			snprintf(group, sizeof(group), "-");
+		snprintf(export, sizeof(export), "%s/%s@%" PRIu64, d->vm,
+			 d->name, rp->id);
+		err = gw_cli_table_add(tab, row + skip);
+	}
+	if (err == 0)
+		gw_cli_table_print(tab);
+	else
+		gw_cli_fail("cannot print restore points: %s", strerror(-err));
+	gw_cli_table_free(tab);
+	return err;
 }

@@ -12,7 +12,8 @@ done
 [ -x "$HAVENCTL" ] || { echo "FAIL: $HAVENCTL not built" >&2; exit 1; }
 
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+holder=
+trap '[ -z "$holder" ] || kill "$holder" 2>/dev/null; rm -rf "$tmp"' EXIT
 D="$tmp/haven"
 OUT="$tmp/stdout"
 ERR="$tmp/stderr"
@@ -333,11 +334,191 @@ json "removed disk gone" "sorted(x['path'] for x in d) ==
 refused "remove unknown disk" 1 "disk 'acme/vm1/d1' does not exist" \
     disk remove acme/vm1/d1
 
+# ---- routes ----
+
+mkdir "$tmp/objects"
+ok "route add local" route add other --type local --path "$tmp/objects"
+grep -q "^Added route 'other'" "$OUT" || fail "route add message"
+ok "route list --json with two routes" route list --json
+json "route add recorded" "[(r['name'], r['type'], r.get('path')) for r in d] ==
+    [('local', 'local', '$(realpath "$D")/store'),
+    ('other', 'local', '$(realpath "$tmp/objects")')]"
+refused "duplicate route" 1 "route 'other' already exists" \
+    route add other --type local --path "$tmp/objects"
+refused "local route without a directory" 1 "invalid --path .*: No such file" \
+    route add x --type local --path "$tmp/objects/nope"
+refused "route without --type" 2 "missing --type" route add x
+refused "unknown route type" 2 "unknown route type 'nfs'" route add x --type nfs
+refused "rados route without a pool" 2 "needs --ceph-conf FILE and --pool" \
+    route add x --type rados --ceph-conf /etc/hosts
+refused "rados route with an unreadable ceph.conf" 1 "invalid --ceph-conf" \
+    route add x --type rados --ceph-conf "$tmp/none.conf" --pool p
+# A monitor address where nothing listens: the cluster does not answer
+# (librados gives up after client_mount_timeout, 10 s).
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+printf '[global]\nmon host = 127.0.0.1:%s\nauth cluster required = none\nauth service required = none\nauth client required = none\n' \
+    "$port" >"$tmp/dead.conf"
+refused "unreachable cluster" 1 "cannot open the store of route 'x'" \
+    route add x --type rados --ceph-conf "$tmp/dead.conf" --pool p \
+    --client-id admin
+ok "route list after refusals" route list --json
+json "refused routes not recorded" "[r['name'] for r in d] == ['local', 'other']"
+ok "tenant on the new route" tenant add delta --route other
+
+# ---- restore points, while havend does not run ----
+
+ok "tenant add --checkpoint" tenant add gamma --checkpoint 30
+ok "tenant show --json" tenant show gamma --json
+json "tenant checkpoint" "d['checkpoint'] == 30"
+ok "tenant show default checkpoint" tenant show acme --json
+json "default checkpoint" "d['checkpoint'] == 60"
+refused "tenant checkpoint below 5 s" 1 "invalid checkpoint interval '4'" \
+    tenant set gamma --checkpoint 4
+refused "tenant checkpoint 0" 1 "invalid checkpoint interval '0'" \
+    tenant set gamma --checkpoint 0
+refused "tenant checkpoint above 30 days" 1 "use 5 to 2592000 seconds" \
+    tenant set gamma --checkpoint 2592001
+refused "tenant checkpoint garbage" 1 "use a number of seconds" \
+    tenant set gamma --checkpoint 1m
+refused "tenant add checkpoint below 5 s" 1 "invalid checkpoint" \
+    tenant add epsilon --checkpoint 2
+refused "tenant set without --checkpoint" 2 "missing --checkpoint" tenant set gamma
+ok "tenant set --checkpoint 5" tenant set gamma --checkpoint 5
+ok "tenant show" tenant show gamma
+grep -q '^  checkpoint:  every 5 s$' "$OUT" || fail "tenant show checkpoint"
+ok "tenant list --json" tenant list --json
+json "epsilon was not added" "'epsilon' not in [t['name'] for t in d]"
+
+ok "disk create gamma/vm1/d0" disk create gamma/vm1/d0 --size 8M --extent-size 1M
+ok "disk create gamma/vm1/d1" disk create gamma/vm1/d1 --size 4M
+ok "disk create gamma/vm2/d0" disk create gamma/vm2/d0 --size 4M
+ok "disk show new disk" disk show gamma/vm1/d0 --json
+json "new disk: tenant interval, no restore points" "d['checkpoint'] == 5 and
+    d['checkpoint_override'] is None and d['restore_points'] == 0 and
+    d['snap_seq'] == 0 and d['size'] == 8 << 20"
+ok "disk set --checkpoint" disk set gamma/vm1/d0 --checkpoint 120
+ok "disk show override" disk show gamma/vm1/d0 --json
+json "disk override" "d['checkpoint'] == 120 and d['checkpoint_override'] == 120"
+refused "disk checkpoint below 5 s" 1 "invalid checkpoint interval '3'" \
+    disk set gamma/vm1/d0 --checkpoint 3
+refused "disk set without --checkpoint" 2 "missing --checkpoint" \
+    disk set gamma/vm1/d0
+ok "disk set --checkpoint 0" disk set gamma/vm1/d0 --checkpoint 0
+ok "disk show inherits again" disk show gamma/vm1/d0
+grep -q "^  checkpoint:     every 5 s, the tenant's$" "$OUT" ||
+    fail "disk show checkpoint"
+grep -q '^  restore points: 0$' "$OUT" || fail "disk show restore points"
+
+ok "rp list, none yet" rp list gamma/vm1/d0 --json
+json "no restore points" "d == []"
+ok "rp create" rp create gamma/vm1/d0
+grep -q "gamma/vm1/d0  *1  -  .* UTC  manual  *8 MiB  *0 B  *-  vm1/d0@1$" "$OUT" ||
+    fail "rp create row"
+grep -q "^Tenant 'gamma' reads it as the export above" "$OUT" ||
+    fail "rp create names the export"
+ok "rp create --name" rp create gamma/vm1/d0 --name before-upgrade --json
+json "named restore point" "[(r['id'], r['name'], r['trigger'], r['export'],
+    r['size'], r['bytes_changed'], r['group'], r['disk']) for r in d] ==
+    [(2, 'before-upgrade', 'manual', 'vm1/d0@2', 8 << 20, 0, None,
+    'gamma/vm1/d0')] and d[0]['created'].endswith('Z')"
+refused "duplicate restore point name" 1 "already has a restore point named 'before-upgrade'" \
+    rp create gamma/vm1/d0 --name before-upgrade
+refused "restore point named latest" 1 "invalid restore point name 'latest'" \
+    rp create gamma/vm1/d0 --name latest
+refused "restore point named by digits" 1 "invalid restore point name '42'" \
+    rp create gamma/vm1/d0 --name 42
+refused "invalid restore point name" 1 "invalid restore point name 'Bad'" \
+    rp create gamma/vm1/d0 --name Bad
+ok "rp create for a VM" rp create gamma/vm1 --name group1 --json
+json "one instant for every disk of the VM" "[(r['disk'], r['id'], r['name'])
+    for r in d] == [('gamma/vm1/d0', 3, 'group1'), ('gamma/vm1/d1', 1, 'group1')]
+    and d[0]['group'] is not None and d[0]['group'] == d[1]['group']"
+refused "a VM without disks" 1 "VM 'gamma/vm9' has no disks" rp create gamma/vm9
+refused "rp create on an unknown disk" 1 "disk 'gamma/vm1/d7' does not exist" \
+    rp create gamma/vm1/d7
+refused "rp create on a bad path" 1 "use TENANT/VM/DISK or TENANT/VM" \
+    rp create gamma
+ok "rp list" rp list gamma/vm1/d0 --json
+json "rp list" "[(r['id'], r['name']) for r in d] == [(1, None),
+    (2, 'before-upgrade'), (3, 'group1')] and
+    len(set(r['snap_id'] for r in d)) == 3"
+snaps=$(python3 -c 'import json,sys; print(max(r["snap_id"] for r in json.load(open(sys.argv[1]))))' "$OUT")
+ok "rp list table" rp list gamma/vm1/d0
+head -n 1 "$OUT" | grep -qE '^ *ID  NAME  +CREATED  +TRIGGER  +SIZE  +CHANGED  +GROUP  EXPORT$' ||
+    fail "rp list header"
+[ "$(wc -l <"$OUT")" -eq 4 ] || fail "rp list rows"
+ok "disk show counts restore points" disk show gamma/vm1/d0 --json
+json "restore points and snap_seq" "d['restore_points'] == 3 and
+    d['snap_seq'] == $snaps"
+
+# The header object makes the store self-describing (same text as havend).
+hdr=$(find "$D/store/gamma" -name "$(printf '%016x' "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$OUT")").header*" | head -n 1)
+[ -n "$hdr" ] || fail "no header object for gamma/vm1/d0"
+grep -qx 'haven-disk 1' "$hdr" || fail "header magic"
+grep -qx 'label gamma/vm1/d0' "$hdr" || fail "header label"
+grep -qx "snap_seq $snaps" "$hdr" || fail "header snap_seq"
+grep -qE '^rp 2 snap [0-9]+ created_ms [0-9]+ trigger manual size 8388608 changed 0 group 0 name before-upgrade$' \
+    "$hdr" || fail "header restore point line"
+pass
+
+refused "rp remove without an id" 2 "missing" rp remove gamma/vm1/d0
+refused "rp remove of an unknown one" 1 "disk 'gamma/vm1/d0' has no restore point '9'" \
+    rp remove gamma/vm1/d0 9
+ok "rp remove by name" rp remove gamma/vm1/d0 before-upgrade
+grep -qx 'Removed restore point 2 (before-upgrade) of gamma/vm1/d0.' "$OUT" ||
+    fail "rp remove message"
+ok "rp remove latest" rp remove gamma/vm1/d0 latest
+grep -q 'Removed restore point 3 (group1)' "$OUT" || fail "latest is the newest"
+refused "removed twice" 1 "has no restore point '2'" rp remove gamma/vm1/d0 2
+ok "rp list after removals" rp list gamma/vm1/d0 --json
+json "one left" "[r['id'] for r in d] == [1]"
+grep -q 'name before-upgrade' "$hdr" && fail "header still lists a removed restore point"
+ok "rp create after removals" rp create gamma/vm1/d0 --json
+json "ids are not reused" "[r['id'] for r in d] == [4]"
+
+# A lock held for a moment (as by a havend that is stopping): havenctl
+# asks, notices that nobody runs any more, and then acts alone.
+flock "$D/havend.lock" sleep 1 &
+holder=$!
+for _ in $(seq 50); do
+    flock -n "$D/havend.lock" true || break
+    sleep 0.02
+done
+flock -n "$D/havend.lock" true && fail "the lock holder did not start"
+ok "rp create while the lock is briefly held" rp create gamma/vm2/d0 --json
+json "cut after the lock was freed" "[r['id'] for r in d] == [1]"
+wait "$holder"
+holder=
+
+ok "disk resize" disk resize gamma/vm1/d0 --size 16M
+grep -q 'from 8 MiB to 16 MiB' "$OUT" || fail "disk resize message"
+refused "disk resize shrinking" 1 "disks only grow" \
+    disk resize gamma/vm1/d0 --size 4M
+refused "disk resize to the same size" 1 "disks only grow" \
+    disk resize gamma/vm1/d0 --size 16M
+refused "disk resize not a multiple of 512" 1 "multiple of 512" \
+    disk resize gamma/vm1/d0 --size 20000000
+refused "disk resize without --size" 2 "missing --size" disk resize gamma/vm1/d0
+ok "disk show after resize" disk show gamma/vm1/d0 --json
+json "resized" "d['size'] == 16 << 20"
+grep -qx 'size 16777216' "$hdr" || fail "header size after resize"
+ok "rp list after resize" rp list gamma/vm1/d0 --json
+json "restore points keep their size" "[r['size'] for r in d] == [8 << 20] * 2"
+
+ok "disk remove with restore points" disk remove gamma/vm1/d0
+grep -qx 'Removed disk gamma/vm1/d0 and its data, with 2 restore points.' "$OUT" ||
+    fail "disk remove message"
+refused "its restore points are gone" 1 "disk 'gamma/vm1/d0' does not exist" \
+    rp list gamma/vm1/d0
+ok "the VM's other disk keeps its own" rp list gamma/vm1/d1 --json
+json "d1 restore point" "[r['id'] for r in d] == [1]"
+
 # ---- the command line itself ----
 
 for cmd in "" init tenant "tenant add" "tenant list" "tenant show" cert \
     "cert issue" "cert list" "cert revoke" disk "disk create" "disk list" \
-    "disk show" "disk remove" route "route list"; do
+    "disk show" "disk remove" "disk set" "disk resize" route "route list" \
+    "route add" "tenant set" rp "rp list" "rp create" "rp remove"; do
     # shellcheck disable=SC2086 # the words of $cmd are separate arguments
     run $cmd --help
     [ "$rc" -eq 0 ] || fail "'havenctl $cmd --help' exit $rc"
@@ -359,6 +540,6 @@ HAVEN_DIR="$D" "$HAVENCTL" tenant list --json >"$OUT" 2>"$ERR"
 rc=$?
 set -e
 [ "$rc" -eq 0 ] || fail "HAVEN_DIR: exit $rc"
-json "HAVEN_DIR is the default data directory" "len(d) == 3"
+json "HAVEN_DIR is the default data directory" "len(d) == 5"
 
 echo "$passed passed, 0 failed"

@@ -626,6 +626,7 @@ static void test_record_roundtrip(void **state)
 	strcpy(t.ns, "ns");
 	t.state = TENANT_SUSPENDED;
 	t.created = 1700000000;
+	t.checkpoint_s = 0x0a0b0c0d;
 	assert_int_equal(tenant_rec_tenant_encode(&t, buf, sizeof(buf), &len),
 			 0);
 	/* Little-endian fields after the 4-byte header. */
@@ -654,6 +655,8 @@ static void test_record_roundtrip(void **state)
 	d.size = 1ull << 40;
 	d.extent_size = 1u << 22;
 	d.created = 5;
+	d.checkpoint_s = 30;
+	d.snap_seq = 0xfedcba9876543210ull;
 	assert_int_equal(tenant_rec_disk_encode(&d, buf, sizeof(buf), &len), 0);
 	assert_int_equal(tenant_rec_disk_decode(buf, len, &d2), 0);
 	assert_memory_equal(&d, &d2, sizeof(d));
@@ -677,6 +680,8 @@ static size_t sample_disk(uint8_t *buf, struct tenant_disk *d)
 	d->size = 123456789;
 	d->extent_size = 65536;
 	d->created = 99;
+	d->checkpoint_s = 7;
+	d->snap_seq = 12;
 	assert_int_equal(tenant_rec_disk_encode(d, buf, TENANT_REC_MAX, &len),
 			 0);
 	return len;
@@ -708,7 +713,7 @@ static void test_record_corrupt(void **state)
 	memcpy(copy, buf, len);
 	memset(copy + len, 0x5a, 12);
 	copy[2] = (uint8_t)(len + 12);
-	copy[0] = 2;
+	copy[0] = TENANT_REC_VERSION + 1;
 	assert_int_equal(tenant_rec_disk_decode(copy, len + 12, &out), 0);
 	assert_memory_equal(&out, &d, sizeof(d));
 	/* ...but the header must account for those bytes. */
@@ -742,6 +747,120 @@ static void test_record_corrupt(void **state)
 	}
 }
 
+/* Version 1 records, byte by byte as the first release wrote them: they
+ * decode with the fields version 2 appended set to zero. */
+static void test_record_v1(void **state)
+{
+	/* clang-format off */
+	static const uint8_t tenant_v1[] = {
+		1, 0, 43, 0,			/* version 1, 43 bytes */
+		7, 0, 0, 0, 0, 0, 0, 0,		/* id 7 */
+		4, 0, 'a', 'c', 'm', 'e',	/* name */
+		7, 0, 'd', 'e', 'f', 'a', 'u', 'l', 't', /* route */
+		2, 0, 'n', 's',			/* namespace */
+		1, 0, 0, 0,			/* suspended */
+		0xf1, 0x53, 0x65, 0, 0, 0, 0, 0, /* created 0x6553f1 */
+	};
+	static const uint8_t disk_v1[] = {
+		1, 0, 49, 0,			/* version 1, 49 bytes */
+		9, 0, 0, 0, 0, 0, 0, 0,		/* id 9 */
+		7, 0, 0, 0, 0, 0, 0, 0,		/* tenant 7 */
+		2, 0, 'v', 'm',			/* vm */
+		3, 0, 's', 'd', 'a',		/* name */
+		0, 0, 0, 0x40, 0, 0, 0, 0,	/* size 1 GiB */
+		0, 0, 0x40, 0,			/* extent 4 MiB */
+		5, 0, 0, 0, 0, 0, 0, 0,		/* created 5 */
+	};
+	/* clang-format on */
+	uint8_t copy[64];
+	struct tenant_info t;
+	struct tenant_disk d;
+
+	(void)state;
+	memset(&t, 0xee, sizeof(t));
+	assert_int_equal(sizeof(tenant_v1), 43);
+	assert_int_equal(
+		tenant_rec_tenant_decode(tenant_v1, sizeof(tenant_v1), &t), 0);
+	assert_int_equal(t.id, 7);
+	assert_string_equal(t.name, "acme");
+	assert_string_equal(t.route, "default");
+	assert_string_equal(t.ns, "ns");
+	assert_int_equal(t.state, TENANT_SUSPENDED);
+	assert_int_equal(t.created, 0x6553f1);
+	assert_int_equal(t.checkpoint_s, 0);
+
+	memset(&d, 0xee, sizeof(d));
+	assert_int_equal(sizeof(disk_v1), 49);
+	assert_int_equal(tenant_rec_disk_decode(disk_v1, sizeof(disk_v1), &d),
+			 0);
+	assert_int_equal(d.id, 9);
+	assert_int_equal(d.tenant_id, 7);
+	assert_string_equal(d.vm, "vm");
+	assert_string_equal(d.name, "sda");
+	assert_int_equal(d.size, 1ull << 30);
+	assert_int_equal(d.extent_size, 4 << 20);
+	assert_int_equal(d.created, 5);
+	assert_int_equal(d.checkpoint_s, 0);
+	assert_int_equal(d.snap_seq, 0);
+
+	/* The same bytes labelled version 2 lack the version 2 fields. */
+	memcpy(copy, disk_v1, sizeof(disk_v1));
+	copy[0] = 2;
+	assert_int_equal(tenant_rec_disk_decode(copy, sizeof(disk_v1), &d),
+			 -EIO);
+	memcpy(copy, tenant_v1, sizeof(tenant_v1));
+	copy[0] = 2;
+	assert_int_equal(tenant_rec_tenant_decode(copy, sizeof(tenant_v1), &t),
+			 -EIO);
+}
+
+static void test_record_rp_req(void **state)
+{
+	struct tenant_rp rp = {0}, rp2;
+	struct tenant_req q = {0}, q2;
+	uint8_t buf[TENANT_REC_MAX];
+	size_t len, i;
+
+	(void)state;
+	rp.disk_id = 3;
+	rp.id = 4;
+	rp.snap_id = 1ull << 40;
+	rp.created_ms = 1700000000123ull;
+	rp.trigger = TENANT_RP_SESSION_END;
+	rp.size = 1ull << 33;
+	rp.bytes_changed = 77;
+	rp.group = 9;
+	strcpy(rp.name, "nightly");
+	assert_int_equal(tenant_rec_rp_encode(&rp, buf, sizeof(buf), &len), 0);
+	assert_int_equal(tenant_rec_rp_decode(buf, len, &rp2), 0);
+	assert_memory_equal(&rp, &rp2, sizeof(rp));
+	for (i = 0; i < len; i++)
+		assert_int_equal(tenant_rec_rp_decode(buf, i, &rp2), -EIO);
+
+	q.id = 5;
+	q.type = TENANT_REQ_RP_CREATE;
+	q.state = TENANT_REQ_FAILED;
+	q.created_ms = 1;
+	q.tenant_id = 2;
+	strcpy(q.vm, "web");
+	q.rp_id = 8;
+	q.size = 4096;
+	strcpy(q.name, "n");
+	memset(q.message, 'm', sizeof(q.message) - 1);
+	for (int32_t err = -4095; err <= 1; err += 1024) {
+		q.error = err == 1 ? INT32_MIN : err;
+		assert_int_equal(
+			tenant_rec_req_encode(&q, buf, sizeof(buf), &len), 0);
+		assert_int_equal(tenant_rec_req_decode(buf, len, &q2), 0);
+		assert_memory_equal(&q, &q2, sizeof(q));
+	}
+	for (i = 0; i < len; i++)
+		assert_int_equal(tenant_rec_req_decode(buf, i, &q2), -EIO);
+	memset(q.message, 'm', sizeof(q.message));
+	assert_int_equal(tenant_rec_req_encode(&q, buf, sizeof(buf), &len),
+			 -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -763,6 +882,8 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test(test_record_roundtrip),
 		cmocka_unit_test(test_record_corrupt),
+		cmocka_unit_test(test_record_v1),
+		cmocka_unit_test(test_record_rp_req),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -429,6 +429,73 @@ static void test_durability(void **state)
 	expect_obj(f, "obj2", STORAGE_SNAP_HEAD, "late", 4);
 }
 
+static int64_t obj_write_full(struct fixture *f, const char *oid,
+			      const void *buf, uint64_t len)
+{
+	return run(f, STORAGE_OP_WRITE_FULL, oid, 0, len,
+		   (void *)(uintptr_t)buf, STORAGE_SNAP_HEAD, 0, NULL);
+}
+
+static void test_write_full(void **state)
+{
+	struct fixture *f = *state;
+	char big[10000];
+
+	/* Creates the object. */
+	assert_int_equal(obj_write_full(f, "obj", "first content", 13), 0);
+	expect_obj(f, "obj", STORAGE_SNAP_HEAD, "first content", 13);
+	/* A longer object replaced by a shorter one: nothing of the old
+	 * content is left, not even past the new end. */
+	memset(big, 0x5a, sizeof(big));
+	assert_int_equal(obj_write(f, "obj", 0, big, sizeof(big)), 0);
+	assert_int_equal(obj_write_full(f, "obj", "short", 5), 0);
+	expect_obj(f, "obj", STORAGE_SNAP_HEAD, "short", 5);
+	/* Growing again does not bring old bytes back. */
+	assert_int_equal(obj_write(f, "obj", 8, "x", 1), 0);
+	expect_obj(f, "obj", STORAGE_SNAP_HEAD, "short\0\0\0x", 9);
+	/* Empty content leaves an empty object, which exists. */
+	assert_int_equal(obj_write_full(f, "obj", "", 0), 0);
+	expect_obj(f, "obj", STORAGE_SNAP_HEAD, "", 0);
+	/* Plain writes and zeroes after a replace act on the new object. */
+	assert_int_equal(obj_write_full(f, "obj", big, 4096), 0);
+	assert_int_equal(obj_write(f, "obj", 100, "mid", 3), 0);
+	assert_int_equal(obj_op(f, STORAGE_OP_ZERO, "obj", 0, 10), 0);
+	memcpy(big + 100, "mid", 3);
+	memset(big, 0, 10);
+	expect_obj(f, "obj", STORAGE_SNAP_HEAD, big, 4096);
+	/* And it is durable without a SYNC: nothing is left dirty for it. */
+	assert_int_equal(obj_op(f, STORAGE_OP_SYNC, "", 0, 0), 0);
+}
+
+static void test_write_full_snap(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t s[2];
+
+	assert_int_equal(obj_write(f, "obj", 0, "version-1-long", 14), 0);
+	s[0] = snap_new(f);
+	set_ctx(f, s, 1);
+	assert_int_equal(obj_write_full(f, "obj", "v2", 2), 0);
+	assert_int_equal(obj_write_full(f, "new", "born", 4), 0);
+	expect_obj(f, "obj", s[0], "version-1-long", 14);
+	expect_absent(f, "new", s[0]);
+	expect_obj(f, "obj", STORAGE_SNAP_HEAD, "v2", 2);
+	s[1] = snap_new(f);
+	set_ctx(f, s, 2);
+	assert_int_equal(obj_write_full(f, "obj", "version-3", 9), 0);
+	expect_obj(f, "obj", s[0], "version-1-long", 14);
+	expect_obj(f, "obj", s[1], "v2", 2);
+	expect_obj(f, "new", s[1], "born", 4);
+	expect_obj(f, "obj", STORAGE_SNAP_HEAD, "version-3", 9);
+	/* A writer without a context (the disk layer's header ioctx) makes
+	 * no clone, and the clones already taken stay. */
+	set_ctx(f, NULL, 0);
+	assert_int_equal(obj_write_full(f, "obj", "v4", 2), 0);
+	expect_obj(f, "obj", s[0], "version-1-long", 14);
+	expect_obj(f, "obj", s[1], "v2", 2);
+	expect_obj(f, "obj", STORAGE_SNAP_HEAD, "v4", 2);
+}
+
 /* ---- asynchronous submission ---- */
 
 struct batch {
@@ -504,6 +571,43 @@ static void test_order(void **state)
 			assert_int_equal(b.ops[i].result, 0);
 		}
 		expect_obj(f, "obj", STORAGE_SNAP_HEAD, "last", 4);
+		assert_int_equal(obj_op(f, STORAGE_OP_REMOVE, "obj", 0, 0), 0);
+		batch_free(&b);
+	}
+}
+
+/* WRITE_FULL takes its place in the object's order like any op: what was
+ * submitted before it is replaced, what comes after applies to it. */
+static void test_write_full_order(void **state)
+{
+	struct fixture *f = *state;
+	static const char long_data[] = "a long first version of the object";
+	struct batch b;
+	struct storage_op *op;
+	unsigned i, round;
+
+	for (round = 0; round < 50; round++) {
+		batch_init(&b, 4);
+		op = batch_op(&b, 0, STORAGE_OP_WRITE, "obj");
+		op->buf = (void *)(uintptr_t)long_data;
+		op->len = sizeof(long_data) - 1;
+		op = batch_op(&b, 1, STORAGE_OP_WRITE_FULL, "obj");
+		op->buf = "full";
+		op->len = 4;
+		op = batch_op(&b, 2, STORAGE_OP_WRITE, "obj");
+		op->buf = "++";
+		op->off = 4;
+		op->len = 2;
+		batch_op(&b, 3, STORAGE_OP_STAT, "obj");
+		for (i = 0; i < 4; i++)
+			storage_op_submit(f->st, f->io, &b.ops[i]);
+		storage_sync_wait(f->sync, &b.done);
+		for (i = 0; i < 4; i++) {
+			assert_int_equal(b.runs[i], 1);
+			assert_int_equal(b.ops[i].result, 0);
+		}
+		assert_int_equal(b.ops[3].size, 6);
+		expect_obj(f, "obj", STORAGE_SNAP_HEAD, "full++", 6);
 		assert_int_equal(obj_op(f, STORAGE_OP_REMOVE, "obj", 0, 0), 0);
 		batch_free(&b);
 	}
@@ -737,6 +841,8 @@ static void test_reopen(void **state)
 		skip();
 	assert_int_equal(obj_write(f, "obj", 0, "before", 6), 0);
 	assert_int_equal(obj_write(f, "gone", 0, "x", 1), 0);
+	assert_int_equal(obj_write_full(f, "full", "replaced-long", 13), 0);
+	assert_int_equal(obj_write_full(f, "full", "kept", 4), 0);
 	s1 = snap_new(f);
 	set_ctx(f, &s1, 1);
 	assert_int_equal(obj_write(f, "obj", 0, "AFTER!!", 7), 0);
@@ -750,10 +856,13 @@ static void test_reopen(void **state)
 	expect_obj(f, "obj", s1, "before", 6);
 	expect_obj(f, "gone", s1, "x", 1);
 	expect_absent(f, "gone", STORAGE_SNAP_HEAD);
+	/* WRITE_FULL needed no SYNC; its temp file is not an object. */
+	expect_obj(f, "full", STORAGE_SNAP_HEAD, "kept", 4);
 	memset(&l, 0, sizeof(l));
 	assert_int_equal(f->st->be_ops->list(f->io, "", list_cb, &l), 0);
-	assert_int_equal(l.n, 1);
+	assert_int_equal(l.n, 2);
 	assert_int_equal(listed_size(&l, "obj"), 7);
+	assert_int_equal(listed_size(&l, "full"), 4);
 	/* Ids keep increasing across restarts, and the clone state is
 	 * remembered: writing under the same context does not clone again. */
 	s2 = snap_new(f);
@@ -807,6 +916,8 @@ static void test_registry(void **state)
 			T(test_snap_three, bc), T(test_snap_many, bc),         \
 			T(test_snap_remove_middle, bc),                        \
 			T(test_snap_ctx_invalid, bc), T(test_reopen, bc),      \
+			T(test_write_full, bc), T(test_write_full_snap, bc),   \
+			T(test_write_full_order, bc),                          \
 	}
 #define T(fn, bc)                                                              \
 	cmocka_unit_test_prestate_setup_teardown(fn, setup, teardown, &(bc))
