@@ -4,8 +4,9 @@
  * extent n is the object storage_oid_extent(id, n).  An object that does
  * not exist reads as zeros, so holes cost nothing in the store.
  *
- * Each open disk keeps an allocation map, one bit per extent, built from
- * the object listing at open time and updated when ops are *submitted*.
+ * Each open live disk keeps an allocation map, one bit per extent, built
+ * from the object listing at open time and updated when ops are
+ * *submitted*; a restore-point view gets the map recorded at its cut.
  * Backends run the ops of one object in submission order, so a later
  * request always sees the map as the store will be once the earlier ops
  * have run.  The map errs only on the safe side: a set bit may name an

@@ -249,6 +249,8 @@ out:
 	return r;
 }
 
+/* ---- clones: taking them, reading them ---- */
+
 static int localbe_entry_ss(struct localbe *be, struct localbe_entry *e)
 {
 	int r;

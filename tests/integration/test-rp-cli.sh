@@ -46,8 +46,14 @@ jq_ok() {
     "$PY" -c '
 import json, sys
 d = json.load(open(sys.argv[1]))
-sys.exit(0 if eval(sys.argv[2]) else "false: " + sys.argv[2])
+sys.exit(0 if eval("(" + sys.argv[2] + ")") else "false: " + sys.argv[2])
 ' "$OUT" "$1" || { cat "$OUT" >&2; fail "$1"; }
+}
+
+# jq EXPR: print a Python expression over d, the JSON in $OUT.
+jq() {
+    "$PY" -c 'import json, sys; d = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' \
+        "$OUT" "$1"
 }
 
 # requests_since N: how many havenctl requests havend ran and answered
@@ -61,14 +67,18 @@ check "write 0x11 into the live disk"
 qio vm1/disk0 "write -P 0x11 0 1M" "write -P 0x11 $((40 * M)) 1M" "flush"
 ok
 
+# havend cuts a restore point of its own when a session that wrote ends
+# (trigger session_end), so ids are taken from what havenctl prints.
 check "rp create goes through havend"
 n0=$(log_lines)
 ctl rp create acme/vm1/disk0 --name first --json
-jq_ok "[(r['id'], r['name'], r['trigger'], r['export'], r['size']) for r in d]
-    == [(1, 'first', 'manual', 'vm1/disk0@1', 64 << 20)]"
+jq_ok "[(r['name'], r['trigger'], r['export'], r['size']) for r in d]
+    == [('first', 'manual', 'vm1/disk0@%d' % d[0]['id'], 64 << 20)]"
+R1=$(jq "d[0]['id']")
 [[ $(requests_since "$n0") -eq 1 ]] || fail "havend did not answer a request"
-grep -q 'event=rp_cut disk=acme/vm1/disk0 rp=1 .*trigger=manual' "$HAVEND_LOG" ||
+grep -q "event=rp_cut disk=acme/vm1/disk0 rp=$R1 .*trigger=manual" "$HAVEND_LOG" ||
     fail "havend logged no manual cut"
+qio vm1/disk0@latest "read -P 0x11 0 1M"
 ok
 
 check "the live disk goes on: write 0x22 over the same ranges"
@@ -76,27 +86,27 @@ qio vm1/disk0 "write -P 0x22 0 1M" "write -P 0x22 $((40 * M)) 512K" "flush" \
     "read -P 0x22 0 1M"
 ok
 
-check "vm1/disk0@1, @first and @latest read the data as of the cut"
-for rp in 1 first latest; do
+check "vm1/disk0@$R1 and @first read the data as of the cut"
+for rp in "$R1" first; do
     qio "vm1/disk0@$rp" "read -P 0x11 0 1M" "read -P 0x11 $((40 * M)) 1M" \
         "read -P 0 $((1 * M)) 1M"
 done
 qio vm1/disk0 "read -P 0x22 $((40 * M)) 512K" "read -P 0x11 $((40 * M + 512 * 1024)) 512K"
 ok
 
-check "the pattern checks can fail: @1 does not hold 0x22"
+check "the pattern checks can fail: @$R1 does not hold 0x22"
 out=$(run_to 60 qemu-io -r --object "$obj" --image-opts \
-    "$(qemu_opts "$B" "$port" vm1/disk0@1)" -c "read -P 0x22 0 1M" 2>&1) || true
+    "$(qemu_opts "$B" "$port" "vm1/disk0@$R1")" -c "read -P 0x22 0 1M" 2>&1) || true
 grep -q 'Pattern verification failed' <<<"$out" ||
-    fail "read -P 0x22 on @1" "Pattern verification failed" "$out"
+    fail "read -P 0x22 on @$R1" "Pattern verification failed" "$out"
 ok
 
-check "nbdinfo: vm1/disk0@1 is read-only, the live disk is not"
-info=$(run_to 60 nbdinfo --json "$(nbd_uri "$B" "$port" vm1/disk0@1)") ||
-    fail "nbdinfo on vm1/disk0@1"
+check "nbdinfo: vm1/disk0@$R1 is read-only, the live disk is not"
+info=$(run_to 60 nbdinfo --json "$(nbd_uri "$B" "$port" vm1/disk0@$R1)") ||
+    fail "nbdinfo on vm1/disk0@$R1"
 "$PY" -c 'import json,sys; d=json.loads(sys.argv[1])["exports"][0]
 sys.exit(0 if d["is_read_only"] and d["export-size"] == 64 << 20 else 1)' "$info" ||
-    fail "vm1/disk0@1 read-only with 64 MiB" "is_read_only true" "$info"
+    fail "vm1/disk0@$R1 read-only with 64 MiB" "is_read_only true" "$info"
 info=$(run_to 60 nbdinfo --json "$(nbd_uri "$B" "$port" vm1/disk0)") ||
     fail "nbdinfo on vm1/disk0"
 "$PY" -c 'import json,sys; d=json.loads(sys.argv[1])["exports"][0]
@@ -104,22 +114,22 @@ sys.exit(0 if not d["is_read_only"] else 1)' "$info" ||
     fail "vm1/disk0 writable" "is_read_only false" "$info"
 ok
 
-check "a write to vm1/disk0@1 fails, and changes nothing"
+check "a write to vm1/disk0@$R1 fails, and changes nothing"
 out=$(run_to 60 qemu-io --object "$obj" --image-opts \
-    "$(qemu_opts "$B" "$port" vm1/disk0@1)" -c "write -P 0x33 0 64K" 2>&1) &&
+    "$(qemu_opts "$B" "$port" vm1/disk0@$R1)" -c "write -P 0x33 0 64K" 2>&1) &&
     rc=0 || rc=$?
 if [[ $rc -eq 0 ]] && ! grep -qiE 'read-only|failed|not permitted|denied' <<<"$out"; then
     fail "write to a restore point" "an error" "exit 0: $out"
 fi
-qio vm1/disk0@1 "read -P 0x11 0 64K"
+qio vm1/disk0@$R1 "read -P 0x11 0 64K"
 ok
 
 check "rp list shows it"
 ctl rp list acme/vm1/disk0 --json
-jq_ok "[(r['id'], r['name'], r['trigger']) for r in d] == [(1, 'first', 'manual')]
-    and d[0]['created'].endswith('Z')"
+jq_ok "[(r['id'], r['name']) for r in d if r['trigger'] == 'manual'] ==
+    [($R1, 'first')] and all(r['created'].endswith('Z') for r in d)"
 ctl rp list acme/vm1/disk0
-grep -qE '^ *1  first  [0-9-]+ [0-9:]+ UTC  manual  +64 MiB ' "$OUT" ||
+grep -qE "^ *$R1  first  [0-9-]+ [0-9:]+ UTC  manual  +64 MiB " "$OUT" ||
     { cat "$OUT" >&2; fail "rp list table row"; }
 ok
 
@@ -127,13 +137,15 @@ check "rp create TENANT/VM: every disk at one instant, through havend"
 qio vm1/disk1 "write -P 0x44 0 1M" "flush"
 n0=$(log_lines)
 ctl rp create acme/vm1 --json
-jq_ok "sorted((r['disk'], r['export']) for r in d) ==
-    [('acme/vm1/disk0', 'vm1/disk0@2'), ('acme/vm1/disk1', 'vm1/disk1@1')]
+jq_ok "[r['disk'] for r in d] == ['acme/vm1/disk0', 'acme/vm1/disk1']
     and d[0]['group'] is not None and d[0]['group'] == d[1]['group']"
+V0=$(jq "d[0]['export']")
+V1=$(jq "d[1]['export']")
 [[ $(requests_since "$n0") -eq 1 ]] || fail "one request for the VM"
 qio vm1/disk1 "write -P 0x55 0 1M" "flush"
-qio vm1/disk1@1 "read -P 0x44 0 1M"
-qio vm1/disk0@2 "read -P 0x22 0 1M"
+qio "$V1" "read -P 0x44 0 1M"
+qio "$V0" "read -P 0x22 0 1M"
+qio vm1/disk1 "read -P 0x55 0 1M"
 ok
 
 check "disk resize goes through havend; shrinking is refused"
@@ -149,7 +161,7 @@ info=$(run_to 60 nbdinfo --size "$(nbd_uri "$B" "$port" vm1/disk0@first)")
     fail "shrinking was accepted"
 grep -q "disks only grow" "$TMP/err" || fail "shrink message" "disks only grow" "$(cat "$TMP/err")"
 ctl disk show acme/vm1/disk0 --json
-jq_ok "d['size'] == 128 << 20 and d['restore_points'] == 2"
+jq_ok "d['size'] == 128 << 20 and d['restore_points'] >= 2"
 ok
 
 check "rp remove of a restore point a client has open: havend refuses"
@@ -178,20 +190,23 @@ ok
 check "rp remove goes through havend; the export is gone"
 n0=$(log_lines)
 ctl rp remove acme/vm1/disk0 first
-grep -q 'Removed restore point 1 (first)' "$OUT" || fail "rp remove message"
+grep -q "Removed restore point $R1 (first)" "$OUT" || fail "rp remove message"
 [[ $(requests_since "$n0") -eq 1 ]] || fail "rp remove was not a request"
 ctl rp list acme/vm1/disk0 --json
-jq_ok "[r['id'] for r in d] == [2]"
-run_to 60 nbdinfo "$(nbd_uri "$B" "$port" vm1/disk0@1)" >/dev/null 2>&1 &&
-    fail "vm1/disk0@1 still exported"
-qio vm1/disk0@latest "read -P 0x22 0 1M"
+jq_ok "$R1 not in [r['id'] for r in d] and '$V0' in [r['export'] for r in d]"
+run_to 60 nbdinfo "$(nbd_uri "$B" "$port" vm1/disk0@$R1)" >/dev/null 2>&1 &&
+    fail "vm1/disk0@$R1 still exported"
+qio "$V0" "read -P 0x22 0 1M"
 ok
 
 check "disk remove with restore points while havend runs"
+ctl rp list acme/vm1/disk1 --json
+nrps=$(jq "len(d)")
 n0=$(log_lines)
 ctl disk remove acme/vm1/disk1
-grep -q 'with 1 restore point' "$OUT" || fail "disk remove message: $(cat "$OUT")"
-[[ $(requests_since "$n0") -eq 1 ]] || fail "its restore point was not removed by havend"
+grep -qE "with $nrps restore points?\.$" "$OUT" || fail "disk remove message: $(cat "$OUT")"
+[[ $(requests_since "$n0") -eq $nrps ]] ||
+    fail "its restore points were not removed by havend" "$nrps" "$(requests_since "$n0")"
 ok
 
 check "havend stops cleanly"
@@ -200,11 +215,11 @@ ok
 
 check "havend stopped: havenctl cuts alone, and havend honours the cut"
 ctl rp create acme/vm1/disk0 --name offline --json
-jq_ok "[(r['id'], r['name']) for r in d] == [(3, 'offline')]"
+jq_ok "[r['name'] for r in d] == ['offline']"
 start_havend "$D" "$port"
 qio vm1/disk0 "write -P 0x77 0 1M" "flush"
 qio vm1/disk0@offline "read -P 0x22 0 1M" "read -P 0x66 $((100 * M)) 1M"
-qio vm1/disk0@2 "read -P 0x22 0 1M"
+qio "$V0" "read -P 0x22 0 1M"
 qio vm1/disk0 "read -P 0x77 0 1M"
 stop_havend
 ok

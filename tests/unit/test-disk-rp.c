@@ -630,14 +630,6 @@ static void test_resize(void **state)
 	expect_live(f);
 }
 
-static void header_done(struct storage_req *r, int result)
-{
-	struct treq *t = r->priv;
-
-	treq_done(r, result);
-	(void)t;
-}
-
 static int header_write(struct fx *f, struct storage_disk *d, const char *s)
 {
 	struct treq t;
@@ -646,7 +638,7 @@ static int header_write(struct fx *f, struct storage_disk *d, const char *s)
 	t.r.cmd = STORAGE_STATUS; /* ignored */
 	t.r.buf = (void *)(uintptr_t)s;
 	t.r.len = strlen(s);
-	t.r.done = header_done;
+	t.r.done = treq_done;
 	t.r.priv = &t;
 	storage_disk_write_header(d, &t.r);
 	t.submitted = true;
