@@ -176,9 +176,7 @@ int gw_disk_open_live(struct gw_server *srv, const struct tenant_info *t,
 	d->nsnaps = n;
 	d->seq = p.snap_seq;
 	d->last_cut_ms = last_ms;
-	d->interval_s = td->checkpoint_s   ? td->checkpoint_s
-			: t->checkpoint_s ? t->checkpoint_s
-					  : TENANT_CHECKPOINT_DEFAULT;
+	d->interval_s = gw_rp_interval(t, td);
 	/* The interval counts from the newest restore point, or from now. */
 	if (!d->last_cut_ms)
 		d->last_cut_ms = (uint64_t)time(NULL) * 1000;

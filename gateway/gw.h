@@ -167,6 +167,9 @@ int gw_rp_cut(struct gw_server *srv, struct gw_disk **disks, unsigned n,
 int gw_rp_load_snapc(struct gw_server *srv, const struct tenant_disk *td,
 		     uint64_t **snaps, unsigned *n, uint64_t *last_ms);
 void gw_rp_run_remove(struct gw_server *srv, const struct tenant_req *req);
+/* The restore point interval of a disk, in seconds. */
+uint32_t gw_rp_interval(const struct tenant_info *t,
+			const struct tenant_disk *td);
 void gw_rp_run_resize(struct gw_server *srv, const struct tenant_req *req);
 /* Triggers, called by connections. */
 void gw_rp_after_flush(struct gw_server *srv, struct gw_disk *d);
@@ -205,6 +208,7 @@ struct gw_server {
 	uint64_t busy[64]; /* requests being run */
 	unsigned nbusy;
 	bool req_retry;    /* a request waits for a snap id */
+	struct gw_job *cut_head, *cut_tail; /* cuts waiting for a flush */
 	uint64_t next_conn_id;
 	bool draining;
 	uint64_t drain_started;

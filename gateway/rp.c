@@ -216,6 +216,7 @@ struct cut_job {
 	uint8_t *map;
 	size_t map_len;
 	int err;
+	bool ready; /* flushed; may go to the catalog */
 	struct storage_req flush;
 };
 
@@ -279,18 +280,36 @@ static void cut_done(struct gw_job *j)
 	srv_done(srv, cj);
 }
 
+/* Cuts reach the catalog in the order they were made, whatever order
+ * their flushes finish in, so restore point ids follow snap ids. */
+static void release_cuts(struct gw_server *srv)
+{
+	while (srv->cut_head) {
+		struct cut_job *cj = (struct cut_job *)srv->cut_head;
+
+		if (!cj->ready)
+			return;
+		srv->cut_head = cj->job.next;
+		if (!srv->cut_head)
+			srv->cut_tail = NULL;
+		if (cj->err < 0)
+			cut_done(&cj->job); /* not durable: not recorded */
+		else
+			gw_chain_push(&srv->catalog_chain, &cj->job);
+	}
+}
+
 static void cut_flushed(struct storage_req *r, int result)
 {
 	struct cut_job *cj = r->priv;
 
-	if (result < 0) {
-		/* Not durable: do not record it.  The snap id stays in the
-		 * catalog's pool and is released at the next start. */
+	/* A failed flush means the restore point is not durable: it is not
+	 * recorded, and its snap id stays in the catalog's pool, to be
+	 * released at the next start. */
+	if (result < 0)
 		cj->err = result;
-		cut_done(&cj->job);
-		return;
-	}
-	gw_chain_push(&cj->srv->catalog_chain, &cj->job);
+	cj->ready = true;
+	release_cuts(cj->srv);
 }
 
 static int cut_one(struct gw_server *srv, struct gw_disk *d, uint64_t snap,
@@ -353,6 +372,12 @@ static int cut_one(struct gw_server *srv, struct gw_disk *d, uint64_t snap,
 	cj->flush.cmd = STORAGE_FLUSH;
 	cj->flush.done = cut_flushed;
 	cj->flush.priv = cj;
+	cj->job.next = NULL;
+	if (srv->cut_tail)
+		srv->cut_tail->next = &cj->job;
+	else
+		srv->cut_head = &cj->job;
+	srv->cut_tail = &cj->job;
 	storage_disk_submit(d->sd, &cj->flush);
 	return 0;
 }
@@ -394,9 +419,32 @@ int gw_rp_cut(struct gw_server *srv, struct gw_disk **disks, unsigned n,
 	return r;
 }
 
-static uint32_t interval_ms(const struct gw_disk *d)
+static uint64_t interval_ms(const struct gw_disk *d)
 {
-	return d->interval_s * 1000;
+	return (uint64_t)d->interval_s * 1000;
+}
+
+/* havenctl may have changed intervals: refresh the open disks. */
+static void refresh_intervals(struct gw_server *srv)
+{
+	struct tenant_disk td;
+	struct tenant_info t;
+
+	for (struct gw_disk *d = srv->disks; d; d = d->next) {
+		if (d->snap != STORAGE_SNAP_HEAD ||
+		    tenant_disk_get_by_id(srv->cat, d->key_id, &td) < 0 ||
+		    tenant_get(srv->cat, td.tenant_id, &t) < 0)
+			continue;
+		d->interval_s = gw_rp_interval(&t, &td);
+	}
+}
+
+uint32_t gw_rp_interval(const struct tenant_info *t,
+			const struct tenant_disk *td)
+{
+	if (td->checkpoint_s)
+		return td->checkpoint_s;
+	return t->checkpoint_s ? t->checkpoint_s : TENANT_CHECKPOINT_DEFAULT;
 }
 
 void gw_rp_after_flush(struct gw_server *srv, struct gw_disk *d)
@@ -634,6 +682,7 @@ static void retry_deferred(struct gw_server *srv)
 
 void gw_rp_run_requests(struct gw_server *srv)
 {
+	refresh_intervals(srv);
 	srv->req_retry = false;
 	retry_deferred(srv);
 	if (srv->draining)
