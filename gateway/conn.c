@@ -1,8 +1,9 @@
-/* A client connection: the socket, TLS through memory BIOs, the option
- * phase and the life cycle.  Requests are in transmission.c.
+/* A client connection: the socket, TLS through the connection BIO, the
+ * option phase and the life cycle.  Requests are in transmission.c.
  *
- * Bytes flow socket -> rbio -> SSL_read -> protocol machines, and
- * protocol replies -> out buffer -> SSL_write -> wbio -> uv_write.  Output
+ * Bytes flow socket -> input buffer -> SSL_read (through the connection
+ * BIO of tls.c) -> protocol machines, and protocol replies -> out buffer
+ * -> SSL_write -> next socket write -> uv_write.  Output
  * is coalesced: replies are appended and the connection is flushed once
  * per loop event (gw_conn_mark_dirty + the server's flush pass), so many
  * small replies share TLS records and write calls. */
@@ -15,12 +16,6 @@
 #include <openssl/x509.h>
 
 #include "conn.h"
-
-struct write_req {
-	uv_write_t req;
-	size_t len;
-	uint8_t data[];
-};
 
 static uint64_t now_ms(void)
 {
@@ -53,9 +48,12 @@ static int out_append(struct gw_conn *c, const void *buf, size_t len)
 	return 0;
 }
 
+#define IN_CAP (256u * 1024)
+#define WP_MIN 16384u
+
 static void write_done(uv_write_t *req, int status)
 {
-	struct write_req *w = (struct write_req *)req;
+	struct gw_write *w = (struct gw_write *)req;
 	struct gw_conn *c = req->data;
 
 	free(w);
@@ -73,53 +71,48 @@ static void write_done(uv_write_t *req, int status)
 	}
 }
 
-static int raw_write(struct gw_conn *c, const void *buf, size_t len)
+/* Appends bytes to the next socket write (OpenSSL's records, or the
+ * plaintext of the phase before STARTTLS). */
+static int wp_append(void *arg, const void *buf, size_t len)
 {
-	struct write_req *w;
+	struct gw_conn *c = arg;
+	size_t have = c->wp ? c->wp->len : 0;
+
+	if (have + len > c->wp_cap) {
+		size_t cap = c->wp_cap ? c->wp_cap : WP_MIN;
+		struct gw_write *n;
+
+		while (cap < have + len)
+			cap *= 2;
+		n = realloc(c->wp, sizeof(*n) + cap);
+		if (!n)
+			return -ENOMEM;
+		if (!c->wp)
+			n->len = 0;
+		c->wp = n;
+		c->wp_cap = cap;
+	}
+	memcpy(c->wp->data + c->wp->len, buf, len);
+	c->wp->len += len;
+	return 0;
+}
+
+static int wp_send(struct gw_conn *c)
+{
+	struct gw_write *w = c->wp;
 	uv_buf_t b;
 	int r;
 
-	if (len == 0)
+	if (!w || w->len == 0)
 		return 0;
-	w = malloc(sizeof(*w) + len);
-	if (!w)
-		return -ENOMEM;
-	memcpy(w->data, buf, len);
-	w->len = len;
+	c->wp = NULL;
+	c->wp_cap = 0;
 	w->req.data = c;
-	b = uv_buf_init((char *)w->data, (unsigned)len);
+	b = uv_buf_init((char *)w->data, (unsigned)w->len);
+	c->bytes_out += w->len;
 	r = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, write_done);
 	if (r < 0)
 		free(w);
-	c->bytes_out += len;
-	return r;
-}
-
-/* Moves everything OpenSSL produced into one socket write. */
-static int drain_wbio(struct gw_conn *c)
-{
-	size_t pending = BIO_ctrl_pending(c->wbio);
-	struct write_req *w;
-	uv_buf_t b;
-	int n, r;
-
-	if (pending == 0)
-		return 0;
-	w = malloc(sizeof(*w) + pending);
-	if (!w)
-		return -ENOMEM;
-	n = BIO_read(c->wbio, w->data, (int)pending);
-	if (n <= 0) {
-		free(w);
-		return -EIO;
-	}
-	w->len = (size_t)n;
-	w->req.data = c;
-	b = uv_buf_init((char *)w->data, (unsigned)n);
-	r = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, write_done);
-	if (r < 0)
-		free(w);
-	c->bytes_out += (size_t)n;
 	return r;
 }
 
@@ -127,8 +120,8 @@ static int tls_write(struct gw_conn *c, const void *buf, size_t len)
 {
 	const uint8_t *p = buf;
 
-	/* Memory BIOs grow, so SSL_write never wants to wait for the
-	 * socket; partial writes only split the buffer into records. */
+	/* The BIO never refuses, so SSL_write never waits for the socket;
+	 * partial writes only split the buffer into records. */
 	while (len > 0) {
 		int chunk = len > (1u << 30) ? 1 << 30 : (int)len;
 		int n = SSL_write(c->ssl, p, chunk);
@@ -145,17 +138,14 @@ static int flush_out(struct gw_conn *c)
 {
 	int r = 0;
 
-	if (c->ssl && c->phase != GW_PHASE_PLAIN) {
-		if (c->out_len)
+	if (c->out_len) {
+		if (c->ssl && c->phase != GW_PHASE_PLAIN)
 			r = tls_write(c, c->out, c->out_len);
-		c->out_len = 0;
-		if (r == 0)
-			r = drain_wbio(c);
-	} else {
-		r = raw_write(c, c->out, c->out_len);
+		else
+			r = wp_append(c, c->out, c->out_len);
 		c->out_len = 0;
 	}
-	return r;
+	return r ? r : wp_send(c);
 }
 
 void gw_conn_flush(struct gw_conn *c)
@@ -231,11 +221,32 @@ ssize_t gw_conn_read_plain(struct gw_conn *c, void *buf, size_t len)
 static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *b)
 {
 	struct gw_conn *c = h->data;
+	struct gw_tls_io *io = &c->io;
 
 	(void)hint;
-	/* One buffer for the whole server: every read is consumed (fed to
-	 * the machine or into the TLS read BIO) before the callback ends. */
-	*b = uv_buf_init(c->srv->readbuf, sizeof(c->srv->readbuf));
+	/* The buffer exists only while bytes are waiting, so an idle
+	 * connection holds none. */
+	if (!io->buf) {
+		io->buf = malloc(IN_CAP);
+		io->cap = io->buf ? IN_CAP : 0;
+		io->off = io->len = 0;
+	} else if (io->off > 0) {
+		memmove(io->buf, io->buf + io->off, io->len - io->off);
+		io->len -= io->off;
+		io->off = 0;
+	}
+	*b = uv_buf_init((char *)io->buf + io->len,
+			 (unsigned)(io->cap - io->len));
+}
+
+/* Frees the input buffer once everything in it was consumed. */
+static void in_release(struct gw_conn *c)
+{
+	if (c->io.buf && c->io.off == c->io.len) {
+		free(c->io.buf);
+		c->io.buf = NULL;
+		c->io.off = c->io.len = c->io.cap = 0;
+	}
 }
 
 static void identify(struct gw_conn *c);
@@ -295,43 +306,42 @@ static void handle_hs_event(struct gw_conn *c, enum gw_hs_event ev,
 	}
 }
 
-static void feed_plain(struct gw_conn *c, const uint8_t *buf, size_t len)
+static void feed_plain(struct gw_conn *c)
 {
+	struct gw_tls_io *io = &c->io;
 	size_t used = 0;
-	enum gw_hs_event ev = gw_hs_feed(c->hs, buf, len, &used);
+	enum gw_hs_event ev;
 
-	handle_hs_event(c, ev, buf + used, len - used);
+	ev = gw_hs_feed(c->hs, io->buf + io->off, io->len - io->off, &used);
+	io->off += used;
+	/* After STARTTLS the rest stays in the buffer: OpenSSL reads it as
+	 * TLS records, never as options. */
+	handle_hs_event(c, ev, NULL, 0);
 }
 
 static void start_tls(struct gw_conn *c, const uint8_t *rest, size_t len)
 {
+	BIO *bio;
+
+	(void)rest;
+	(void)len;
 	/* The ACK goes out in plaintext before anything TLS. */
 	if (flush_out(c) < 0) {
 		gw_conn_close(c, "cannot send");
 		return;
 	}
 	c->ssl = SSL_new(c->srv->ssl_ctx);
-	c->rbio = BIO_new(BIO_s_mem());
-	c->wbio = BIO_new(BIO_s_mem());
-	if (!c->ssl || !c->rbio || !c->wbio) {
-		BIO_free(c->rbio);
-		BIO_free(c->wbio);
-		c->rbio = c->wbio = NULL;
+	bio = c->ssl ? gw_tls_io_bio(&c->io) : NULL;
+	if (!bio) {
 		gw_conn_close(c, "out of memory for TLS");
 		return;
 	}
-	/* An empty memory BIO reports "retry", not EOF. */
-	BIO_set_mem_eof_return(c->rbio, -1);
-	SSL_set_bio(c->ssl, c->rbio, c->wbio);
+	SSL_set_bio(c->ssl, bio, bio); /* one reference, both ways */
 	SSL_set_accept_state(c->ssl);
 	c->phase = GW_PHASE_TLS_HS;
-	/* Bytes the client pipelined after STARTTLS are TLS records (or an
-	 * attack); either way they go to OpenSSL, never to the options. */
-	if (len > 0 && BIO_write(c->rbio, rest, (int)len) != (int)len) {
-		gw_conn_close(c, "out of memory for TLS");
-		return;
-	}
-	if (len > 0)
+	/* Bytes the client pipelined after STARTTLS are still in the input
+	 * buffer: they are TLS records (or an attack) for OpenSSL. */
+	if (c->io.len > c->io.off)
 		options_under_tls(c);
 }
 
@@ -348,7 +358,7 @@ static void tls_handshake(struct gw_conn *c)
 		gw_conn_mark_dirty(c);
 		return;
 	}
-	drain_wbio(c); /* deliver the alert */
+	wp_send(c); /* deliver the alert */
 	gw_tls_error(err, sizeof(err));
 	gw_log(GW_LOG_WARN,
 	       "event=tls_handshake_failed conn=%" PRIu64 " peer=%s error=\"%s\"",
@@ -383,7 +393,7 @@ static void identify(struct gw_conn *c)
 		       r == -ENOENT ? "unknown_or_revoked_certificate"
 		       : r == -EACCES ? "tenant_suspended"
 				      : "catalog_error");
-		drain_wbio(c);
+		wp_send(c);
 		gw_conn_close(c, "client certificate not authorised");
 		return;
 	}
@@ -433,32 +443,29 @@ static void options_under_tls(struct gw_conn *c)
 static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 {
 	struct gw_conn *c = s->data;
-	const uint8_t *data = (const uint8_t *)b->base;
 
+	(void)b;
 	if (nread == 0)
-		return;
+		goto out;
 	if (nread < 0) {
 		gw_conn_close(c, nread == UV_EOF ? "client disconnected"
 						 : "socket read failed");
 		goto out;
 	}
+	c->io.len += (size_t)nread;
 	if (c->phase == GW_PHASE_CLOSING)
 		goto out;
 	if (c->phase == GW_PHASE_PLAIN) {
 		c->bytes_in += (uint64_t)nread;
-		feed_plain(c, data, (size_t)nread);
-		goto out;
-	}
-	if (BIO_write(c->rbio, data, (int)nread) != (int)nread) {
-		gw_conn_close(c, "out of memory for TLS");
-		goto out;
-	}
-	if (c->phase == GW_PHASE_TRANSMIT)
+		feed_plain(c);
+	} else if (c->phase == GW_PHASE_TRANSMIT) {
 		gw_tx_pump(c);
-	else
+	} else {
 		options_under_tls(c);
+	}
 	gw_conn_update_reading(c);
 out:
+	in_release(c);
 	gw_server_flush_dirty(c->srv);
 }
 
@@ -549,6 +556,8 @@ void gw_conn_accept(struct gw_server *srv)
 	c->magic = GW_CONN_MAGIC;
 	c->srv = srv;
 	c->id = ++srv->next_conn_id;
+	c->io.out = wp_append;
+	c->io.arg = c;
 	c->next = srv->conns;
 	if (srv->conns)
 		srv->conns->prev = c;
@@ -613,7 +622,9 @@ static void conn_free(struct gw_conn *c)
 	if (c->disk)
 		gw_disk_put(srv, c->disk);
 	gw_hs_free(c->hs);
-	SSL_free(c->ssl); /* frees both BIOs */
+	SSL_free(c->ssl); /* frees the BIO */
+	free(c->io.buf);
+	free(c->wp);
 	free(c->left);
 	free(c->out);
 	c->magic = 0;

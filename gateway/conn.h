@@ -21,6 +21,12 @@ enum gw_rx {
 
 struct gw_request;
 
+struct gw_write {
+	uv_write_t req;
+	size_t len;
+	uint8_t data[];
+};
+
 struct gw_conn {
 	uint32_t magic;
 	uv_tcp_t tcp;
@@ -37,7 +43,12 @@ struct gw_conn {
 
 	struct gw_hs *hs;
 	SSL *ssl;
-	BIO *rbio, *wbio;
+	/* Received bytes not consumed yet, and OpenSSL's view of them. */
+	struct gw_tls_io io;
+	/* The next socket write, filled by the plaintext phase or by
+	 * OpenSSL's records, sent at each flush. */
+	struct gw_write *wp;
+	size_t wp_cap;
 	/* Plaintext read from TLS during the options phase but not consumed
 	 * there: the first transmission bytes. */
 	uint8_t *left;

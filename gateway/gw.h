@@ -46,6 +46,11 @@ struct gw_config {
  * err naming the file, line and key. */
 int gw_config_load(struct gw_config *cfg, const char *dir, char *err,
 		   size_t errlen);
+/* Parses INI text over what cfg holds already (gw_config_load sets the
+ * defaults first); name stands for the file in error messages, which
+ * name it, the line and the key. */
+int gw_config_parse_string(struct gw_config *cfg, const char *text,
+			   const char *name, char *err, size_t errlen);
 int gw_parse_hostport(const char *s, char *host, size_t hostlen,
 		      int *port);
 
@@ -72,6 +77,20 @@ void gw_queue_close(struct gw_queue *q);
 int gw_tls_ctx_new(const char *pki_dir, SSL_CTX **out);
 /* Drains OpenSSL's error queue into one line. */
 const char *gw_tls_error(char *buf, size_t len);
+
+/* A connection's transport as OpenSSL sees it: received bytes in
+ * buf[off..len), and a function that takes the records to send. */
+struct gw_tls_io {
+	uint8_t *buf;
+	size_t off, len, cap;
+	int (*out)(void *arg, const void *data, size_t len);
+	void *arg;
+};
+
+int gw_tls_io_init(void);
+void gw_tls_io_exit(void);
+/* A BIO over io (used for both directions); io must outlive it. */
+BIO *gw_tls_io_bio(struct gw_tls_io *io);
 
 /* ---- exports.c: disks shared by the connections that opened them ---- */
 
@@ -212,7 +231,6 @@ struct gw_server {
 	uint64_t next_conn_id;
 	bool draining;
 	uint64_t drain_started;
-	char readbuf[256 * 1024]; /* shared: reads are consumed at once */
 };
 
 int gw_server_start(struct gw_server *srv, uv_loop_t *loop);

@@ -182,7 +182,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	snprintf(path, sizeof(path), "%s/pki", srv.cfg.dir);
-	r = gw_tls_ctx_new(path, &srv.ssl_ctx);
+	r = gw_tls_io_init();
+	if (r == 0)
+		r = gw_tls_ctx_new(path, &srv.ssl_ctx);
 	if (r < 0) {
 		fprintf(stderr, "havend: cannot load the TLS keys in %s\n",
 			path);
@@ -194,6 +196,7 @@ int main(int argc, char **argv)
 	uv_run(&loop, UV_RUN_DEFAULT);
 	uv_loop_close(&loop);
 	SSL_CTX_free(srv.ssl_ctx);
+	gw_tls_io_exit();
 	tenant_catalog_close(srv.cat);
 	return r < 0 ? 1 : 0;
 }
