@@ -327,8 +327,15 @@ uint32_t gw_exports_lookup(struct gw_server *srv, const struct gw_identity *id,
 		gw_log(GW_LOG_ERROR,
 		       "event=disk_open_failed tenant=%s disk=%s/%s error=\"%s\"",
 		       t.name, td.vm, td.name, strerror(-r));
-		snprintf(msg, msglen, "storage for '%.200s' unavailable: %s",
-			 name, strerror(-r));
+		if (r == -EAGAIN)
+			snprintf(msg, msglen,
+				 "storage for '%.200s' is connecting, try again "
+				 "in a few seconds",
+				 name);
+		else
+			snprintf(msg, msglen,
+				 "storage for '%.200s' unavailable: %s", name,
+				 strerror(-r));
 		return NBD_REP_ERR_SHUTDOWN;
 	}
 	*disk_id = td.id;

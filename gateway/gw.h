@@ -169,8 +169,12 @@ bool gw_chain_idle(const struct gw_chain *ch);
 /* The route's snap id pool, filled ahead of time off the loop. */
 struct gw_store {
 	struct gw_store *next;
+	struct gw_server *srv;
 	char route[TENANT_NAME_MAX + 1];
-	struct storage_store *st;
+	struct storage_store *st; /* NULL until opened */
+	bool opening;
+	uint64_t tried_ms; /* last attempt (loop time) */
+	int err;           /* its result */
 	uint64_t pool[32];
 	unsigned npool;
 	bool refilling;
@@ -223,6 +227,7 @@ struct gw_server {
 	struct gw_store *stores;
 	struct gw_chain catalog_chain; /* catalog writes, in order */
 	struct gw_chain snap_chain;    /* snap id allocation and release */
+	struct gw_chain route_chain;   /* opening Ceph connections */
 	int lock_fd;                   /* flock on DIR/havend.lock */
 	uint64_t busy[64]; /* requests being run */
 	unsigned nbusy;
@@ -235,9 +240,12 @@ struct gw_server {
 
 int gw_server_start(struct gw_server *srv, uv_loop_t *loop);
 void gw_server_stop(struct gw_server *srv, const char *why);
-/* The route's store, opened on first use. */
+/* The route's store.  Local stores open on first use; Ceph stores open
+ * in the background: -EAGAIN while connecting, and the error of the last
+ * attempt for a few seconds after a failure. */
 int gw_server_store(struct gw_server *srv, const char *route,
 		    struct gw_store **out);
+void gw_server_open_routes(struct gw_server *srv);
 void gw_server_close_stores(struct gw_server *srv);
 void gw_server_maybe_done(struct gw_server *srv);
 /* Flushes the output of every connection marked dirty. */

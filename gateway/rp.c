@@ -483,7 +483,8 @@ bool gw_rp_idle(struct gw_server *srv)
 		if (d->cutting)
 			return false;
 	return gw_chain_idle(&srv->catalog_chain) &&
-	       gw_chain_idle(&srv->snap_chain);
+	       gw_chain_idle(&srv->snap_chain) &&
+	       gw_chain_idle(&srv->route_chain);
 }
 
 /* ---- havenctl's requests ---- */

@@ -25,6 +25,81 @@ static void after_completions(void *arg)
 	gw_server_flush_dirty(arg);
 }
 
+#define ROUTE_RETRY_MS 5000
+
+struct open_job {
+	struct gw_job job;
+	struct gw_server *srv;
+	struct gw_store *s;
+	struct tenant_route tr;
+	struct storage_store *st;
+	int err;
+};
+
+static void open_work(struct gw_job *j)
+{
+	struct open_job *oj = (struct open_job *)j;
+	struct storage_route sr = {
+		.type = oj->tr.type,
+		.path = oj->tr.path,
+		.ceph_conf = oj->tr.ceph_conf,
+		.pool = oj->tr.pool,
+		.client_id = oj->tr.client_id[0] ? oj->tr.client_id : NULL,
+		.keyring = oj->tr.keyring[0] ? oj->tr.keyring : NULL,
+	};
+
+	/* Connecting to a Ceph cluster can take seconds (or time out when
+	 * it is down), so it never happens on the loop. */
+	oj->err = storage_store_open(&sr, &oj->srv->env, &oj->st);
+}
+
+static void open_done(struct gw_job *j)
+{
+	struct open_job *oj = (struct open_job *)j;
+	struct gw_store *s = oj->s;
+
+	s->opening = false;
+	s->tried_ms = uv_now(oj->srv->loop);
+	s->err = oj->err;
+	if (oj->err < 0) {
+		gw_log(GW_LOG_ERROR,
+		       "event=route_open_failed route=%s type=%s error=\"%s\"",
+		       s->route, oj->tr.type, strerror(-oj->err));
+	} else {
+		s->st = oj->st;
+		gw_log(GW_LOG_INFO, "event=route_open route=%s type=%s",
+		       s->route, oj->tr.type);
+		gw_rp_pool_refill(oj->srv, s);
+	}
+	free(oj);
+	gw_server_maybe_done(s->srv);
+}
+
+static struct gw_store *store_find(struct gw_server *srv, const char *route)
+{
+	for (struct gw_store *s = srv->stores; s; s = s->next)
+		if (strcmp(s->route, route) == 0)
+			return s;
+	return NULL;
+}
+
+/* Starts opening a route's store in the background. */
+static void store_start(struct gw_server *srv, struct gw_store *s,
+			const struct tenant_route *tr)
+{
+	struct open_job *oj = calloc(1, sizeof(*oj));
+
+	if (!oj)
+		return;
+	oj->srv = srv;
+	oj->s = s;
+	oj->tr = *tr;
+	oj->job.fn = open_work;
+	oj->job.done = open_done;
+	s->opening = true;
+	gw_chain_push(&srv->route_chain, &oj->job);
+}
+
 int gw_server_store(struct gw_server *srv, const char *route,
 		    struct gw_store **out)
 {
@@ -33,40 +108,63 @@ int gw_server_store(struct gw_server *srv, const char *route,
 	struct gw_store *s;
 	int r;
 
-	for (s = srv->stores; s; s = s->next) {
-		if (strcmp(s->route, route) == 0) {
-			*out = s;
-			return 0;
-		}
+	s = store_find(srv, route);
+	if (s && s->st) {
+		*out = s;
+		return 0;
 	}
+	if (s && (s->opening ||
+		  uv_now(srv->loop) - s->tried_ms < ROUTE_RETRY_MS))
+		return s->opening ? -EAGAIN : s->err;
 	r = tenant_route_get(srv->cat, route, &tr);
 	if (r < 0)
 		return r;
-	s = calloc(1, sizeof(*s));
-	if (!s)
-		return -ENOMEM;
+	if (!s) {
+		s = calloc(1, sizeof(*s));
+		if (!s)
+			return -ENOMEM;
+		s->srv = srv;
+		snprintf(s->route, sizeof(s->route), "%s", route);
+		s->next = srv->stores;
+		srv->stores = s;
+	}
+	if (strcmp(tr.type, "rados") == 0) {
+		/* Opened off the loop; the client is told to come back. */
+		store_start(srv, s, &tr);
+		return -EAGAIN;
+	}
 	sr.type = tr.type;
 	sr.path = tr.path;
-	sr.ceph_conf = tr.ceph_conf;
-	sr.pool = tr.pool;
-	sr.client_id = tr.client_id[0] ? tr.client_id : NULL;
-	sr.keyring = tr.keyring[0] ? tr.keyring : NULL;
 	r = storage_store_open(&sr, &srv->env, &s->st);
+	s->tried_ms = uv_now(srv->loop);
+	s->err = r;
 	if (r < 0) {
 		gw_log(GW_LOG_ERROR,
 		       "event=route_open_failed route=%s type=%s error=\"%s\"",
 		       route, tr.type, strerror(-r));
-		free(s);
 		return r;
 	}
-	snprintf(s->route, sizeof(s->route), "%s", route);
-	s->next = srv->stores;
-	srv->stores = s;
 	gw_log(GW_LOG_INFO, "event=route_open route=%s type=%s", route,
 	       tr.type);
 	gw_rp_pool_refill(srv, s);
 	*out = s;
 	return 0;
+}
+
+static int open_route(const struct tenant_route *tr, void *arg)
+{
+	struct gw_server *srv = arg;
+	struct gw_store *s;
+
+	gw_server_store(srv, tr->name, &s);
+	return 0;
+}
+
+/* Opens every route at start-up, so Ceph connections are ready before
+ * the first client asks. */
+void gw_server_open_routes(struct gw_server *srv)
+{
+	tenant_route_list(srv->cat, open_route, srv);
 }
 
 void gw_server_close_stores(struct gw_server *srv)
@@ -75,7 +173,8 @@ void gw_server_close_stores(struct gw_server *srv)
 		struct gw_store *s = srv->stores;
 
 		srv->stores = s->next;
-		storage_store_close(s->st);
+		if (s->st)
+			storage_store_close(s->st);
 		free(s);
 	}
 }
@@ -183,6 +282,7 @@ int gw_server_start(struct gw_server *srv, uv_loop_t *loop)
 	srv->loop = loop;
 	gw_chain_init(&srv->catalog_chain, loop);
 	gw_chain_init(&srv->snap_chain, loop);
+	gw_chain_init(&srv->route_chain, loop);
 	r = gw_queue_init(&srv->queue, loop, after_completions, srv);
 	if (r < 0)
 		return r;
@@ -198,6 +298,7 @@ int gw_server_start(struct gw_server *srv, uv_loop_t *loop)
 	tenant_catalog_generation(srv->cat, &srv->generation);
 	uv_timer_start(&srv->watch, watch, WATCH_INTERVAL_MS,
 		       WATCH_INTERVAL_MS);
+	gw_server_open_routes(srv);
 	r = listen_on(srv);
 	if (r < 0) {
 		srv->draining = true;

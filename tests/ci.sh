@@ -54,8 +54,9 @@ rm -rf build-fuzz
 if CC=clang meson setup build-fuzz -Dfuzz=true -Dtests=disabled \
         -Db_sanitize=address,undefined -Db_lundef=false \
         -Dc_args=-fsanitize=fuzzer-no-link >/dev/null &&
-   ninja -C build-fuzz tests/fuzz/fuzz-handshake tests/fuzz/fuzz-request; then
-    for h in handshake request; do
+   ninja -C build-fuzz tests/fuzz/fuzz-handshake tests/fuzz/fuzz-request \
+        tests/fuzz/fuzz-records tests/fuzz/fuzz-config; then
+    for h in handshake request records config; do
         work=$(mktemp -d)
         cp -r "tests/fuzz/corpus/$h/." "$work/"
         if build-fuzz/tests/fuzz/fuzz-$h -max_total_time="$fuzz_secs" \

@@ -1,16 +1,27 @@
 #!/usr/bin/env python3
-"""Writes the seed corpus for the NBD fuzz harnesses.
+"""Writes the seed corpus for the fuzz harnesses.
 
-Seeds are real client transcripts (what qemu, libnbd and nbd-client send)
-plus the edge cases the unit tests cover.  Handshake seeds start with the
-split byte fuzz-handshake.c reads first.  Run from anywhere:
+NBD seeds are real client transcripts (what qemu, libnbd and nbd-client
+send) plus the edge cases the unit tests cover.  Handshake seeds start with
+the split byte fuzz-handshake.c reads first.  Record seeds are made by the
+real encoders: make-records-corpus.c is compiled with $CC (default cc)
+against tenant/record.c and run.  Config seeds start from the haven.conf
+that `havenctl init` writes, read out of gateway/cli/cmd-init.c.  Run from
+anywhere:
 
     python3 tests/fuzz/make-corpus.py
 """
+import ast
 import os
+import re
+import shlex
+import shutil
 import struct
+import subprocess
+import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(os.path.dirname(HERE))
 IHAVEOPT = b"IHAVEOPT"
 OPT = dict(EXPORT_NAME=1, ABORT=2, LIST=3, STARTTLS=5, INFO=6, GO=7,
            STRUCTURED_REPLY=8, LIST_META_CONTEXT=9, SET_META_CONTEXT=10,
@@ -106,6 +117,67 @@ REQUEST = {
 }
 
 
+
+def init_conf():
+    """The haven.conf `havenctl init` writes: conf_text in cmd-init.c."""
+    with open(os.path.join(TOP, "gateway", "cli", "cmd-init.c")) as f:
+        src = f.read()
+    m = re.search(r'conf_text\[\]\s*=\s*((?:\s*"(?:[^"\\]|\\.)*")+)\s*;', src)
+    if not m:
+        raise SystemExit("make-corpus: conf_text not found in cmd-init.c")
+    parts = re.findall(r'"(?:[^"\\]|\\.)*"', m.group(1))
+    return "".join(ast.literal_eval(p) for p in parts).encode()
+
+
+def config_seeds():
+    base = init_conf()
+    every = (b"[gateway]\nlisten = 192.0.2.10:10809\nhandshake_timeout = 30\n"
+             b"max_inflight_requests = 256\n[log]\nlevel = debug\n")
+    long_comment = b"# " + b"x" * 240 + b" listen = 6.6.6.6:666\n"
+    return {
+        "havenctl-init": base,
+        "every-key": every,
+        "ipv6": b"[gateway]\nlisten = [::1]:10809\n[log]\nlevel = WARN\n",
+        "comments": b"; operator notes\n# more notes\n\n[gateway]  ; inline\n"
+        b"listen = 127.0.0.1:10810 ; inline comment\n"
+        b"handshake_timeout: 5\n[log]\nlevel=error\n",
+        "crlf-bom": b"\xef\xbb\xbf" + every.replace(b"\n", b"\r\n"),
+        "no-final-newline": every.rstrip(b"\n"),
+        "empty": b"",
+        "continuation": b"[gateway]\nlisten = 127.0.0.1:1\n  127.0.0.1:2\n",
+        "no-equals": base + b"this line has no equals sign\n",
+        "unclosed-section": b"[gateway\nlisten = 127.0.0.1:1\n",
+        "unknown-key": base + b"[gateway]\nmax_connections = 10\n",
+        "unknown-section": base + b"[tls]\nciphers = HIGH\n",
+        "key-before-section": b"listen = 0.0.0.0:10809\n" + base,
+        "bad-port": b"[gateway]\nlisten = 0.0.0.0:70000\n",
+        "bad-host": b"[gateway]\nlisten = [::1:10809\n",
+        "bad-timeout": b"[gateway]\nhandshake_timeout = 0\n",
+        "bad-inflight": b"[gateway]\nmax_inflight_requests = 1025\n",
+        "bad-level": b"[log]\nlevel = loud\n",
+        "syntax-then-key": b"[gateway]\nnot a setting\nbogus = 1\n",
+        "long-line": b"[gateway]\n" + long_comment,
+    }
+
+
+def records(outdir):
+    """Builds make-records-corpus.c with the real record.c and runs it."""
+    cc = shlex.split(os.environ.get("CC", "cc"))
+    tmp = tempfile.mkdtemp(prefix="haven-corpus-")
+    try:
+        exe = os.path.join(tmp, "make-records-corpus")
+        subprocess.run(cc + ["-std=c11", "-D_GNU_SOURCE", "-O1", "-Wall", "-Wextra",
+                             "-I", os.path.join(TOP, "tenant"),
+                             os.path.join(HERE, "make-records-corpus.c"),
+                             os.path.join(TOP, "tenant", "record.c"),
+                             "-o", exe], check=True)
+        if os.path.isdir(outdir):
+            shutil.rmtree(outdir)
+        os.makedirs(outdir)
+        subprocess.run([exe, outdir], check=True)
+    finally:
+        shutil.rmtree(tmp)
+
 def write(sub, name, blob):
     d = os.path.join(HERE, "corpus", sub)
     os.makedirs(d, exist_ok=True)
@@ -121,6 +193,9 @@ def main():
     for name, hdr in REQUEST.items():
         write("request", name,
               hdr + REQUEST_CAPS + struct.pack(">I", 28) + b"no space left")
+    for name, text in config_seeds().items():
+        write("config", name, text)
+    records(os.path.join(HERE, "corpus", "records"))
 
 
 if __name__ == "__main__":

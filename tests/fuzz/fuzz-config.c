@@ -1,0 +1,108 @@
+/* libFuzzer harness for the haven.conf parser (gateway/config.c).
+ *
+ * The input is the file's text; it is NUL-terminated and parsed over the
+ * built-in defaults, as havend would.  A failure must say why in a
+ * non-empty, NUL-terminated message; a success must leave a config havend
+ * can use.  The text is also parsed with a message buffer of 8 bytes
+ * (exactly allocated, so ASan sees an overrun), and its first line is fed
+ * to the HOST:PORT parser on its own.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gw.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void defaults(struct gw_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	strcpy(cfg->dir, "/var/lib/haven");
+	strcpy(cfg->listen, "0.0.0.0:10809");
+	cfg->handshake_timeout = 10;
+	cfg->log_level = GW_LOG_INFO;
+	cfg->conn_inflight_bytes = 64u << 20;
+	cfg->conn_inflight_reqs = 128;
+}
+
+static void check_config(const struct gw_config *cfg)
+{
+	char host[128];
+	int port;
+
+	if (strnlen(cfg->listen, sizeof(cfg->listen)) == sizeof(cfg->listen))
+		abort();
+	if (gw_parse_hostport(cfg->listen, host, sizeof(host), &port) != 0 ||
+	    port < 0 || port > 65535)
+		abort();
+	if (cfg->handshake_timeout < 1 || cfg->handshake_timeout > 3600)
+		abort();
+	if (cfg->conn_inflight_reqs < 1 || cfg->conn_inflight_reqs > 1024)
+		abort();
+	if (cfg->log_level != GW_LOG_DEBUG && cfg->log_level != GW_LOG_INFO &&
+	    cfg->log_level != GW_LOG_WARN && cfg->log_level != GW_LOG_ERROR)
+		abort();
+	if (strcmp(cfg->dir, "/var/lib/haven") != 0 ||
+	    cfg->conn_inflight_bytes != 64u << 20)
+		abort(); /* not settable from the file */
+}
+
+static void check_hostport(const char *text)
+{
+	char line[256], host[64];
+	size_t n = strcspn(text, "\n");
+	int port = -1;
+
+	if (n >= sizeof(line))
+		n = sizeof(line) - 1;
+	memcpy(line, text, n);
+	line[n] = '\0';
+	memset(host, 0x7f, sizeof(host));
+	if (gw_parse_hostport(line, host, sizeof(host), &port) != 0)
+		return;
+	if (strnlen(host, sizeof(host)) == sizeof(host) || host[0] == '\0' ||
+	    port < 0 || port > 65535)
+		abort();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct gw_config cfg;
+	char err[512];
+	char *text, *small;
+	int rc, rc2;
+
+	text = malloc(size + 1);
+	small = malloc(8);
+	if (!text || !small)
+		goto out;
+	memcpy(text, data, size);
+	text[size] = '\0';
+
+	defaults(&cfg);
+	memset(err, 0x7f, sizeof(err));
+	rc = gw_config_parse_string(&cfg, text, "haven.conf", err, sizeof(err));
+	if (rc == 0)
+		check_config(&cfg);
+	else if (rc != -EINVAL && rc != -EIO)
+		abort();
+	else if (strnlen(err, sizeof(err)) == sizeof(err) || err[0] == '\0' ||
+		 strncmp(err, "haven.conf", 10) != 0)
+		abort(); /* a failure names the file and says why */
+
+	/* The verdict does not depend on the message buffer. */
+	defaults(&cfg);
+	memset(small, 0x7f, 8);
+	rc2 = gw_config_parse_string(&cfg, text, "haven.conf", small, 8);
+	if (rc2 != rc || (rc != 0 && strnlen(small, 8) != 7))
+		abort();
+
+	check_hostport(text);
+out:
+	free(small);
+	free(text);
+	return 0;
+}
