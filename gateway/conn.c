@@ -268,6 +268,10 @@ static void enter_transmission(struct gw_conn *c)
 	uv_timer_stop(&c->timer);
 	c->phase = GW_PHASE_TRANSMIT;
 	c->started_ms = now_ms();
+	/* Operators share one budget (tenant 0). */
+	c->load = gw_load_get(c->srv, c->ident.cred.operator_role
+					      ? 0
+					      : c->ident.tenant.id);
 	gw_log(GW_LOG_INFO,
 	       "event=session_start conn=%" PRIu64 " tenant=%s site=%s "
 	       "export=%s size=%" PRIu64 " read_only=%d structured=%d",
@@ -617,6 +621,7 @@ static void conn_free(struct gw_conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	gw_tx_free_pending(c);
+	gw_load_put(srv, c->load);
 	if (c->disk && c->wrote)
 		gw_rp_session_end(srv, c->disk);
 	if (c->disk)

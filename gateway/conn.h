@@ -69,6 +69,7 @@ struct gw_conn {
 	uint8_t hdr[NBD_REQUEST_SIZE];
 	size_t hdr_have;
 	struct gw_request *cur;
+	struct gw_load *load; /* the tenant's budget */
 	uint64_t drain;
 	size_t inflight_bytes;
 	unsigned inflight;

@@ -204,6 +204,28 @@ void gw_rp_pool_refill(struct gw_server *srv, struct gw_store *s);
 void gw_rp_write_header(struct gw_server *srv, struct gw_disk *d);
 bool gw_rp_idle(struct gw_server *srv);
 
+/* ---- transmission.c: in-flight budgets ---- */
+
+/* What is in flight for a tenant (all its connections) or the gateway. */
+struct gw_load {
+	struct gw_load *next;
+	uint64_t tenant_id; /* 0: operators */
+	unsigned conns;
+	size_t bytes;
+	unsigned ops;
+	bool paused; /* server total: some connection waits for budget */
+};
+
+#define GW_TENANT_INFLIGHT_OPS 512
+#define GW_TENANT_INFLIGHT_BYTES ((size_t)256 << 20)
+/* librados blocks its caller past 1024 ops or 100 MiB per cluster
+ * handle by default; rados.c raises those, and these stay below. */
+#define GW_SERVER_INFLIGHT_OPS 8192
+#define GW_SERVER_INFLIGHT_BYTES ((size_t)2048 << 20)
+
+struct gw_load *gw_load_get(struct gw_server *srv, uint64_t tenant_id);
+void gw_load_put(struct gw_server *srv, struct gw_load *l);
+
 /* ---- server.c ---- */
 
 struct gw_conn;
@@ -233,6 +255,8 @@ struct gw_server {
 	unsigned nbusy;
 	bool req_retry;    /* a request waits for a snap id */
 	struct gw_job *cut_head, *cut_tail; /* cuts waiting for a flush */
+	struct gw_load load;   /* the whole gateway */
+	struct gw_load *loads; /* per tenant with sessions */
 	uint64_t next_conn_id;
 	bool draining;
 	uint64_t drain_started;

@@ -17,13 +17,61 @@ static uint8_t drain_buf[65536]; /* loop thread only */
 bool gw_tx_can_read(const struct gw_conn *c)
 {
 	const struct gw_config *cfg = &c->srv->cfg;
+	const struct gw_load *t = c->load, *all = &c->srv->load;
 
 	if (c->rx != GW_RX_HEADER)
 		return true; /* a payload must be consumed to progress */
+	/* Three bounds: the connection's, its tenant's (all connections
+	 * together) and the gateway's, the last kept below librados' own
+	 * throttle so that a submission never blocks the loop. */
 	return c->inflight < cfg->conn_inflight_reqs &&
 	       c->inflight_bytes < cfg->conn_inflight_bytes &&
 	       uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp) <
-		       cfg->conn_inflight_bytes;
+		       cfg->conn_inflight_bytes &&
+	       (!t || (t->ops < GW_TENANT_INFLIGHT_OPS &&
+		       t->bytes < GW_TENANT_INFLIGHT_BYTES)) &&
+	       all->ops < GW_SERVER_INFLIGHT_OPS &&
+	       all->bytes < GW_SERVER_INFLIGHT_BYTES;
+}
+
+static void charge(struct gw_conn *c, int64_t bytes, int ops)
+{
+	struct gw_load *all = &c->srv->load;
+
+	c->inflight_bytes += (size_t)bytes;
+	c->inflight += (unsigned)ops;
+	all->bytes += (size_t)bytes;
+	all->ops += (unsigned)ops;
+	if (c->load) {
+		c->load->bytes += (size_t)bytes;
+		c->load->ops += (unsigned)ops;
+	}
+}
+
+/* Returns budget; connections of the tenant (or any, when the gateway
+ * was at its bound) that paused for it read again. */
+static void uncharge(struct gw_conn *c, size_t bytes, unsigned ops)
+{
+	struct gw_server *srv = c->srv;
+	bool was_full = !gw_tx_can_read(c) || srv->load.paused;
+
+	c->inflight_bytes -= bytes;
+	c->inflight -= ops;
+	srv->load.bytes -= bytes;
+	srv->load.ops -= ops;
+	if (c->load) {
+		c->load->bytes -= bytes;
+		c->load->ops -= ops;
+	}
+	if (!was_full)
+		return;
+	srv->load.paused = false;
+	for (struct gw_conn *o = srv->conns; o; o = o->next) {
+		if (o == c || o->reading || o->phase != GW_PHASE_TRANSMIT)
+			continue;
+		gw_tx_pump(o);
+		gw_conn_update_reading(o);
+	}
 }
 
 static void req_free(struct gw_request *rq)
@@ -39,7 +87,7 @@ static void req_free(struct gw_request *rq)
 void gw_tx_free_pending(struct gw_conn *c)
 {
 	if (c->cur) {
-		c->inflight_bytes -= c->cur->req.length;
+		uncharge(c, c->cur->req.length, 0);
 		req_free(c->cur);
 		c->cur = NULL;
 	}
@@ -128,11 +176,11 @@ static void req_done(struct storage_req *sr, int result)
 
 	if (rq->magic != GW_REQUEST_MAGIC || c->magic != GW_CONN_MAGIC)
 		abort(); /* a completion for a freed request: a bug */
-	c->inflight--;
-	c->inflight_bytes -= rq->req.type == NBD_CMD_READ ||
-					     rq->req.type == NBD_CMD_WRITE
-				     ? rq->req.length
-				     : 0;
+	uncharge(c,
+		 rq->req.type == NBD_CMD_READ || rq->req.type == NBD_CMD_WRITE
+			 ? rq->req.length
+			 : 0,
+		 1);
 	if (c->phase == GW_PHASE_CLOSING) {
 		req_free(rq);
 		gw_conn_maybe_finish(c);
@@ -212,7 +260,7 @@ static void submit(struct gw_conn *c, struct gw_request *rq,
 		}
 	}
 	rq->sreq.cmd = cmd;
-	c->inflight++;
+	charge(c, 0, 1);
 	c->requests++;
 	storage_disk_submit(c->disk->sd, &rq->sreq);
 }
@@ -234,7 +282,7 @@ static int dispatch(struct gw_conn *c, const struct gw_req *req)
 		rq = req_new(c, req, req->length);
 		if (!rq)
 			return -ENOMEM;
-		c->inflight_bytes += req->length;
+		charge(c, req->length, 0);
 		c->cur = rq;
 		c->rx = GW_RX_PAYLOAD;
 		return 0;
@@ -242,7 +290,7 @@ static int dispatch(struct gw_conn *c, const struct gw_req *req)
 		rq = req_new(c, req, req->length);
 		if (!rq)
 			return -ENOMEM;
-		c->inflight_bytes += req->length;
+		charge(c, req->length, 0);
 		submit(c, rq, STORAGE_READ);
 		return 0;
 	case NBD_CMD_BLOCK_STATUS:
@@ -351,8 +399,10 @@ void gw_tx_pump(struct gw_conn *c)
 	while (can_go_on(c)) {
 		switch (c->rx) {
 		case GW_RX_HEADER:
-			if (!gw_tx_can_read(c))
+			if (!gw_tx_can_read(c)) {
+				c->srv->load.paused = true;
 				return;
+			}
 			n = gw_conn_read_plain(c, c->hdr + c->hdr_have,
 					       NBD_REQUEST_SIZE - c->hdr_have);
 			if (n > 0) {
@@ -395,4 +445,38 @@ void gw_tx_pump(struct gw_conn *c)
 			return;
 		}
 	}
+}
+
+struct gw_load *gw_load_get(struct gw_server *srv, uint64_t tenant_id)
+{
+	struct gw_load *l;
+
+	for (l = srv->loads; l; l = l->next)
+		if (l->tenant_id == tenant_id)
+			break;
+	if (!l) {
+		l = calloc(1, sizeof(*l));
+		if (!l)
+			return NULL;
+		l->tenant_id = tenant_id;
+		l->next = srv->loads;
+		srv->loads = l;
+	}
+	l->conns++;
+	return l;
+}
+
+void gw_load_put(struct gw_server *srv, struct gw_load *l)
+{
+	struct gw_load **pp;
+
+	if (!l || --l->conns > 0)
+		return;
+	for (pp = &srv->loads; *pp; pp = &(*pp)->next) {
+		if (*pp == l) {
+			*pp = l->next;
+			break;
+		}
+	}
+	free(l);
 }

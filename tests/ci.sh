@@ -40,12 +40,25 @@ run_suite() {
     count "$dir"
 }
 
+# The storage contract and restore point unit tests also run against a
+# throwaway Ceph cluster (the integration tests start their own).
+ceph_dir=$(mktemp -d /tmp/haven-ci-ceph.XXXXXX)
+trap 'tests/ceph-micro stop "$ceph_dir"' EXIT
+if conf=$(tests/ceph-micro start "$ceph_dir" haven-test); then
+    export HAVEN_TEST_CEPH_CONF=$conf HAVEN_TEST_CEPH_POOL=haven-test
+else
+    echo "ci: the test Ceph cluster did not start"; failed=$((failed + 1))
+fi
+
 run_suite build-ci
 # Sanitizers: every report aborts the test that triggered it.
 export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1:strict_string_checks=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 run_suite build-asan -Db_sanitize=address,undefined -Db_lundef=false \
     -Dbuildtype=debug
+
+tests/ceph-micro stop "$ceph_dir"
+unset HAVEN_TEST_CEPH_CONF HAVEN_TEST_CEPH_POOL
 
 # Fuzzing: each libFuzzer harness for a bounded time from its seed corpus.
 unset ASAN_OPTIONS
