@@ -93,6 +93,15 @@ struct storage_disk_params {
 	uint64_t snap_seq;
 	const uint64_t *snaps;
 	unsigned nsnaps;
+	/* A writable clone of a restore point: the clone's own objects are
+	 * named by 'id'; an extent it never wrote reads from the parent disk
+	 * 'parent_id' at 'parent_snap' (holes per parent_map, copied at
+	 * open; NULL: every parent extent is data).  The first write to
+	 * such an extent copies it up whole.  parent_id 0: not a clone. */
+	uint64_t parent_id;
+	uint64_t parent_snap;
+	const uint8_t *parent_map;
+	size_t parent_map_len;
 };
 
 /* Opens a disk (builds its allocation map).  Blocking; owner thread. */
@@ -182,5 +191,10 @@ int storage_header_read(struct storage_store *st, const char *ns,
  * on Ceph): never call on the loop thread. */
 int storage_store_snap_create(struct storage_store *st, uint64_t *id);
 int storage_store_snap_remove(struct storage_store *st, uint64_t id);
+
+/* ---- clone.c ---- */
+
+/* Extents a clone holds of its own (copied up or written), in bytes. */
+uint64_t storage_disk_clone_bytes(const struct storage_disk *d);
 
 #endif

@@ -212,6 +212,8 @@ struct tenant_rp {
 	uint64_t group;     /* consistency group id (same for all disks cut
 			     * together), 0 if cut alone */
 	char name[TENANT_NAME_MAX + 1]; /* optional, unique per disk */
+	/* Appended in record version 3 (older records decode with 0). */
+	uint32_t pins; /* holders: 1 per `rp pin`, 1 per running test */
 };
 
 /* Records a restore point and its allocation map (one bit per extent,
@@ -257,6 +259,9 @@ enum tenant_req_type {
 	TENANT_REQ_RP_CREATE = 1, /* disk_id, or every disk of tenant_id/vm */
 	TENANT_REQ_RP_REMOVE = 2, /* disk_id, rp_id */
 	TENANT_REQ_DISK_RESIZE = 3, /* disk_id, size */
+	TENANT_REQ_TEST_START = 4,  /* tenant_id, vm, rp spec in name */
+	TENANT_REQ_TEST_STOP = 5,   /* rp_id = failover test id, name = note */
+	TENANT_REQ_PROMOTE = 6,     /* tenant_id, vm, rp spec in name */
 };
 
 enum tenant_req_state {
@@ -290,5 +295,142 @@ int tenant_req_list_pending(struct tenant_catalog *cat,
 /* Sets state, error and message of a request. */
 int tenant_req_finish(struct tenant_catalog *cat, const struct tenant_req *r);
 int tenant_req_remove(struct tenant_catalog *cat, uint64_t id);
+
+/* ---- retention.c: retention ladder, immutability (pure functions) ---- */
+
+#define TENANT_RETENTION_MAX_TIERS 8
+#define TENANT_RP_CAP_DEFAULT 256
+
+enum tenant_tier_every {
+	TENANT_EVERY_ALL = 0, /* keep every restore point */
+	TENANT_EVERY_HOURLY = 3600,
+	TENANT_EVERY_DAILY = 86400,
+	TENANT_EVERY_WEEKLY = 7 * 86400,
+	TENANT_EVERY_MONTHLY = 30 * 86400,
+};
+
+/* A ladder like "1h:all,1d:hourly,30d:daily,1y:monthly": restore points
+ * younger than tiers[0].age_s are all kept; younger than tiers[1].age_s,
+ * the newest of each hour; and so on.  Older than the last tier: gone. */
+struct tenant_retention {
+	unsigned ntiers; /* 0: keep everything (only the cap applies) */
+	struct {
+		uint64_t age_s;
+		uint32_t every_s; /* enum tenant_tier_every */
+	} tiers[TENANT_RETENTION_MAX_TIERS];
+	uint32_t cap; /* restore points per disk; 0: TENANT_RP_CAP_DEFAULT */
+};
+
+/* Parses a ladder ("" or "none" = keep all).  Ages take s/m/h/d/w/y
+ * suffixes; every is all, hourly, daily, weekly or monthly.  Tiers must
+ * grow in age and in spacing.  -EINVAL with a reason in err. */
+int tenant_retention_parse(const char *s, struct tenant_retention *out,
+			   char *err, size_t errlen);
+/* The canonical text of a ladder, e.g. "1h:all,1d:hourly". */
+void tenant_retention_format(const struct tenant_retention *r, char *buf,
+			     size_t len);
+
+/* What the policy says of one restore point at time now_ms. */
+struct tenant_rp_fate {
+	bool keep;
+	int tier;             /* index of the tier keeping it, -1 if none */
+	uint64_t expires_ms;  /* when the policy lets it go (0: never) */
+	bool immutable;       /* inside the immutability window */
+	uint64_t immutable_until_ms;
+	bool pinned;
+};
+
+/* Applies a policy to a disk's restore points (oldest first, as
+ * tenant_rp_list gives them) and fills one fate per point.  Pure: time is
+ * an input.  Pinned and immutable points are always kept; the cap drops
+ * the oldest unprotected points first; the newest point is always kept. */
+void tenant_retention_plan(const struct tenant_retention *policy,
+			   uint32_t immutable_days, const struct tenant_rp *rps,
+			   size_t n, uint64_t now_ms,
+			   struct tenant_rp_fate *fates);
+
+/* ---- catalog: policies, pins, failover tests and failovers ---- */
+
+/* Tenant defaults and disk overrides, stored as the canonical text.
+ * A disk with an empty policy follows its tenant. */
+int tenant_set_retention(struct tenant_catalog *cat, uint64_t tenant_id,
+			 const char *policy, uint32_t immutable_days);
+int tenant_get_retention(struct tenant_catalog *cat, uint64_t tenant_id,
+			 char *policy, size_t len, uint32_t *immutable_days);
+int tenant_disk_set_retention(struct tenant_catalog *cat, uint64_t disk_id,
+			      const char *policy);
+int tenant_disk_get_retention(struct tenant_catalog *cat, uint64_t disk_id,
+			      char *policy, size_t len);
+
+/* Adds (delta +1) or drops (delta -1) a holder of a restore point.
+ * -ENOENT unknown, -EINVAL dropping below 0. */
+int tenant_rp_pin(struct tenant_catalog *cat, uint64_t disk_id,
+		  uint64_t rp_id, int delta);
+
+/* tenant_rp_remove (and so disk and tenant removal) refuses a pinned
+ * restore point with -EBUSY and one inside its tenant's immutability
+ * window with -EPERM; tenant_rp_immutable_until() says until when. */
+int tenant_rp_immutable_until(struct tenant_catalog *cat, uint64_t disk_id,
+			      uint64_t rp_id, uint64_t *until_ms);
+
+enum tenant_test_state {
+	TENANT_TEST_RUNNING = 1,
+	TENANT_TEST_STOPPED = 2,
+	TENANT_TEST_FAILED = 3,
+};
+
+/* A DR test failover of one VM: a writable clone of each disk at one
+ * restore point, exported to operators, while replication goes on. */
+struct tenant_test {
+	uint64_t id;         /* assigned by test_add */
+	uint64_t tenant_id;
+	char vm[TENANT_NAME_MAX + 1];
+	uint32_t state;      /* enum tenant_test_state */
+	uint64_t started_ms, stopped_ms;
+	uint64_t rp_created_ms; /* the restore point's time: RPO achieved =
+				 * started_ms - rp_created_ms */
+	uint64_t bytes_written; /* by the test, filled at stop */
+	uint32_t ndisks;
+	struct {
+		uint64_t disk_id;
+		uint64_t rp_id;
+		uint64_t clone_id; /* names the clone's objects, like a disk id
+				    * (allocated from the disk id counter) */
+	} disks[16];
+	char note[200];
+};
+
+/* Records a test and pins its restore points in one transaction; fills
+ * id and each clone_id. */
+int tenant_test_add(struct tenant_catalog *cat, struct tenant_test *t);
+int tenant_test_get(struct tenant_catalog *cat, uint64_t id,
+		    struct tenant_test *out);
+int tenant_test_list(struct tenant_catalog *cat,
+		     int (*cb)(const struct tenant_test *t, void *arg),
+		     void *arg);
+/* Marks a test stopped (state, stopped_ms, bytes_written, note) and
+ * unpins its restore points in one transaction. */
+int tenant_test_finish(struct tenant_catalog *cat, const struct tenant_test *t);
+
+/* A failover: the VM's replication is stopped and its disks are served
+ * (to operators) from writable clones of one restore point. */
+struct tenant_failover {
+	uint64_t tenant_id;
+	char vm[TENANT_NAME_MAX + 1];
+	uint64_t promoted_ms;
+	uint32_t ndisks;
+	struct {
+		uint64_t disk_id;
+		uint64_t rp_id;
+		uint64_t clone_id;
+	} disks[16];
+};
+
+/* One failover per VM: -EEXIST if the VM is failed over already.  Pins
+ * the restore points; fills each clone_id. */
+int tenant_failover_add(struct tenant_catalog *cat, struct tenant_failover *f);
+/* -ENOENT when the VM is not failed over. */
+int tenant_failover_get(struct tenant_catalog *cat, uint64_t tenant_id,
+			const char *vm, struct tenant_failover *out);
 
 #endif
