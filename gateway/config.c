@@ -95,6 +95,9 @@ static int set_key(struct gw_config *cfg, const char *section, const char *key,
 			strcpy(cfg->listen, value);
 			return 0;
 		}
+		if (strcmp(key, "retention_interval") == 0)
+			return parse_uint(value, 1, 86400,
+					  &cfg->retention_interval);
 		if (strcmp(key, "handshake_timeout") == 0)
 			return parse_uint(value, 1, 3600,
 					  &cfg->handshake_timeout);
@@ -253,6 +256,7 @@ int gw_config_load(struct gw_config *cfg, const char *dir, char *err,
 	strcpy(cfg->dir, dir);
 	strcpy(cfg->listen, "0.0.0.0:10809");
 	cfg->handshake_timeout = 10;
+	cfg->retention_interval = 60;
 	cfg->log_level = GW_LOG_INFO;
 	cfg->conn_inflight_bytes = 64u << 20;
 	cfg->conn_inflight_reqs = 128;

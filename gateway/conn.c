@@ -737,9 +737,11 @@ void gw_conn_drain(struct gw_conn *c)
 
 void gw_conn_recheck(struct gw_conn *c)
 {
+	char msg[GW_HS_MSG_MAX];
 	struct tenant_cred cred;
-	struct tenant_disk d;
 	struct tenant_info t;
+	struct gw_export exp;
+	uint64_t id;
 
 	if (!c->identified || c->phase == GW_PHASE_CLOSING)
 		return;
@@ -754,7 +756,13 @@ void gw_conn_recheck(struct gw_conn *c)
 		gw_conn_close(c, "tenant suspended or removed");
 		return;
 	}
-	if (c->disk && tenant_disk_get_by_id(c->srv->cat, c->disk_id, &d) ==
-			       -ENOENT)
-		gw_conn_close(c, "disk removed");
+	/* Whatever changed (disk removed, VM failed over, test stopped),
+	 * the session ends when its export no longer resolves. */
+	if (c->phase == GW_PHASE_TRANSMIT &&
+	    gw_exports_lookup(c->srv, &c->ident, c->export_name, false, &exp,
+			      NULL, &id, msg, sizeof(msg)) != 0) {
+		gw_log(GW_LOG_INFO, "event=export_gone conn=%" PRIu64 " reason=\"%s\"",
+		       c->id, msg);
+		gw_conn_close(c, "export no longer available");
+	}
 }

@@ -250,17 +250,137 @@ void gw_exports_close_all(struct gw_server *srv)
 	}
 }
 
-/* Finds the tenant, disk and (after '@') restore point a name means for
- * an identity.  rp->id stays 0 for the live disk. */
+/* What an export name means for an identity. */
+struct target {
+	struct tenant_info t;
+	struct tenant_disk td;
+	struct tenant_rp rp; /* rp.id 0: the live disk */
+	uint64_t clone_id;   /* non-zero: a writable clone of rp */
+	uint64_t failed_over_ms; /* the live disk of a failed-over VM */
+};
+
+static void describe(const struct target *tg, struct gw_export *exp)
+{
+	const char *what = tg->clone_id ? "writable clone of restore point"
+					: "restore point";
+
+	memset(exp, 0, sizeof(*exp));
+	exp->size = tg->rp.id ? tg->rp.size : tg->td.size;
+	exp->read_only = tg->rp.id != 0 && tg->clone_id == 0;
+	exp->pref_block = tg->td.extent_size;
+	if (tg->rp.id)
+		snprintf(exp->description, sizeof(exp->description),
+			 "haven disk %.36s/%.36s/%.36s %s %" PRIu64,
+			 tg->t.name, tg->td.vm, tg->td.name, what, tg->rp.id);
+	else
+		snprintf(exp->description, sizeof(exp->description),
+			 "haven disk %.36s/%.36s/%.36s", tg->t.name, tg->td.vm,
+			 tg->td.name);
+}
+
+/* A writable clone (test failover or failover), shared like a disk. */
+static int disk_open_clone(struct gw_server *srv, const struct target *tg,
+			   struct gw_disk **out)
+{
+	struct storage_disk_params p = {
+		.size = tg->rp.size,
+		.snap = STORAGE_SNAP_HEAD,
+		.parent_id = tg->td.id,
+		.parent_snap = tg->rp.snap_id,
+	};
+	struct tenant_disk cd = tg->td;
+	uint8_t *map = NULL;
+	struct gw_disk *d;
+	size_t len = 0;
+
+	d = disk_find(srv, tg->clone_id, STORAGE_SNAP_HEAD);
+	if (d) {
+		d->refs++;
+		*out = d;
+		return 0;
+	}
+	if (tenant_rp_map(srv->cat, tg->td.id, tg->rp.id, &map, &len) == 0) {
+		p.parent_map = map;
+		p.parent_map_len = len;
+	}
+	cd.id = tg->clone_id; /* the clone's objects are named by its id */
+	d = disk_new(srv, &tg->t, &cd, &p);
+	free(map);
+	if (!d)
+		return -errno;
+	d->clone = true;
+	snprintf(d->label + strlen(d->label),
+		 sizeof(d->label) - strlen(d->label), "@clone-%" PRIu64,
+		 tg->clone_id);
+	gw_log(GW_LOG_INFO, "event=clone_open disk=%s rp=%" PRIu64, d->label,
+	       tg->rp.id);
+	*out = d;
+	return 0;
+}
+
+/* "@test-ID" of an operator: the running test's clone of this disk. */
+static int resolve_test(struct gw_server *srv, const char *spec,
+			struct target *tg)
+{
+	struct tenant_test test;
+	char *end;
+	unsigned long long id;
+	int r;
+
+	id = strtoull(spec + 5, &end, 10);
+	if (*end || end == spec + 5)
+		return -ENOENT;
+	r = tenant_test_get(srv->cat, id, &test);
+	if (r < 0)
+		return r;
+	if (test.state != TENANT_TEST_RUNNING ||
+	    test.tenant_id != tg->t.id || strcmp(test.vm, tg->td.vm) != 0)
+		return -ENOENT;
+	for (uint32_t i = 0; i < test.ndisks && i < 16; i++) {
+		if (test.disks[i].disk_id != tg->td.id)
+			continue;
+		tg->clone_id = test.disks[i].clone_id;
+		return tenant_rp_get(srv->cat, tg->td.id, test.disks[i].rp_id,
+				     &tg->rp);
+	}
+	return -ENOENT;
+}
+
+/* A failed-over VM: tenants are refused, operators get the clone. */
+static int resolve_failover(struct gw_server *srv,
+			    const struct gw_identity *id, struct target *tg)
+{
+	struct tenant_failover f;
+	int r;
+
+	r = tenant_failover_get(srv->cat, tg->t.id, tg->td.vm, &f);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	if (!id->cred.operator_role) {
+		tg->failed_over_ms = f.promoted_ms;
+		return 0;
+	}
+	for (uint32_t i = 0; i < f.ndisks && i < 16; i++) {
+		if (f.disks[i].disk_id != tg->td.id)
+			continue;
+		tg->clone_id = f.disks[i].clone_id;
+		return tenant_rp_get(srv->cat, tg->td.id, f.disks[i].rp_id,
+				     &tg->rp);
+	}
+	return 0;
+}
+
 static int resolve(struct gw_server *srv, const struct gw_identity *id,
-		   const char *name, struct tenant_info *t,
-		   struct tenant_disk *td, struct tenant_rp *rp)
+		   const char *name, struct target *tg)
 {
 	char base[NBD_MAX_STRING + 1];
 	const char *at = strchr(name, '@');
 	struct name_parts p;
 	int r;
 
+	memset(tg, 0, sizeof(*tg));
 	if (strlen(name) >= sizeof(base))
 		return -ENOENT;
 	snprintf(base, sizeof(base), "%s", name);
@@ -269,19 +389,24 @@ static int resolve(struct gw_server *srv, const struct gw_identity *id,
 	if (id->cred.operator_role) {
 		if (!split_name(base, 3, &p))
 			return -ENOENT;
-		r = tenant_get_by_name(srv->cat, p.tenant, t);
+		r = tenant_get_by_name(srv->cat, p.tenant, &tg->t);
 		if (r < 0)
 			return r;
 	} else {
 		if (!split_name(base, 2, &p))
 			return -ENOENT;
-		*t = id->tenant;
+		tg->t = id->tenant;
 	}
-	r = tenant_disk_get(srv->cat, t->id, p.vm, p.disk, td);
-	memset(rp, 0, sizeof(*rp));
-	if (r == 0 && at)
-		r = tenant_rp_find(srv->cat, td->id, at + 1, rp);
-	return r;
+	r = tenant_disk_get(srv->cat, tg->t.id, p.vm, p.disk, &tg->td);
+	if (r < 0)
+		return r;
+	if (!at)
+		return resolve_failover(srv, id, tg);
+	/* Test clones are for operators; to a tenant they do not exist. */
+	if (strncmp(at + 1, "test-", 5) == 0)
+		return id->cred.operator_role ? resolve_test(srv, at + 1, tg)
+					      : -ENOENT;
+	return tenant_rp_find(srv->cat, tg->td.id, at + 1, &tg->rp);
 }
 
 uint32_t gw_exports_lookup(struct gw_server *srv, const struct gw_identity *id,
@@ -289,12 +414,10 @@ uint32_t gw_exports_lookup(struct gw_server *srv, const struct gw_identity *id,
 			   struct gw_disk **diskp, uint64_t *disk_id,
 			   char *msg, size_t msglen)
 {
-	struct tenant_disk td;
-	struct tenant_info t;
-	struct tenant_rp rp;
+	struct target tg;
 	int r;
 
-	r = resolve(srv, id, name, &t, &td, &rp);
+	r = resolve(srv, id, name, &tg);
 	if (r == -ENOENT || r == -EINVAL) {
 		snprintf(msg, msglen, "export '%.200s' not present", name);
 		return NBD_REP_ERR_UNKNOWN;
@@ -303,30 +426,27 @@ uint32_t gw_exports_lookup(struct gw_server *srv, const struct gw_identity *id,
 		snprintf(msg, msglen, "catalog unavailable, try again later");
 		return NBD_REP_ERR_SHUTDOWN;
 	}
+	if (tg.failed_over_ms) {
+		snprintf(msg, msglen,
+			 "VM '%.64s' is failed over: replication into it is "
+			 "stopped (ask your provider)",
+			 tg.td.vm);
+		return NBD_REP_ERR_POLICY;
+	}
 	if (srv->draining) {
 		snprintf(msg, msglen, "gateway is stopping, try again later");
 		return NBD_REP_ERR_SHUTDOWN;
 	}
-	memset(exp, 0, sizeof(*exp));
-	exp->size = rp.id ? rp.size : td.size;
-	exp->read_only = rp.id != 0;
-	exp->pref_block = td.extent_size;
-	if (rp.id)
-		snprintf(exp->description, sizeof(exp->description),
-			 "haven disk %.36s/%.36s/%.36s restore point %" PRIu64,
-			 t.name, td.vm, td.name, rp.id);
-	else
-		snprintf(exp->description, sizeof(exp->description),
-			 "haven disk %.36s/%.36s/%.36s", t.name, td.vm,
-			 td.name);
+	describe(&tg, exp);
 	if (!go)
 		return 0;
-	r = rp.id ? disk_open_rp(srv, &t, &td, &rp, diskp)
-		  : gw_disk_open_live(srv, &t, &td, diskp);
+	r = tg.clone_id ? disk_open_clone(srv, &tg, diskp)
+	    : tg.rp.id  ? disk_open_rp(srv, &tg.t, &tg.td, &tg.rp, diskp)
+			: gw_disk_open_live(srv, &tg.t, &tg.td, diskp);
 	if (r < 0) {
 		gw_log(GW_LOG_ERROR,
 		       "event=disk_open_failed tenant=%s disk=%s/%s error=\"%s\"",
-		       t.name, td.vm, td.name, strerror(-r));
+		       tg.t.name, tg.td.vm, tg.td.name, strerror(-r));
 		if (r == -EAGAIN)
 			snprintf(msg, msglen,
 				 "storage for '%.200s' is connecting, try again "
@@ -338,10 +458,12 @@ uint32_t gw_exports_lookup(struct gw_server *srv, const struct gw_identity *id,
 				 strerror(-r));
 		return NBD_REP_ERR_SHUTDOWN;
 	}
-	*disk_id = td.id;
+	*disk_id = tg.clone_id ? tg.clone_id : tg.td.id;
 	if (id->cred.operator_role)
 		gw_log(GW_LOG_INFO,
-		       "event=operator_open site=%s export=%s/%s/%s",
-		       id->cred.site, t.name, td.vm, td.name);
+		       "event=operator_open site=%s export=%s/%s/%s%s%s",
+		       id->cred.site, tg.t.name, tg.td.vm, tg.td.name,
+		       strchr(name, '@') ? "@" : "",
+		       strchr(name, '@') ? strchr(name, '@') + 1 : "");
 	return 0;
 }

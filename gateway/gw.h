@@ -37,6 +37,7 @@ struct gw_config {
 	char dir[1024];
 	char listen[128];       /* HOST:PORT */
 	unsigned handshake_timeout; /* seconds */
+	unsigned retention_interval; /* seconds between retention passes */
 	enum gw_log_level log_level;
 	size_t conn_inflight_bytes; /* backpressure bound per connection */
 	unsigned conn_inflight_reqs;
@@ -117,6 +118,7 @@ struct gw_disk {
 	unsigned writers; /* open connections that wrote */
 	unsigned cutting; /* cuts and header writes under way */
 	bool deferred;    /* a session-end cut waits for a snap id */
+	bool clone;       /* a writable clone: no restore points */
 };
 
 struct gw_identity {
@@ -203,6 +205,18 @@ void gw_rp_pool_refill(struct gw_server *srv, struct gw_store *s);
 /* Rewrites a live disk's header object from the catalog. */
 void gw_rp_write_header(struct gw_server *srv, struct gw_disk *d);
 bool gw_rp_idle(struct gw_server *srv);
+/* Answers a havenctl request (req->id 0: only logs). */
+void gw_rp_req_finish(struct gw_server *srv, struct tenant_req *req, int err,
+		      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Requests are run once; one that must wait calls this to be run again at
+ * the next tick. */
+void gw_rp_req_retry(struct gw_server *srv, uint64_t id);
+
+/* ---- dr.c: retention and failover tests ---- */
+
+void gw_dr_run_test_stop(struct gw_server *srv, const struct tenant_req *req);
+/* Applies every disk's retention policy once. */
+void gw_dr_retention_pass(struct gw_server *srv);
 
 /* ---- transmission.c: in-flight budgets ---- */
 
@@ -242,6 +256,7 @@ struct gw_server {
 	struct storage_env env;
 	uv_signal_t sigterm, sigint;
 	uv_timer_t watch; /* catalog generation, drain deadline */
+	uv_timer_t retention;
 	uint64_t generation;
 	struct gw_conn *conns;  /* doubly linked */
 	struct gw_conn *dirty;  /* connections with output to flush */

@@ -41,6 +41,9 @@ static const char *trigger_name(uint32_t t)
 	}
 }
 
+static void req_finish(struct gw_server *srv, struct tenant_req *req, int err,
+		       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
 /* Frees a finished job and lets a stopping server finish. */
 static void srv_done(struct gw_server *srv, void *job)
 {
@@ -220,8 +223,17 @@ struct cut_job {
 	struct storage_req flush;
 };
 
-static void req_finish(struct gw_server *srv, struct tenant_req *req, int err,
-		       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void gw_rp_req_finish(struct gw_server *srv, struct tenant_req *req, int err,
+		      const char *fmt, ...)
+{
+	va_list ap;
+	char msg[200];
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	req_finish(srv, req, err, "%s", msg);
+}
 
 static void cut_work(struct gw_job *j)
 {
@@ -454,7 +466,7 @@ uint32_t gw_rp_interval(const struct tenant_info *t,
 
 void gw_rp_after_flush(struct gw_server *srv, struct gw_disk *d)
 {
-	if (!d->dirty || d->snap != STORAGE_SNAP_HEAD ||
+	if (!d->dirty || d->snap != STORAGE_SNAP_HEAD || d->clone ||
 	    now_ms() - d->last_cut_ms < interval_ms(d))
 		return;
 	gw_rp_cut(srv, &d, 1, TENANT_RP_CHECKPOINT, NULL, NULL);
@@ -464,7 +476,8 @@ void gw_rp_session_end(struct gw_server *srv, struct gw_disk *d)
 {
 	if (d->writers > 0 && --d->writers > 0)
 		return;
-	if (!d->dirty || d->snap != STORAGE_SNAP_HEAD || d->deferred)
+	if (!d->dirty || d->snap != STORAGE_SNAP_HEAD || d->deferred ||
+	    d->clone)
 		return;
 	if (gw_rp_cut(srv, &d, 1, TENANT_RP_SESSION_END, NULL, NULL) !=
 	    -EAGAIN)
@@ -512,6 +525,12 @@ static void busy_del(struct gw_server *srv, uint64_t id)
 	}
 }
 
+void gw_rp_req_retry(struct gw_server *srv, uint64_t id)
+{
+	busy_del(srv, id);
+	srv->req_retry = true;
+}
+
 static void finish_done(struct gw_job *j)
 {
 	struct finish_job *fj = (struct finish_job *)j;
@@ -523,8 +542,21 @@ static void finish_done(struct gw_job *j)
 static void req_finish(struct gw_server *srv, struct tenant_req *req, int err,
 		       const char *fmt, ...)
 {
-	struct finish_job *fj = calloc(1, sizeof(*fj));
+	struct finish_job *fj;
 	va_list ap;
+
+	if (req->id == 0) {
+		/* havend's own work (retention): nobody waits for an answer. */
+		char msg[200];
+
+		va_start(ap, fmt);
+		vsnprintf(msg, sizeof(msg), fmt, ap);
+		va_end(ap);
+		gw_log(err < 0 ? GW_LOG_WARN : GW_LOG_INFO,
+		       "event=retention result=\"%s\"", msg);
+		return;
+	}
+	fj = calloc(1, sizeof(*fj));
 
 	if (!fj) {
 		busy_del(srv, req->id); /* retried at the next tick */
@@ -656,6 +688,9 @@ static int run_one(const struct tenant_req *req, void *arg)
 	case TENANT_REQ_DISK_RESIZE:
 		gw_rp_run_resize(srv, req);
 		break;
+	case TENANT_REQ_TEST_STOP:
+		gw_dr_run_test_stop(srv, req);
+		break;
 	default: {
 		struct tenant_req copy = *req;
 
@@ -777,7 +812,7 @@ void gw_rp_write_header(struct gw_server *srv, struct gw_disk *d)
 	struct header_write *hw;
 	struct tenant_disk td;
 
-	if (d->snap != STORAGE_SNAP_HEAD ||
+	if (d->snap != STORAGE_SNAP_HEAD || d->clone ||
 	    tenant_disk_get_by_id(srv->cat, d->key_id, &td) < 0)
 		return;
 	hdr_add(&h,

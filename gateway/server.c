@@ -235,6 +235,12 @@ static void watch(uv_timer_t *t)
 	gw_server_flush_dirty(srv);
 }
 
+static void retention_tick(uv_timer_t *t)
+{
+	gw_dr_retention_pass(t->data);
+	gw_server_flush_dirty(t->data);
+}
+
 static void on_signal(uv_signal_t *s, int signum)
 {
 	struct gw_server *srv = s->data;
@@ -298,6 +304,11 @@ int gw_server_start(struct gw_server *srv, uv_loop_t *loop)
 	tenant_catalog_generation(srv->cat, &srv->generation);
 	uv_timer_start(&srv->watch, watch, WATCH_INTERVAL_MS,
 		       WATCH_INTERVAL_MS);
+	uv_timer_init(loop, &srv->retention);
+	srv->retention.data = srv;
+	uv_timer_start(&srv->retention, retention_tick,
+		       (uint64_t)srv->cfg.retention_interval * 1000,
+		       (uint64_t)srv->cfg.retention_interval * 1000);
 	gw_server_open_routes(srv);
 	r = listen_on(srv);
 	if (r < 0) {
@@ -343,6 +354,7 @@ void gw_server_maybe_done(struct gw_server *srv)
 	gw_exports_close_all(srv);
 	gw_server_close_stores(srv);
 	uv_close((uv_handle_t *)&srv->watch, NULL);
+	uv_close((uv_handle_t *)&srv->retention, NULL);
 	uv_close((uv_handle_t *)&srv->sigterm, NULL);
 	uv_close((uv_handle_t *)&srv->sigint, NULL);
 	gw_queue_close(&srv->queue);

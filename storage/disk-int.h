@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "objstore.h"
 
@@ -21,6 +22,15 @@
 #define REQ_SYNC_SENT (1u << 1)
 #define REQ_WALKING (1u << 2)	/* a mutation with ops still to issue */
 #define REQ_OLD_SNAPC (1u << 3) /* submitted before the last cut */
+
+/* The part of a request's range that lies in one extent. */
+struct disk_piece {
+	uint64_t pos;	  /* disk offset */
+	uint64_t n;	  /* extent number */
+	uint64_t obj_off; /* offset inside the object */
+	uint64_t len;
+	bool whole; /* covers the extent up to the disk's end */
+};
 
 /* One object op of a request; op.owner points to the request. */
 struct disk_op {
@@ -46,6 +56,8 @@ struct disk_walk {
 	struct disk_snapc *sc; /* NULL until a cut happens during the walk */
 };
 
+struct disk_clone; /* clone.c */
+
 struct storage_disk {
 	uint32_t magic;
 	struct storage_store *st;
@@ -66,6 +78,7 @@ struct storage_disk {
 	struct disk_walk *walks;
 	size_t nwalks, walks_cap;
 	struct disk_op *free_ops;
+	struct disk_clone *clone; /* NULL unless a writable clone */
 };
 
 /* ---- bitmaps of extents, one bit per extent in 64-bit words ---- */
@@ -83,6 +96,21 @@ static inline void disk_bit_set(uint64_t *w, uint64_t n)
 static inline void disk_bit_clear(uint64_t *w, uint64_t n)
 {
 	w[n / 64] &= ~(UINT64_C(1) << (n % 64));
+}
+
+/* True if p[0..len) is all zero bytes.  Once the first 16 bytes are known
+ * to be zero, p[i] == p[i + 16] for every i proves the rest zero too, and
+ * memcmp() does that comparison with the widest loads the libc has. */
+static inline bool disk_all_zero(const unsigned char *p, uint64_t len)
+{
+	uint64_t head = len < 16 ? len : 16;
+	uint64_t i;
+
+	for (i = 0; i < head; i++) {
+		if (p[i])
+			return false;
+	}
+	return len <= 16 || memcmp(p, p + 16, len - 16) == 0;
 }
 
 static inline bool disk_is_mutation(enum storage_opcode code)
@@ -105,6 +133,17 @@ void storage_disk_post_done(struct storage_disk *d, struct storage_req *r);
 void storage_disk_mark_pending(struct storage_disk *d, struct storage_req *r);
 /* Bits for 'nextents' extents, zeroed; *nwords set. */
 uint64_t *storage_disk_bits_new(uint64_t nextents, size_t *nwords);
+/* The piece of [pos, end) in the extent holding pos. */
+void storage_disk_piece_at(const struct storage_disk *d, uint64_t pos,
+			   uint64_t end, struct disk_piece *pc);
+/* Submits o for r (a mutation under r's snap context); on failure o goes
+ * back to the pool. */
+int storage_disk_op_issue(struct storage_disk *d, struct storage_req *r,
+			  struct disk_op *o);
+/* An op of r that did not go through op_done() finished with 'ret': r
+ * goes on walking, and completes if it is over. */
+void storage_disk_op_end(struct storage_disk *d, struct storage_req *r,
+			 int ret);
 
 /* ---- disk-rp.c ---- */
 
@@ -121,5 +160,31 @@ int storage_disk_ctx_for(struct storage_disk *d, const struct storage_req *r);
 /* Tracks r while its walk lasts (REQ_WALKING), or stops tracking it. */
 int storage_disk_walk_begin(struct storage_disk *d, struct storage_req *r);
 void storage_disk_walk_end(struct storage_disk *d, struct storage_req *r);
+
+/* ---- clone.c: writable clones of a restore point ----
+ *
+ * The step functions take over a piece of r (0) or fail (a negative
+ * errno).  A piece whose extent is being copied up waits in a list and
+ * counts in r->inflight_ meanwhile. */
+
+/* At open, before the own map is built. */
+int storage_disk_clone_open(struct storage_disk *d,
+			    const struct storage_disk_params *p);
+void storage_disk_clone_close(struct storage_disk *d);
+/* The listing found the clone's object of extent n with 'size' bytes. */
+void storage_disk_clone_listed(struct storage_disk *d, uint64_t n,
+			       uint64_t size);
+int storage_disk_clone_read(struct storage_disk *d, struct storage_req *r,
+			    const struct disk_piece *pc);
+int storage_disk_clone_write(struct storage_disk *d, struct storage_req *r,
+			     const struct disk_piece *pc);
+/* ZERO and TRIM: one piece from r's cursor, skipping what reads as
+ * zeros already; advances the cursor unless it waits. */
+int storage_disk_clone_zero(struct storage_disk *d, struct storage_req *r,
+			    uint64_t end);
+/* STATUS of a clone: what reads as data, its own or its parent's. */
+bool storage_disk_clone_test(const struct storage_disk *d, uint64_t n);
+uint64_t storage_disk_clone_next(const struct storage_disk *d, uint64_t from,
+				 uint64_t limit, bool set);
 
 #endif

@@ -149,6 +149,9 @@ int storage_disk_set_snapc(struct storage_disk *d, uint64_t seq,
 	assert(d && d->magic == DISK_MAGIC);
 	if (!d->snapc)
 		return -EROFS; /* a view writes nothing */
+	/* A clone's restore point would need its parent's too. */
+	if (d->clone)
+		return -EOPNOTSUPP;
 	ret = snapc_check(seq, snaps, nsnaps);
 	if (ret < 0)
 		return ret;
@@ -271,6 +274,8 @@ int storage_disk_resize(struct storage_disk *d, uint64_t new_size)
 	assert(d && d->magic == DISK_MAGIC);
 	if (!d->snapc)
 		return -EROFS; /* a view keeps the size of its cut */
+	if (d->clone)
+		return -EOPNOTSUPP; /* its maps keep the size of the cut */
 	if (new_size < d->size)
 		return -EINVAL;
 	n = (new_size >> d->shift) + ((new_size & (d->extent_size - 1)) != 0);

@@ -26,6 +26,9 @@
  * under the write snap context that was current when its request was
  * submitted, even when a cut happens while the request still walks.  And
  * WRITE, ZERO and TRIM count their extents as changed at submission.
+ *
+ * A clone (clone.c) takes over the steps of each piece.  A piece that
+ * has to wait for a copy-up of its extent counts as an op in flight.
  */
 #include "config.h"
 
@@ -36,15 +39,6 @@
 #include <string.h>
 
 #include "disk-int.h"
-
-/* The part of [pos, end) that lies in one extent. */
-struct piece {
-	uint64_t pos;	  /* disk offset */
-	uint64_t n;	  /* extent number */
-	uint64_t obj_off; /* offset inside the object */
-	uint64_t len;
-	bool whole; /* covers the extent up to the disk's end */
-};
 
 /* ---- allocation map ---- */
 
@@ -102,23 +96,8 @@ static uint64_t map_next(const struct storage_disk *d, uint64_t from,
 
 /* ---- helpers ---- */
 
-/* True if p[0..len) is all zero bytes.  Once the first 16 bytes are known
- * to be zero, p[i] == p[i + 16] for every i proves the rest zero too, and
- * memcmp() does that comparison with the widest loads the libc has. */
-static bool all_zero(const unsigned char *p, uint64_t len)
-{
-	uint64_t head = len < 16 ? len : 16;
-	uint64_t i;
-
-	for (i = 0; i < head; i++) {
-		if (p[i])
-			return false;
-	}
-	return len <= 16 || memcmp(p, p + 16, len - 16) == 0;
-}
-
-static void piece_at(const struct storage_disk *d, uint64_t pos, uint64_t end,
-		     struct piece *pc)
+void storage_disk_piece_at(const struct storage_disk *d, uint64_t pos,
+			   uint64_t end, struct disk_piece *pc)
 {
 	uint64_t start, ext_end;
 
@@ -218,9 +197,8 @@ void storage_disk_op_put(struct storage_disk *d, struct disk_op *o)
 	d->free_ops = o;
 }
 
-/* Submits o for r; on failure o goes back to the pool. */
-static int op_issue(struct storage_disk *d, struct storage_req *r,
-		    struct disk_op *o)
+int storage_disk_op_issue(struct storage_disk *d, struct storage_req *r,
+			  struct disk_op *o)
 {
 	int ret;
 
@@ -239,11 +217,13 @@ static int op_issue(struct storage_disk *d, struct storage_req *r,
 /* ---- request walk ---- */
 
 static int step_read(struct storage_disk *d, struct storage_req *r,
-		     const struct piece *pc)
+		     const struct disk_piece *pc)
 {
 	unsigned char *dst = (unsigned char *)r->buf + (pc->pos - r->off);
 	struct disk_op *o;
 
+	if (d->clone)
+		return storage_disk_clone_read(d, r, pc);
 	if (!map_test(d, pc->n)) {
 		memset(dst, 0, pc->len);
 		return 0;
@@ -255,21 +235,23 @@ static int step_read(struct storage_disk *d, struct storage_req *r,
 	o->op.len = pc->len;
 	o->op.buf = dst;
 	o->op.snap = d->snap;
-	return op_issue(d, r, o);
+	return storage_disk_op_issue(d, r, o);
 }
 
 /* Zero detection: an all-zero piece becomes a REMOVE (whole extent), a
  * ZERO (part of an allocated extent) or nothing (part of a hole), so
  * writing a sparse image never stores its holes. */
 static int step_write(struct storage_disk *d, struct storage_req *r,
-		      const struct piece *pc)
+		      const struct disk_piece *pc)
 {
 	unsigned char *src = (unsigned char *)r->buf + (pc->pos - r->off);
 	enum storage_opcode code;
 	struct disk_op *o;
 	int ret;
 
-	if (!all_zero(src, pc->len))
+	if (d->clone)
+		return storage_disk_clone_write(d, r, pc);
+	if (!disk_all_zero(src, pc->len))
 		code = STORAGE_OP_WRITE;
 	else if (pc->whole)
 		code = STORAGE_OP_REMOVE;
@@ -300,7 +282,7 @@ static int step_write(struct storage_disk *d, struct storage_req *r,
 		o->op.len = 0;
 	}
 	/* A bit is cleared only for a REMOVE really on its way. */
-	ret = op_issue(d, r, o);
+	ret = storage_disk_op_issue(d, r, o);
 	if (ret == 0 && code == STORAGE_OP_REMOVE)
 		map_clear(d, pc->n);
 	return ret;
@@ -313,20 +295,23 @@ static int step_zero(struct storage_disk *d, struct storage_req *r,
 {
 	uint64_t n = r->cursor_ >> d->shift;
 	uint64_t last = (end - 1) >> d->shift;
-	uint64_t next = map_next(d, n, last + 1, true);
+	uint64_t next;
 	bool keep = r->cmd == STORAGE_ZERO && (r->flags & STORAGE_F_NO_HOLE);
 	bool remove;
 	struct disk_op *o;
-	struct piece pc;
+	struct disk_piece pc;
 	int ret;
 
+	if (d->clone)
+		return storage_disk_clone_zero(d, r, end);
+	next = map_next(d, n, last + 1, true);
 	if (next > last) {
 		r->cursor_ = end;
 		return 0;
 	}
 	if (next > n)
 		r->cursor_ = next << d->shift;
-	piece_at(d, r->cursor_, end, &pc);
+	storage_disk_piece_at(d, r->cursor_, end, &pc);
 
 	remove = pc.whole && !keep;
 	if (remove) {
@@ -341,7 +326,7 @@ static int step_zero(struct storage_disk *d, struct storage_req *r,
 		o->op.len = pc.len;
 	}
 	r->cursor_ += pc.len;
-	ret = op_issue(d, r, o);
+	ret = storage_disk_op_issue(d, r, o);
 	if (ret == 0 && remove)
 		map_clear(d, pc.n);
 	return ret;
@@ -365,7 +350,7 @@ static void pump(struct storage_disk *d, struct storage_req *r)
 {
 	uint64_t end = r->off + r->len;
 	struct disk_op *o;
-	struct piece pc;
+	struct disk_piece pc;
 	bool walking;
 	int ret = 0;
 
@@ -374,7 +359,7 @@ static void pump(struct storage_disk *d, struct storage_req *r)
 		if (r->cmd == STORAGE_ZERO || r->cmd == STORAGE_TRIM) {
 			ret = step_zero(d, r, end);
 		} else {
-			piece_at(d, r->cursor_, end, &pc);
+			storage_disk_piece_at(d, r->cursor_, end, &pc);
 			if (r->cmd == STORAGE_READ)
 				ret = step_read(d, r, &pc);
 			else
@@ -402,7 +387,7 @@ static void pump(struct storage_disk *d, struct storage_req *r)
 			return;
 		}
 		r->state_ |= REQ_SYNC_SENT;
-		r->error_ = op_issue(d, r, o);
+		r->error_ = storage_disk_op_issue(d, r, o);
 	}
 }
 
@@ -436,6 +421,16 @@ static int op_result(struct storage_disk *d, const struct disk_op *o)
 	}
 }
 
+void storage_disk_op_end(struct storage_disk *d, struct storage_req *r, int ret)
+{
+	r->inflight_--;
+	if (ret < 0 && !r->error_)
+		r->error_ = ret;
+	pump(d, r);
+	if (req_finished(r))
+		r->done(r, r->error_);
+}
+
 static void op_done(struct storage_completion *c)
 {
 	struct disk_op *o = (struct disk_op *)c;
@@ -449,12 +444,7 @@ static void op_done(struct storage_completion *c)
 
 	ret = op_result(d, o);
 	storage_disk_op_put(d, o);
-	r->inflight_--;
-	if (ret < 0 && !r->error_)
-		r->error_ = ret;
-	pump(d, r);
-	if (req_finished(r))
-		r->done(r, r->error_);
+	storage_disk_op_end(d, r, ret);
 }
 
 static void deferred_done(struct storage_completion *c)
@@ -477,13 +467,13 @@ void storage_disk_mark_pending(struct storage_disk *d, struct storage_req *r)
 {
 	const unsigned char *buf = r->buf;
 	uint64_t pos = r->cursor_, end = r->off + r->len;
-	struct piece pc;
+	struct disk_piece pc;
 
 	if (r->cmd != STORAGE_WRITE)
 		return;
 	for (; pos < end; pos += pc.len) {
-		piece_at(d, pos, end, &pc);
-		if (!all_zero(buf + (pos - r->off), pc.len))
+		storage_disk_piece_at(d, pos, end, &pc);
+		if (!disk_all_zero(buf + (pos - r->off), pc.len))
 			map_set(d, pc.n);
 	}
 }
@@ -505,8 +495,14 @@ static int status_fill(const struct storage_disk *d, struct storage_req *r)
 		last = (end - 1) >> d->shift;
 	while (pos < end && count < r->nextents) {
 		n = pos >> d->shift;
-		alloc = map_test(d, n);
-		next = map_next(d, n + 1, last + 1, !alloc);
+		if (d->clone) {
+			alloc = storage_disk_clone_test(d, n);
+			next = storage_disk_clone_next(d, n + 1, last + 1,
+						       !alloc);
+		} else {
+			alloc = map_test(d, n);
+			next = map_next(d, n + 1, last + 1, !alloc);
+		}
 		run_end = next > last ? end : next << d->shift;
 		r->extents[count].length = run_end - pos;
 		r->extents[count].hole = !alloc;
@@ -584,11 +580,13 @@ static int map_add(void *arg, const char *oid, uint64_t size)
 	struct storage_disk *d = arg;
 	uint64_t n;
 
-	(void)size;
 	/* Extents past the end (left by a shrink) are not part of the disk
 	 * and a name we did not write is not ours to interpret. */
-	if (parse_extent_oid(oid, d->id, &n) == 0 && n < d->nextents)
-		map_set(d, n);
+	if (parse_extent_oid(oid, d->id, &n) < 0 || n >= d->nextents)
+		return 0;
+	map_set(d, n);
+	if (d->clone)
+		storage_disk_clone_listed(d, n, size);
 	return 0;
 }
 
@@ -619,6 +617,10 @@ int storage_disk_open(struct storage_store *st,
 	if (!st || !p || !p->ns || p->extent_size < 4096 ||
 	    (p->extent_size & (p->extent_size - 1)))
 		return -EINVAL;
+	/* A clone is written at HEAD and never snapshotted. */
+	if (p->parent_id &&
+	    (p->snap != STORAGE_SNAP_HEAD || p->snap_seq || p->nsnaps))
+		return -EINVAL;
 
 	d = calloc(1, sizeof(*d));
 	if (!d) {
@@ -642,8 +644,14 @@ int storage_disk_open(struct storage_store *st,
 		d->io = NULL;
 		goto out;
 	}
+	if (p->parent_id) {
+		ret = storage_disk_clone_open(d, p);
+		if (ret < 0)
+			goto out;
+	}
 	/* The listing shows HEAD objects only, which says nothing about a
-	 * snap: a view takes the map recorded at its cut, if any. */
+	 * snap: a view takes the map recorded at its cut, if any.  For a
+	 * clone it finds the extents it holds of its own. */
 	if (p->snap == STORAGE_SNAP_HEAD) {
 		ret = map_build(d);
 		if (ret < 0)
@@ -671,6 +679,7 @@ void storage_disk_close(struct storage_disk *d)
 		free(o);
 	}
 	storage_disk_rp_close(d);
+	storage_disk_clone_close(d);
 	if (d->io)
 		d->st->be_ops->ioctx_close(d->io);
 	free(d->map);

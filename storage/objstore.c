@@ -259,3 +259,42 @@ int storage_op_run(struct storage_store *st, void *io, struct storage_op *op)
 	op->owner = run.owner;
 	return op->result < 0 ? (int)op->result : 0;
 }
+
+struct usage_ctx {
+	uint64_t objects, bytes;
+	size_t plen;
+};
+
+static int count_extent(void *arg, const char *oid, uint64_t size)
+{
+	struct usage_ctx *u = arg;
+
+	/* "<id>.<16 hex>" only: the header is not data. */
+	if (strlen(oid) != u->plen + 16 || strcmp(oid + u->plen, "header") == 0)
+		return 0;
+	u->objects++;
+	u->bytes += size;
+	return 0;
+}
+
+int storage_disk_usage(struct storage_store *st, const char *ns, uint64_t id,
+		       uint64_t *objects, uint64_t *bytes)
+{
+	struct usage_ctx u = {0};
+	char prefix[40];
+	void *io = NULL;
+	int r;
+
+	snprintf(prefix, sizeof(prefix), "%016llx.", (unsigned long long)id);
+	u.plen = strlen(prefix);
+	r = st->be_ops->ioctx_open(st->be, ns, &io);
+	if (r < 0)
+		return r;
+	r = st->be_ops->list(io, prefix, count_extent, &u);
+	st->be_ops->ioctx_close(io);
+	if (r < 0)
+		return r;
+	*objects = u.objects;
+	*bytes = u.bytes;
+	return 0;
+}

@@ -41,6 +41,10 @@ static int radosbe_conf(rados_t cl, const struct storage_route *r)
 		{"objecter_inflight_op_bytes", "4294967296"},
 		{"client_mount_timeout", "10"},
 		{"rados_mon_op_timeout", "30"},
+		/* A cluster that stays unreachable fails the client's
+		 * request (EIO) instead of hanging it forever; shorter
+		 * outages only stall writes, never acknowledge them. */
+		{"rados_osd_op_timeout", "120"},
 	};
 	int ret;
 

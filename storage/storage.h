@@ -112,6 +112,11 @@ void storage_disk_close(struct storage_disk *d);
 uint64_t storage_disk_size(const struct storage_disk *d);
 uint32_t storage_disk_extent_size(const struct storage_disk *d);
 
+/* Counts a disk's (or a clone's) extent objects and their bytes.
+ * Blocking (lists the namespace); the store must use a sync env. */
+int storage_disk_usage(struct storage_store *st, const char *ns, uint64_t id,
+		       uint64_t *objects, uint64_t *bytes);
+
 /* Removes every object of a disk (extents and header).  Blocking. */
 int storage_disk_destroy(struct storage_store *st, const char *ns, uint64_t id,
 			 uint64_t size, uint32_t extent_size);
@@ -196,5 +201,15 @@ int storage_store_snap_remove(struct storage_store *st, uint64_t id);
 
 /* Extents a clone holds of its own (copied up or written), in bytes. */
 uint64_t storage_disk_clone_bytes(const struct storage_disk *d);
+
+/* About clones (storage_disk_params.parent_id != 0).  Opening one lists
+ * only its own objects: O(1) in the disk's size.  -EINVAL if parent_snap
+ * is STORAGE_SNAP_HEAD, parent_id is the clone's own id, snap is not HEAD
+ * or a snap context is given: a clone writes under none, so
+ * storage_disk_set_snapc() and storage_disk_resize() refuse it with
+ * -EOPNOTSUPP, and storage_disk_map() gives the extents it owns.  Writes
+ * to one extent, copy-ups included, land in submission order.
+ * storage_disk_destroy() with the clone's id removes its objects and
+ * leaves the parent untouched. */
 
 #endif

@@ -322,6 +322,8 @@ static int tenant_change_fn(struct tenant_txn *txn, void *arg)
 	if (!rc)
 		rc = tenant_db_del(txn, TENANT_DB_TENANT_BY_NAME, t.name,
 				   strlen(t.name));
+	if (!rc)
+		rc = tenant_txn_policy_forget(txn, 't', ch->id);
 	return rc == -ENOENT ? -EIO : rc;
 }
 
@@ -656,6 +658,8 @@ static int disk_remove_fn(struct tenant_txn *txn, void *arg)
 	if (!rc)
 		rc = tenant_db_del(txn, TENANT_DB_DISK_BY_ID, idkey,
 				   sizeof(idkey));
+	if (!rc)
+		rc = tenant_txn_policy_forget(txn, 'd', id);
 	return rc;
 }
 

@@ -106,6 +106,29 @@ static int rp_get_txn(struct tenant_txn *txn, uint64_t disk_id, uint64_t rp_id,
 				 out);
 }
 
+int tenant_txn_rp_get(struct tenant_txn *txn, uint64_t disk_id, uint64_t rp_id,
+		      struct tenant_rp *out)
+{
+	return rp_get_txn(txn, disk_id, rp_id, out);
+}
+
+int tenant_txn_rp_put(struct tenant_txn *txn, const struct tenant_rp *rp)
+{
+	uint8_t key[RP_KEY_LEN], buf[TENANT_REC_MAX];
+	struct tenant_val v;
+	size_t len;
+	int rc;
+
+	rp_key(key, rp->disk_id, rp->id);
+	/* Only a rewrite: new records come through rp_store(). */
+	rc = tenant_db_get(txn, TENANT_DB_RPS, key, sizeof(key), &v);
+	if (!rc)
+		rc = tenant_rec_rp_encode(rp, buf, sizeof(buf), &len);
+	if (rc)
+		return rc;
+	return tenant_db_put(txn, TENANT_DB_RPS, key, sizeof(key), buf, len, 0);
+}
+
 /* The route of a disk's tenant: where its snap ids live. */
 static int disk_route(struct tenant_txn *txn, const struct tenant_disk *d,
 		      char route[TENANT_NAME_MAX + 1])
@@ -289,6 +312,8 @@ int tenant_rp_add(struct tenant_catalog *cat, const char *route,
 		return -EINVAL;
 	if (!tmp.created_ms)
 		tmp.created_ms = now_ms();
+	/* Holders come through tenant_rp_pin() only. */
+	tmp.pins = 0;
 	a.rp = &tmp;
 	rc = tenant_cat_write(cat, rp_add_fn, &a);
 	/* The caller's struct changes only once the restore point exists. */
@@ -448,6 +473,9 @@ static int rp_remove_fn(struct tenant_txn *txn, void *arg)
 	rc = tenant_txn_disk_get(txn, a->disk_id, &d);
 	if (!rc)
 		rc = rp_get_txn(txn, a->disk_id, a->rp_id, a->out);
+	/* Immutable and pinned points stay, whoever asks. */
+	if (!rc)
+		rc = tenant_txn_rp_removable(txn, &d, a->out, now_ms());
 	if (!rc)
 		rc = disk_route(txn, &d, route);
 	if (rc)
@@ -624,6 +652,14 @@ static bool req_valid(const struct tenant_req *r)
 		return r->disk_id && r->rp_id;
 	case TENANT_REQ_DISK_RESIZE:
 		return r->disk_id && r->size && r->size % 512 == 0;
+	case TENANT_REQ_TEST_START:
+	case TENANT_REQ_PROMOTE:
+		/* The restore point spec: "" (latest), "latest", an id or a
+		 * name, all of which are valid names. */
+		return r->tenant_id && tenant_name_valid(r->vm) &&
+		       (!r->name[0] || tenant_name_valid(r->name));
+	case TENANT_REQ_TEST_STOP:
+		return r->rp_id != 0; /* the test id; name is a free note */
 	default:
 		return false;
 	}

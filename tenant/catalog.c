@@ -24,6 +24,10 @@
  *   snaps           route | NUL | snap id (be64) -> disk id | rp id (be64)
  *   snap_pool       route | NUL | snap id (be64) -> empty
  *   reqs            request id (be64) -> request record
+ *   policies        't' | tenant id (be64) or 'd' | disk id (be64) ->
+ *                   policy record (retention ladder, immutable days)
+ *   tests           test id (be64) -> failover test record
+ *   failovers       tenant id (be64) | vm -> failover record
  * Big-endian ids make memcmp order numeric order.  The disks key separates
  * VM and disk with a NUL, which sorts below every name character, so the
  * key order is exactly (tenant, vm, name); the route keys use the same
@@ -31,7 +35,10 @@
  *
  * Schema 2 added rps, rp_maps, snaps, snap_pool, reqs and next_req_id.  A
  * schema 1 catalog is upgraded in place by the first open; records are
- * not rewritten, because record version 2 only appended fields.
+ * not rewritten, because record version 2 only appended fields.  Schema 3
+ * added policies, tests, failovers and next_test_id ("next_disk_id" also
+ * numbers the clones of tests and failovers, whose objects are named like
+ * a disk's); restore point records gained pins in record version 3.
  */
 #include <errno.h>
 #include <limits.h>
@@ -47,7 +54,7 @@
 #include "tenant-int.h"
 #include "tenant.h"
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 /* Every process maps the same size, so nobody ever has to grow the map
  * under another's feet; it is address space only, the file grows as used. */
 #define MAP_SIZE ((size_t)1 << 30)
@@ -60,6 +67,7 @@ static const char K_GEN[] = "generation";
 static const char K_NEXT_TENANT[] = "next_tenant_id";
 static const char K_NEXT_DISK[] = "next_disk_id";
 static const char K_NEXT_REQ[] = "next_req_id";
+static const char K_NEXT_TEST[] = "next_test_id";
 
 /* Indexed by enum tenant_db; 'since' is the schema that added it. */
 static const struct {
@@ -78,6 +86,9 @@ static const struct {
 	[TENANT_DB_SNAPS] = {"snaps", 2},
 	[TENANT_DB_SNAP_POOL] = {"snap_pool", 2},
 	[TENANT_DB_REQS] = {"reqs", 2},
+	[TENANT_DB_POLICIES] = {"policies", 3},
+	[TENANT_DB_TESTS] = {"tests", 3},
+	[TENANT_DB_FAILOVERS] = {"failovers", 3},
 };
 
 struct tenant_catalog {
@@ -259,7 +270,7 @@ int tenant_cat_read(struct tenant_catalog *cat, tenant_txn_fn fn, void *arg)
 static int init_meta(struct tenant_txn *t)
 {
 	static const char *const counters[] = {K_NEXT_TENANT, K_NEXT_DISK,
-					       K_NEXT_REQ};
+					       K_NEXT_REQ, K_NEXT_TEST};
 	size_t i;
 	int rc;
 
@@ -273,13 +284,16 @@ static int init_meta(struct tenant_txn *t)
 	return rc;
 }
 
-/* Schema 1 -> 2: the new databases are created by open_dbs(); only the
- * request counter is missing from meta. */
-static int upgrade_meta(struct tenant_txn *t)
+/* Schema 1 -> 2 -> 3: the new databases are created by open_dbs(); only
+ * the counters each schema added are missing from meta. */
+static int upgrade_meta(struct tenant_txn *t, uint64_t schema)
 {
-	int rc;
+	int rc = 0;
 
-	rc = tenant_meta_put(t, K_NEXT_REQ, strlen(K_NEXT_REQ), 1);
+	if (schema < 2)
+		rc = tenant_meta_put(t, K_NEXT_REQ, strlen(K_NEXT_REQ), 1);
+	if (!rc && schema < 3)
+		rc = tenant_meta_put(t, K_NEXT_TEST, strlen(K_NEXT_TEST), 1);
 	if (!rc)
 		rc = tenant_meta_put(t, K_SCHEMA, strlen(K_SCHEMA),
 				     SCHEMA_VERSION);
@@ -318,7 +332,7 @@ static int schema_check(struct tenant_txn *t, bool create, bool write)
 		return -EPROTO;
 	if (schema == SCHEMA_VERSION)
 		return 0;
-	return write ? upgrade_meta(t) : NEED_UPGRADE;
+	return write ? upgrade_meta(t, schema) : NEED_UPGRADE;
 }
 
 /* Opens every named database once, for the life of the environment.  Only

@@ -361,6 +361,8 @@ int tenant_rec_rp_encode(const struct tenant_rp *rp, uint8_t *buf, size_t cap,
 	w_uint(&w, rp->bytes_changed, 8);
 	w_uint(&w, rp->group, 8);
 	w_str(&w, rp->name, sizeof(rp->name));
+	/* Version 3. */
+	w_uint(&w, rp->pins, 4);
 	return w_end(&w, len);
 }
 
@@ -382,6 +384,8 @@ int tenant_rec_rp_decode(const void *buf, size_t len, struct tenant_rp *out)
 	out->bytes_changed = r_uint(&r, 8);
 	out->group = r_uint(&r, 8);
 	r_str(&r, out->name, sizeof(out->name));
+	if (r.version >= 3)
+		out->pins = (uint32_t)r_uint(&r, 4);
 	return r.err;
 }
 
@@ -431,5 +435,159 @@ int tenant_rec_req_decode(const void *buf, size_t len, struct tenant_req *out)
 	out->error = err > INT32_MAX ? -(int32_t)(UINT32_MAX - err) - 1
 				     : (int32_t)err;
 	r_str(&r, out->message, sizeof(out->message));
+	return r.err;
+}
+
+/* Policies, tests and failovers appeared in version 3. */
+int tenant_rec_policy_encode(const struct tenant_rec_policy *p, uint8_t *buf,
+			     size_t cap, size_t *len)
+{
+	struct wcur w;
+
+	w_begin(&w, buf, cap);
+	w_str(&w, p->policy, sizeof(p->policy));
+	w_uint(&w, p->immutable_days, 4);
+	return w_end(&w, len);
+}
+
+int tenant_rec_policy_decode(const void *buf, size_t len,
+			     struct tenant_rec_policy *out)
+{
+	struct rcur r;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = r_begin(&r, buf, len);
+	if (rc)
+		return rc;
+	r_str(&r, out->policy, sizeof(out->policy));
+	out->immutable_days = (uint32_t)r_uint(&r, 4);
+	return r.err;
+}
+
+/* The disks of a test or failover: a count, then that many triples.  A
+ * count beyond the array can only be corruption. */
+#define DR_DISKS_MAX 16
+
+static void w_dr_disks(struct wcur *w, uint32_t n, const uint64_t (*d)[3])
+{
+	uint32_t i;
+
+	if (n > DR_DISKS_MAX) {
+		if (!w->err)
+			w->err = -EINVAL;
+		return;
+	}
+	w_uint(w, n, 4);
+	for (i = 0; i < n; i++) {
+		w_uint(w, d[i][0], 8);
+		w_uint(w, d[i][1], 8);
+		w_uint(w, d[i][2], 8);
+	}
+}
+
+static uint32_t r_dr_disks(struct rcur *r, uint64_t (*d)[3])
+{
+	uint32_t n = (uint32_t)r_uint(r, 4), i;
+
+	if (r->err)
+		return 0;
+	if (n > DR_DISKS_MAX) {
+		r->err = -EIO;
+		return 0;
+	}
+	for (i = 0; i < n; i++) {
+		d[i][0] = r_uint(r, 8);
+		d[i][1] = r_uint(r, 8);
+		d[i][2] = r_uint(r, 8);
+	}
+	return n;
+}
+
+/* The disks arrays of tests and failovers are {disk_id, rp_id, clone_id}
+ * triples of u64; copying them through a plain array keeps one codec. */
+static void disks_out(uint64_t (*d)[3], const void *src, uint32_t n)
+{
+	memcpy(d, src, (size_t)n * sizeof(d[0]));
+}
+
+int tenant_rec_test_encode(const struct tenant_test *t, uint8_t *buf,
+			   size_t cap, size_t *len)
+{
+	uint64_t d[DR_DISKS_MAX][3];
+	struct wcur w;
+
+	_Static_assert(sizeof(t->disks) == sizeof(d), "disk triples");
+	disks_out(d, t->disks, DR_DISKS_MAX);
+	w_begin(&w, buf, cap);
+	w_uint(&w, t->id, 8);
+	w_uint(&w, t->tenant_id, 8);
+	w_str(&w, t->vm, sizeof(t->vm));
+	w_uint(&w, t->state, 4);
+	w_uint(&w, t->started_ms, 8);
+	w_uint(&w, t->stopped_ms, 8);
+	w_uint(&w, t->rp_created_ms, 8);
+	w_uint(&w, t->bytes_written, 8);
+	w_dr_disks(&w, t->ndisks, d);
+	w_str(&w, t->note, sizeof(t->note));
+	return w_end(&w, len);
+}
+
+int tenant_rec_test_decode(const void *buf, size_t len, struct tenant_test *out)
+{
+	uint64_t d[DR_DISKS_MAX][3] = {{0}};
+	struct rcur r;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = r_begin(&r, buf, len);
+	if (rc)
+		return rc;
+	out->id = r_uint(&r, 8);
+	out->tenant_id = r_uint(&r, 8);
+	r_str(&r, out->vm, sizeof(out->vm));
+	out->state = (uint32_t)r_uint(&r, 4);
+	out->started_ms = r_uint(&r, 8);
+	out->stopped_ms = r_uint(&r, 8);
+	out->rp_created_ms = r_uint(&r, 8);
+	out->bytes_written = r_uint(&r, 8);
+	out->ndisks = r_dr_disks(&r, d);
+	r_str(&r, out->note, sizeof(out->note));
+	memcpy(out->disks, d, sizeof(out->disks));
+	return r.err;
+}
+
+int tenant_rec_failover_encode(const struct tenant_failover *f, uint8_t *buf,
+			       size_t cap, size_t *len)
+{
+	uint64_t d[DR_DISKS_MAX][3];
+	struct wcur w;
+
+	_Static_assert(sizeof(f->disks) == sizeof(d), "disk triples");
+	disks_out(d, f->disks, DR_DISKS_MAX);
+	w_begin(&w, buf, cap);
+	w_uint(&w, f->tenant_id, 8);
+	w_str(&w, f->vm, sizeof(f->vm));
+	w_uint(&w, f->promoted_ms, 8);
+	w_dr_disks(&w, f->ndisks, d);
+	return w_end(&w, len);
+}
+
+int tenant_rec_failover_decode(const void *buf, size_t len,
+			       struct tenant_failover *out)
+{
+	uint64_t d[DR_DISKS_MAX][3] = {{0}};
+	struct rcur r;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = r_begin(&r, buf, len);
+	if (rc)
+		return rc;
+	out->tenant_id = r_uint(&r, 8);
+	r_str(&r, out->vm, sizeof(out->vm));
+	out->promoted_ms = r_uint(&r, 8);
+	out->ndisks = r_dr_disks(&r, d);
+	memcpy(out->disks, d, sizeof(out->disks));
 	return r.err;
 }

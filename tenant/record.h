@@ -20,8 +20,9 @@
 #include "tenant.h"
 
 /* Version 2 appended checkpoint_s to tenants, checkpoint_s and snap_seq to
- * disks, and added restore point and request records. */
-#define TENANT_REC_VERSION 2
+ * disks, and added restore point and request records.  Version 3 appended
+ * pins to restore points and added policy, test and failover records. */
+#define TENANT_REC_VERSION 3
 /* Large enough for the biggest record (a route with three full paths). */
 #define TENANT_REC_MAX 4096
 
@@ -54,6 +55,28 @@ int tenant_rec_rp_decode(const void *buf, size_t len, struct tenant_rp *out);
 int tenant_rec_req_encode(const struct tenant_req *q, uint8_t *buf, size_t cap,
 			  size_t *len);
 int tenant_rec_req_decode(const void *buf, size_t len, struct tenant_req *out);
+
+/* A retention policy of a tenant or a disk (catalog database policies):
+ * canonical ladder text and, for tenants, the immutability window. */
+struct tenant_rec_policy {
+	char policy[TENANT_RETENTION_TEXT_MAX];
+	uint32_t immutable_days;
+};
+
+int tenant_rec_policy_encode(const struct tenant_rec_policy *p, uint8_t *buf,
+			     size_t cap, size_t *len);
+int tenant_rec_policy_decode(const void *buf, size_t len,
+			     struct tenant_rec_policy *out);
+
+int tenant_rec_test_encode(const struct tenant_test *t, uint8_t *buf,
+			   size_t cap, size_t *len);
+int tenant_rec_test_decode(const void *buf, size_t len,
+			   struct tenant_test *out);
+
+int tenant_rec_failover_encode(const struct tenant_failover *f, uint8_t *buf,
+			       size_t cap, size_t *len);
+int tenant_rec_failover_decode(const void *buf, size_t len,
+			       struct tenant_failover *out);
 
 /* Fixed-width helpers shared with the catalog's keys and meta values. */
 void tenant_rec_put_be64(uint8_t *p, uint64_t v);

@@ -33,6 +33,10 @@ enum tenant_db {
 	TENANT_DB_SNAPS,
 	TENANT_DB_SNAP_POOL,
 	TENANT_DB_REQS,
+	/* Schema 3. */
+	TENANT_DB_POLICIES,
+	TENANT_DB_TESTS,
+	TENANT_DB_FAILOVERS,
 	TENANT_DB_COUNT
 };
 
@@ -137,5 +141,18 @@ int tenant_txn_disk_put(struct tenant_txn *txn, const struct tenant_disk *d);
  * snap ids must be released first), otherwise drops the disk's restore
  * point counter. */
 int tenant_txn_rp_forget_disk(struct tenant_txn *txn, uint64_t disk_id);
+/* A restore point record by its key, and its rewrite in place (pins). */
+int tenant_txn_rp_get(struct tenant_txn *txn, uint64_t disk_id, uint64_t rp_id,
+		      struct tenant_rp *out);
+int tenant_txn_rp_put(struct tenant_txn *txn, const struct tenant_rp *rp);
+
+/* ---- catalog-dr.c ---- */
+
+/* Why a restore point may not be removed now: -EPERM inside its tenant's
+ * immutability window, -EBUSY while pinned, else 0. */
+int tenant_txn_rp_removable(struct tenant_txn *txn, const struct tenant_disk *d,
+			    const struct tenant_rp *rp, uint64_t now_ms);
+/* Drops the policy of a tenant ('t') or a disk ('d') that is removed. */
+int tenant_txn_policy_forget(struct tenant_txn *txn, char kind, uint64_t id);
 
 #endif

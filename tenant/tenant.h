@@ -433,4 +433,21 @@ int tenant_failover_add(struct tenant_catalog *cat, struct tenant_failover *f);
 int tenant_failover_get(struct tenant_catalog *cat, uint64_t tenant_id,
 			const char *vm, struct tenant_failover *out);
 
+/* ---- additions: limits and details of the declarations above ---- */
+
+/* Canonical ladder text, NUL included ("none" when it keeps all).  The
+ * cap is written as a last item "cap=N" and parsed as one. */
+#define TENANT_RETENTION_TEXT_MAX 200
+/* The longest immutability window (about a hundred years). */
+#define TENANT_IMMUTABLE_DAYS_MAX 36500
+
+/* tenant_get_retention() gives "none" for a tenant that never set a
+ * ladder; tenant_disk_get_retention() gives "" for a disk that follows
+ * its tenant.  tenant_rp_immutable_until() gives the end of the window
+ * under the tenant's current immutable_days (0 when it has none); the
+ * point is immutable while that is later than now.  tenant_test_add()
+ * and tenant_failover_add() check that every disk belongs to the VM and
+ * every restore point exists; tenant_rp_pin(-1) refuses (-EBUSY) to drop
+ * a holder that a running test or a failover accounts for. */
+
 #endif

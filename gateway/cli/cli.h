@@ -57,6 +57,15 @@ struct gw_cli_cmd {
 	const char *summary;
 };
 
+/* The retention policy that applies to a disk: its own ladder or its
+ * tenant's, and the tenant's immutability window. */
+struct gw_cli_policy {
+	struct tenant_retention r;
+	char text[TENANT_RETENTION_TEXT_MAX];
+	bool inherited; /* the disk follows its tenant */
+	uint32_t immutable_days;
+};
+
 /* ---- common.c ---- */
 
 /* Runs argv[1] from a command group's table; argv[0] is the group name.
@@ -123,6 +132,20 @@ int gw_cli_disk_lookup(struct tenant_catalog *cat, const char *arg,
 		       struct tenant_info *t, struct tenant_disk *d);
 /* Parses --checkpoint SECONDS (MIN..MAX, or 0 if zero_ok); reports. */
 int gw_cli_parse_checkpoint(const char *arg, bool zero_ok, uint32_t *out);
+/* Parses --retention LADDER ("inherit" too if inherit_ok, which gives
+ * "") into its canonical text; reports. */
+int gw_cli_parse_retention(const char *arg, bool inherit_ok, char *canon,
+			   size_t len);
+/* Parses --immutable-days N; reports. */
+int gw_cli_parse_days(const char *arg, uint32_t *out);
+/* The policy of a disk (d NULL: of the tenant); reports. */
+int gw_cli_policy_get(struct tenant_catalog *cat, const struct tenant_info *t,
+		      const struct tenant_disk *d, struct gw_cli_policy *p);
+/* Why a restore point may not be removed now: -EPERM with "immutable
+ * until ..." or -EBUSY with "pinned by N holder(s)" in why, else 0.
+ * Does not report (callers say what they were doing). */
+int gw_cli_rp_hold(struct tenant_catalog *cat, const struct tenant_disk *d,
+		   const struct tenant_rp *rp, char *why, size_t len);
 
 /* The object store of a route, driven synchronously (storage_sync). */
 struct storage_route;
@@ -226,20 +249,29 @@ int gw_cli_json_print(json_t *v);
 json_t *gw_cli_json_time(uint64_t unix_secs);
 json_t *gw_cli_json_u64(uint64_t v);
 
-/* A restore point and the disk it belongs to (of one tenant). */
+/* A restore point and the disk it belongs to (of one tenant), and what
+ * the retention policy says of it (rp list), or NULL (rp create). */
 struct gw_cli_rp_row {
 	const struct tenant_disk *d;
 	struct tenant_rp rp;
+	const struct tenant_rp_fate *fate;
+	const struct tenant_retention *policy; /* that made the fate */
 };
 
 json_t *gw_cli_rp_json(const struct tenant_info *t, const struct tenant_disk *d,
 		       const struct tenant_rp *rp);
-/* A JSON array, or a table (with a DISK column if with_disk); report. */
+/* A JSON array, or a table (with a DISK column if with_disk); report.
+ * Rows with a fate get TIER and EXPIRES columns (fields in JSON), judged
+ * at now_ms. */
 int gw_cli_print_rps_json(const struct tenant_info *t,
-			  const struct gw_cli_rp_row *rows, size_t n);
+			  const struct gw_cli_rp_row *rows, size_t n,
+			  uint64_t now_ms);
 int gw_cli_print_rps(const struct tenant_info *t,
-		     const struct gw_cli_rp_row *rows, size_t n,
-		     bool with_disk);
+		     const struct gw_cli_rp_row *rows, size_t n, bool with_disk,
+		     uint64_t now_ms);
+/* "2026-12-03 10:15 UTC" for a deadline in ms, rounded up to the minute
+ * so that it is never earlier than the real one. */
+void gw_cli_fmt_deadline(uint64_t unix_ms, char *buf, size_t len);
 
 /* ---- the command groups ---- */
 
@@ -249,6 +281,8 @@ int gw_cli_cmd_cert(struct gw_cli *cli, int argc, char **argv);
 int gw_cli_cmd_disk(struct gw_cli *cli, int argc, char **argv);
 int gw_cli_cmd_route(struct gw_cli *cli, int argc, char **argv);
 int gw_cli_cmd_rp(struct gw_cli *cli, int argc, char **argv);
+int gw_cli_cmd_export(struct gw_cli *cli, int argc, char **argv);
+int gw_cli_cmd_failover(struct gw_cli *cli, int argc, char **argv);
 
 /* cmd-cert.c, shared with tenant show: one credential as JSON (tenant is
  * NULL for an operator credential), and a table of credentials (reports). */
@@ -265,7 +299,7 @@ int gw_cli_print_disks(const struct gw_cli_vec *disks,
 int gw_cli_load_rps(struct tenant_catalog *cat, uint64_t disk_id,
 		    struct gw_cli_vec *v);
 /* Removes one restore point, through havend if it runs (lk says);
- * reports. */
+ * reports (an immutable or pinned one is refused up front). */
 int gw_cli_rp_remove(struct tenant_catalog *cat, struct gw_cli_lock *lk,
 		     const struct tenant_info *t, const struct tenant_disk *d,
 		     const struct tenant_rp *rp);

@@ -54,19 +54,25 @@ static const char show_usage[] =
 static const char remove_usage[] =
 	"Usage: havenctl [-d DIR] disk remove TENANT/VM/DISK\n"
 	"Remove a disk, its restore points and all its data.  This cannot be\n"
-	"undone.  If havend runs, it removes the restore points.\n"
+	"undone.  If havend runs, it removes the restore points.  Refused,\n"
+	"with nothing removed, while a restore point is pinned or inside the\n"
+	"tenant's immutability window.\n"
 	"\n"
 	"  -h, --help  show this help\n";
 
 static const char set_usage[] =
-	"Usage: havenctl [-d DIR] disk set TENANT/VM/DISK --checkpoint "
-	"SECONDS\n"
-	"Change a disk's settings.\n"
+	"Usage: havenctl [-d DIR] disk set TENANT/VM/DISK [--checkpoint "
+	"SECONDS]\n"
+	"                                  [--retention LADDER|inherit]\n"
+	"Change a disk's settings (at least one).\n"
 	"\n"
 	"  --checkpoint SECONDS   cut a restore point at the first flush this\n"
 	"                         long after the previous one (5 s to 30 "
 	"days);\n"
 	"                         0: use the tenant's interval\n"
+	"  --retention LADDER     this disk's retention ladder, e.g.\n"
+	"                         1h:all,1d:hourly,cap=100 (see tenant add\n"
+	"                         --help); inherit: the tenant's\n"
 	"  -h, --help             show this help\n";
 
 static const char resize_usage[] =
@@ -334,6 +340,7 @@ struct disk_extra {
 	int count_err;
 	uint32_t interval; /* effective restore point interval */
 	size_t nrps;
+	struct gw_cli_policy pol;
 };
 
 static json_t *show_obj(const struct tenant_info *t,
@@ -350,11 +357,13 @@ static json_t *show_obj(const struct tenant_info *t,
 				: json_null(),
 		gw_cli_json_u64(x->nrps),
 		gw_cli_json_u64(d->snap_seq),
+		json_string(x->pol.text),
+		x->pol.inherited ? json_null() : json_string(x->pol.text),
 	};
 	static const char *const k[] = {
 		"extents",    "allocated_extents",   "allocated_bytes",
 		"checkpoint", "checkpoint_override", "restore_points",
-		"snap_seq",
+		"snap_seq",   "retention",	     "retention_override",
 	};
 	size_t i;
 	int err = 0;
@@ -395,11 +404,13 @@ static void show_text(const struct tenant_info *t, const struct tenant_disk *d,
 		printf("  allocated:      %" PRIu64 " extent%s (%s)\n",
 		       x->count.n, x->count.n == 1 ? "" : "s", bytes);
 	printf("  checkpoint:     every %s%s\n"
+	       "  retention:      %s%s\n"
 	       "  restore points: %zu\n"
 	       "  snap_seq:       %" PRIu64 "\n"
 	       "  created:        %s\n",
-	       every, d->checkpoint_s ? "" : ", the tenant's", x->nrps,
-	       d->snap_seq, created);
+	       every, d->checkpoint_s ? "" : ", the tenant's", x->pol.text,
+	       x->pol.inherited ? ", the tenant's" : "", x->nrps, d->snap_seq,
+	       created);
 }
 
 static uint32_t effective_interval(const struct tenant_info *t,
@@ -429,6 +440,7 @@ static int disk_show_cmd(struct gw_cli *cli, int argc, char **argv)
 		return GW_CLI_FAIL;
 	rc = GW_CLI_FAIL;
 	if (gw_cli_disk_lookup(cat, argv[optind], &t, &d) < 0 ||
+	    gw_cli_policy_get(cat, &t, &d, &x.pol) < 0 ||
 	    gw_cli_load_rps(cat, d.id, &rps) < 0)
 		goto out;
 	x.nrps = rps.n;
@@ -449,6 +461,30 @@ out:
 	gw_cli_vec_free(&rps);
 	tenant_catalog_close(cat);
 	return rc;
+}
+
+/* Refuses up front, before anything is removed, when a restore point
+ * is pinned or immutable; reports. */
+static int check_holds(struct tenant_catalog *cat, const char *arg,
+		       const struct tenant_disk *d)
+{
+	struct gw_cli_vec rps;
+	char why[96];
+	size_t i;
+	int err;
+
+	err = gw_cli_load_rps(cat, d->id, &rps);
+	for (i = 0; err == 0 && i < rps.n; i++) {
+		const struct tenant_rp *rp = gw_cli_vec_at(&rps, i);
+
+		err = gw_cli_rp_hold(cat, d, rp, why, sizeof(why));
+		if (err < 0)
+			gw_cli_fail("disk remove %s: restore point %" PRIu64
+				    " %s",
+				    arg, rp->id, why);
+	}
+	gw_cli_vec_free(&rps);
+	return err;
 }
 
 /* Removes every restore point of a disk, newest first, so that an
@@ -490,6 +526,7 @@ static int disk_remove_cmd(struct gw_cli *cli, int argc, char **argv)
 		return GW_CLI_FAIL;
 	rc = GW_CLI_FAIL;
 	if (gw_cli_disk_lookup(cat, argv[optind], &t, &d) < 0 ||
+	    check_holds(cat, argv[optind], &d) < 0 ||
 	    gw_cli_lock_take(cli, &lk) < 0)
 		goto out;
 	err = gw_cli_store_open(cat, &t, &s);
@@ -532,19 +569,24 @@ static int disk_set_cmd(struct gw_cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"checkpoint", required_argument, NULL, 'c'},
+		{"retention", required_argument, NULL, 'R'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
+	char canon[TENANT_RETENTION_TEXT_MAX];
 	struct tenant_catalog *cat = NULL;
-	const char *every = NULL;
+	const char *every = NULL, *ladder = NULL;
+	struct gw_cli_policy pol;
 	struct tenant_info t;
 	struct tenant_disk d;
-	uint32_t secs;
+	uint32_t secs = 0;
 	int c, rc, err;
 
 	while ((c = gw_cli_getopt(cli, argc, argv, "h", opts)) != -1) {
 		if (c == 'c')
 			every = optarg;
+		else if (c == 'R')
+			ladder = optarg;
 		else if (c == 'h')
 			return gw_cli_help(set_usage);
 		else
@@ -552,25 +594,37 @@ static int disk_set_cmd(struct gw_cli *cli, int argc, char **argv)
 	}
 	if (gw_cli_nargs(cli, argc - optind, 1, 1, "TENANT/VM/DISK") < 0)
 		return GW_CLI_USAGE;
-	if (!every)
-		return gw_cli_usage_error(cli, "missing --checkpoint SECONDS");
-	if (gw_cli_parse_checkpoint(every, true, &secs) < 0)
+	if (!every && !ladder)
+		return gw_cli_usage_error(cli,
+					  "missing --checkpoint SECONDS or "
+					  "--retention LADDER|inherit");
+	if ((every && gw_cli_parse_checkpoint(every, true, &secs) < 0) ||
+	    (ladder &&
+	     gw_cli_parse_retention(ladder, true, canon, sizeof(canon)) < 0))
 		return GW_CLI_FAIL;
 	if (gw_cli_catalog_open(cli, &cat) < 0)
 		return GW_CLI_FAIL;
 	rc = GW_CLI_FAIL;
 	if (gw_cli_disk_lookup(cat, argv[optind], &t, &d) < 0)
 		goto out;
-	err = tenant_disk_set_checkpoint(cat, d.id, secs);
+	err = every ? tenant_disk_set_checkpoint(cat, d.id, secs) : 0;
+	if (err == 0 && ladder)
+		err = tenant_disk_set_retention(cat, d.id, canon);
 	if (err < 0) {
-		gw_cli_fail("cannot set the checkpoint of disk '%s': %s",
-			    argv[optind], gw_cli_strerror(err));
+		gw_cli_fail("cannot change disk '%s': %s", argv[optind],
+			    gw_cli_strerror(err));
 		goto out;
 	}
 	d.checkpoint_s = secs;
-	printf("Disk %s/%s/%s: restore point every %u s%s.\n", t.name, d.vm,
-	       d.name, effective_interval(&t, &d),
-	       secs ? "" : " (the tenant's interval)");
+	if (every)
+		printf("Disk %s/%s/%s: restore point every %u s%s.\n", t.name,
+		       d.vm, d.name, effective_interval(&t, &d),
+		       secs ? "" : " (the tenant's interval)");
+	if (ladder && gw_cli_policy_get(cat, &t, &d, &pol) < 0)
+		goto out;
+	if (ladder)
+		printf("Disk %s/%s/%s: retention %s%s.\n", t.name, d.vm, d.name,
+		       pol.text, pol.inherited ? " (the tenant's)" : "");
 	rc = GW_CLI_OK;
 out:
 	tenant_catalog_close(cat);
@@ -669,7 +723,7 @@ static const struct gw_cli_cmd disk_cmds[] = {
 	{"create", disk_create_cmd, "create a disk"},
 	{"list", disk_list_cmd, "list disks"},
 	{"show", disk_show_cmd, "show a disk"},
-	{"set", disk_set_cmd, "set a disk's restore point interval"},
+	{"set", disk_set_cmd, "set a disk's restore point interval, retention"},
 	{"resize", disk_resize_cmd, "grow a disk"},
 	{"remove", disk_remove_cmd,
 	 "remove a disk, its restore points and "

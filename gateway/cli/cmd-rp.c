@@ -1,4 +1,5 @@
-/* havenctl rp list|create|remove: restore points of tenants' disks.
+/* havenctl rp list|create|remove|pin|unpin: restore points of tenants'
+ * disks.
  *
  * A restore point is a self-managed snapshot of the disk's objects plus
  * a catalog record.  While havend runs it owns the snap context of the
@@ -25,7 +26,10 @@ static const char rp_usage[] =
 
 static const char list_usage[] =
 	"Usage: havenctl [-d DIR] rp list TENANT/VM/DISK [--json]\n"
-	"List a disk's restore points, oldest first (times in UTC).\n"
+	"List a disk's restore points, oldest first (times in UTC), with the\n"
+	"retention tier that keeps each (e.g. 1d:hourly; pinned, immutable,\n"
+	"latest; expired or over-cap: the next retention pass removes it)\n"
+	"and when the policy lets it go.\n"
 	"\n"
 	"  --json      print a JSON array\n"
 	"  -h, --help  show this help\n";
@@ -45,28 +49,22 @@ static const char create_usage[] =
 static const char remove_usage[] =
 	"Usage: havenctl [-d DIR] rp remove TENANT/VM/DISK ID|NAME|latest\n"
 	"Remove a restore point and release its snapshot.  If havend runs, it\n"
-	"removes it (and refuses while a client has it open).\n"
+	"removes it (and refuses while a client has it open).  Pinned points\n"
+	"and points inside the tenant's immutability window stay.\n"
+	"\n"
+	"  -h, --help  show this help\n";
+
+static const char pin_usage[] =
+	"Usage: havenctl [-d DIR] rp pin|unpin TENANT/VM/DISK ID|NAME|latest\n"
+	"Keep a restore point beyond its retention tier (pin), or drop one\n"
+	"such hold (unpin).  Running failover tests and failovers hold their\n"
+	"restore points too; unpin never drops their holds.\n"
 	"\n"
 	"  -h, --help  show this help\n";
 
 static int push_rp(const struct tenant_rp *rp, void *arg)
 {
 	return gw_cli_vec_push(arg, rp);
-}
-
-int gw_cli_load_rps(struct tenant_catalog *cat, uint64_t disk_id,
-		    struct gw_cli_vec *v)
-{
-	int err;
-
-	gw_cli_vec_init(v, sizeof(struct tenant_rp));
-	err = tenant_rp_list(cat, disk_id, push_rp, v);
-	if (err < 0) {
-		gw_cli_vec_free(v);
-		gw_cli_fail("cannot list restore points: %s",
-			    gw_cli_strerror(err));
-	}
-	return err;
 }
 
 /* ---- the live disk and its header object (havend not running) ---- */
@@ -298,6 +296,16 @@ int gw_cli_rp_remove(struct tenant_catalog *cat, struct gw_cli_lock *lk,
 	struct tenant_req req = {.type = TENANT_REQ_RP_REMOVE};
 	int err;
 
+	char why[96];
+
+	/* Refused here with the reason, rather than by havend with an
+	 * errno: the catalog refuses it anyway. */
+	err = gw_cli_rp_hold(cat, d, rp, why, sizeof(why));
+	if (err < 0) {
+		gw_cli_fail("rp remove %s/%s/%s %" PRIu64 ": %s", t->name,
+			    d->vm, d->name, rp->id, why);
+		return err;
+	}
 	if (!lk->held) {
 		req.tenant_id = t->id;
 		snprintf(req.vm, sizeof(req.vm), "%s", d->vm);
@@ -317,6 +325,9 @@ static int rp_list_cmd(struct gw_cli *cli, int argc, char **argv)
 	struct tenant_catalog *cat = NULL;
 	struct gw_cli_vec rps = {0};
 	struct gw_cli_rp_row *rows = NULL;
+	struct tenant_rp_fate *fates = NULL;
+	struct gw_cli_policy pol;
+	uint64_t now = gw_cli_now_ms();
 	struct tenant_info t;
 	struct tenant_disk d;
 	bool json = false;
@@ -332,23 +343,31 @@ static int rp_list_cmd(struct gw_cli *cli, int argc, char **argv)
 		return GW_CLI_FAIL;
 	rc = GW_CLI_FAIL;
 	if (gw_cli_disk_lookup(cat, argv[optind], &t, &d) < 0 ||
+	    gw_cli_policy_get(cat, &t, &d, &pol) < 0 ||
 	    gw_cli_load_rps(cat, d.id, &rps) < 0)
 		goto out;
 	tenant_catalog_close(cat);
 	cat = NULL;
 	rows = calloc(rps.n + 1, sizeof(*rows));
-	if (!rows) {
+	fates = calloc(rps.n + 1, sizeof(*fates));
+	if (!rows || !fates) {
 		gw_cli_fail("cannot list restore points: %s", strerror(ENOMEM));
 		goto out;
 	}
+	/* The same plan havend's retention pass makes, at this instant. */
+	tenant_retention_plan(&pol.r, pol.immutable_days, rps.items, rps.n, now,
+			      fates);
 	for (i = 0; i < rps.n; i++) {
 		rows[i].d = &d;
 		rows[i].rp = *(struct tenant_rp *)gw_cli_vec_at(&rps, i);
+		rows[i].fate = &fates[i];
+		rows[i].policy = &pol.r;
 	}
-	if ((json ? gw_cli_print_rps_json(&t, rows, rps.n)
-		  : gw_cli_print_rps(&t, rows, rps.n, false)) == 0)
+	if ((json ? gw_cli_print_rps_json(&t, rows, rps.n, now)
+		  : gw_cli_print_rps(&t, rows, rps.n, false, now)) == 0)
 		rc = GW_CLI_OK;
 out:
+	free(fates);
 	free(rows);
 	gw_cli_vec_free(&rps);
 	tenant_catalog_close(cat);
@@ -706,10 +725,10 @@ static int rp_create_cmd(struct gw_cli *cli, int argc, char **argv)
 	if (err < 0)
 		goto out;
 	if (json) {
-		if (gw_cli_print_rps_json(&tg.t, rows, tg.disks.n) < 0)
+		if (gw_cli_print_rps_json(&tg.t, rows, tg.disks.n, 0) < 0)
 			goto out;
 	} else {
-		if (gw_cli_print_rps(&tg.t, rows, tg.disks.n, true) < 0)
+		if (gw_cli_print_rps(&tg.t, rows, tg.disks.n, true, 0) < 0)
 			goto out;
 		printf("Tenant '%s' reads %s as the export%s above "
 		       "(read-only).\n",
@@ -725,10 +744,75 @@ out:
 	return rc;
 }
 
+/* ---- rp pin|unpin ---- */
+
+static int pin_cmd(struct gw_cli *cli, int argc, char **argv, int delta)
+{
+	const char *verb = delta > 0 ? "pin" : "unpin";
+	struct tenant_catalog *cat = NULL;
+	struct tenant_info t;
+	struct tenant_disk d;
+	struct tenant_rp rp = {0};
+	int rc, err;
+
+	rc = gw_cli_opts_json(cli, argc, argv, pin_usage, NULL);
+	if (rc)
+		return gw_cli_exit(rc);
+	if (gw_cli_nargs(cli, argc - optind, 2, 2,
+			 "TENANT/VM/DISK or ID|NAME|latest") < 0)
+		return GW_CLI_USAGE;
+	if (gw_cli_catalog_open(cli, &cat) < 0)
+		return GW_CLI_FAIL;
+	rc = GW_CLI_FAIL;
+	if (gw_cli_disk_lookup(cat, argv[optind], &t, &d) < 0)
+		goto out;
+	err = tenant_rp_find(cat, d.id, argv[optind + 1], &rp);
+	if (err == 0)
+		err = tenant_rp_pin(cat, d.id, rp.id, delta);
+	if (err == 0)
+		err = tenant_rp_get(cat, d.id, rp.id, &rp);
+	if (err == -ENOENT || (err == -EINVAL && !rp.id))
+		gw_cli_fail("disk '%s' has no restore point '%s'", argv[optind],
+			    argv[optind + 1]);
+	else if (err == -EINVAL)
+		gw_cli_fail("rp unpin %s %s: not pinned", argv[optind],
+			    argv[optind + 1]);
+	else if (err == -EBUSY)
+		gw_cli_fail("rp unpin %s %s: its %" PRIu32 " hold(s) belong to "
+			    "running failover tests or failovers",
+			    argv[optind], argv[optind + 1], rp.pins);
+	else if (err < 0)
+		gw_cli_fail("cannot %s restore point '%s' of '%s': %s", verb,
+			    argv[optind + 1], argv[optind],
+			    gw_cli_strerror(err));
+	if (err < 0)
+		goto out;
+	printf("%s restore point %" PRIu64 " of %s/%s/%s (%" PRIu32
+	       " holder%s).\n",
+	       delta > 0 ? "Pinned" : "Unpinned", rp.id, t.name, d.vm, d.name,
+	       rp.pins, rp.pins == 1 ? "" : "s");
+	rc = GW_CLI_OK;
+out:
+	tenant_catalog_close(cat);
+	return rc;
+}
+
+static int rp_pin_cmd(struct gw_cli *cli, int argc, char **argv)
+{
+	return pin_cmd(cli, argc, argv, 1);
+}
+
+static int rp_unpin_cmd(struct gw_cli *cli, int argc, char **argv)
+{
+	return pin_cmd(cli, argc, argv, -1);
+}
+
 static const struct gw_cli_cmd rp_cmds[] = {
 	{"list", rp_list_cmd, "list a disk's restore points"},
 	{"create", rp_create_cmd, "cut restore points now"},
 	{"remove", rp_remove_cmd, "remove a restore point"},
+	{"pin", rp_pin_cmd, "keep a restore point beyond its tier"},
+	{"unpin", rp_unpin_cmd, "drop a pin of a restore point"},
 };
 
 int gw_cli_cmd_rp(struct gw_cli *cli, int argc, char **argv)

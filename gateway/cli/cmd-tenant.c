@@ -1,4 +1,4 @@
-/* havenctl tenant add|list|show|set. */
+/* havenctl tenant add|list|show|set|remove. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -11,28 +11,98 @@ static const char tenant_usage[] =
 	"Manage tenants: each has its own certificates, disks and object\n"
 	"namespace, and never sees another tenant's.\n";
 
+#define RETENTION_HELP                                                         \
+	"  --retention LADDER     keep restore points by age, e.g.\n"          \
+	"                         1h:all,1d:hourly,30d:daily,1y:monthly\n"     \
+	"                         (ages s/m/h/d/w/y; all, hourly, daily,\n"    \
+	"                         weekly, monthly; an item cap=N caps the\n"   \
+	"                         count per disk, default 256; 'none' keeps\n" \
+	"                         all); disks may override it\n"               \
+	"  --immutable-days N     no one may remove a restore point younger\n" \
+	"                         than N days (0: no window)\n"
+
 static const char add_usage[] =
 	"Usage: havenctl [-d DIR] tenant add NAME [--route ROUTE] "
 	"[--checkpoint SECONDS]\n"
+	"                                  [--retention LADDER] "
+	"[--immutable-days N]\n"
 	"Add a tenant.  NAME is [a-z0-9][a-z0-9._-]{0,62}, without '..'.\n"
 	"\n"
 	"  --route ROUTE          where its disks are stored "
 	"(default: " GW_CLI_DEFAULT_ROUTE ")\n"
 	"  --checkpoint SECONDS   restore point interval of its disks "
 	"(5 s to\n"
-	"                         30 days; default 60)\n"
+	"                         30 days; default 60)\n" RETENTION_HELP
 	"  -h, --help             show this help\n";
 
 static const char set_usage[] =
-	"Usage: havenctl [-d DIR] tenant set NAME --checkpoint SECONDS\n"
-	"Change a tenant's settings.\n"
+	"Usage: havenctl [-d DIR] tenant set NAME [--checkpoint SECONDS]\n"
+	"                       [--retention LADDER] [--immutable-days N]\n"
+	"Change a tenant's settings (at least one).\n"
 	"\n"
 	"  --checkpoint SECONDS   cut a restore point of each disk at the "
 	"first\n"
 	"                         flush this long after the previous one "
 	"(5 s\n"
-	"                         to 30 days); disks may override it\n"
-	"  -h, --help             show this help\n";
+	"                         to 30 days); disks may override "
+	"it\n" RETENTION_HELP "  -h, --help             show this help\n";
+
+static const char remove_usage[] =
+	"Usage: havenctl [-d DIR] tenant remove NAME\n"
+	"Remove a tenant.  Refused while it has disks or live credentials\n"
+	"(remove and revoke them first), and while any of its restore points\n"
+	"is inside the immutability window.\n"
+	"\n"
+	"  -h, --help  show this help\n";
+
+/* --retention and --immutable-days of tenant add and set. */
+struct retention_opts {
+	const char *ladder; /* NULL: not given */
+	const char *days;
+};
+
+/* Applies them to a tenant, keeping what was not given; reports. */
+static int set_retention(struct tenant_catalog *cat,
+			 const struct tenant_info *t,
+			 const struct retention_opts *o)
+{
+	char canon[TENANT_RETENTION_TEXT_MAX];
+	uint32_t days;
+	int err;
+
+	if (!o->ladder && !o->days)
+		return 0;
+	err = tenant_get_retention(cat, t->id, canon, sizeof(canon), &days);
+	if (err == 0 && o->ladder)
+		err = gw_cli_parse_retention(o->ladder, false, canon,
+					     sizeof(canon));
+	else if (err < 0)
+		gw_cli_fail("cannot read the retention of tenant '%s': %s",
+			    t->name, gw_cli_strerror(err));
+	if (err == 0 && o->days)
+		err = gw_cli_parse_days(o->days, &days);
+	if (err < 0)
+		return err;
+	err = tenant_set_retention(cat, t->id, canon, days);
+	if (err < 0)
+		gw_cli_fail("cannot set the retention of tenant '%s': %s",
+			    t->name, gw_cli_strerror(err));
+	return err;
+}
+
+/* Checks the values before anything changes; reports. */
+static int check_retention(const struct retention_opts *o)
+{
+	char canon[TENANT_RETENTION_TEXT_MAX];
+	uint32_t days;
+
+	if (o->ladder &&
+	    gw_cli_parse_retention(o->ladder, false, canon, sizeof(canon)) < 0)
+		return -EINVAL;
+	if (o->days && gw_cli_parse_days(o->days, &days) < 0)
+		return -EINVAL;
+	return 0;
+}
 
 static const char list_usage[] =
 	"Usage: havenctl [-d DIR] tenant list [--json]\n"
@@ -53,10 +123,13 @@ static int tenant_add_cmd(struct gw_cli *cli, int argc, char **argv)
 	static const struct option opts[] = {
 		{"route", required_argument, NULL, 'r'},
 		{"checkpoint", required_argument, NULL, 'c'},
+		{"retention", required_argument, NULL, 'R'},
+		{"immutable-days", required_argument, NULL, 'i'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	struct tenant_catalog *cat = NULL;
+	struct retention_opts ro = {NULL, NULL};
 	struct tenant_info t = {0};
 	struct tenant_route r;
 	const char *route = GW_CLI_DEFAULT_ROUTE, *every = NULL;
@@ -67,6 +140,10 @@ static int tenant_add_cmd(struct gw_cli *cli, int argc, char **argv)
 			route = optarg;
 		else if (c == 'c')
 			every = optarg;
+		else if (c == 'R')
+			ro.ladder = optarg;
+		else if (c == 'i')
+			ro.days = optarg;
 		else if (c == 'h')
 			return gw_cli_help(add_usage);
 		else
@@ -77,7 +154,8 @@ static int tenant_add_cmd(struct gw_cli *cli, int argc, char **argv)
 	if (gw_cli_check_name("tenant", argv[optind]) < 0 ||
 	    gw_cli_check_name("route", route) < 0 ||
 	    (every &&
-	     gw_cli_parse_checkpoint(every, false, &t.checkpoint_s) < 0))
+	     gw_cli_parse_checkpoint(every, false, &t.checkpoint_s) < 0) ||
+	    check_retention(&ro) < 0)
 		return GW_CLI_FAIL;
 	/* Credential listings show operators as "operator", and operator
 	 * certificates are named "<site>.operator". */
@@ -109,6 +187,12 @@ static int tenant_add_cmd(struct gw_cli *cli, int argc, char **argv)
 	} else if (err < 0) {
 		rc = gw_cli_fail("cannot add tenant '%s': %s", t.name,
 				 gw_cli_strerror(err));
+		goto out;
+	}
+	/* A second transaction; the values were checked above, so only a
+	 * catalog failure can leave the tenant with the defaults. */
+	if (set_retention(cat, &t, &ro) < 0) {
+		rc = GW_CLI_FAIL;
 		goto out;
 	}
 	printf("Added tenant '%s' (id %" PRIu64 ", route '%s', namespace "
@@ -217,21 +301,25 @@ static void keep_tenant_creds(struct gw_cli_vec *v, uint64_t tenant_id)
 }
 
 static json_t *show_json(const struct tenant_info *t,
+			 const struct gw_cli_policy *pol,
 			 const struct gw_cli_vec *creds,
 			 const struct gw_cli_vec *disks)
 {
 	json_t *o, *ca, *da;
 	size_t i;
-	int e1, e2;
+	int e1, e2, e3, e4;
 
-	/* json_object_set_new() takes the arrays even when it fails, so
-	 * after these two calls o alone owns everything. */
+	/* json_object_set_new() takes the values even when it fails, so
+	 * after these calls o alone owns everything. */
 	o = tenant_json(t);
 	ca = json_array();
 	da = json_array();
-	e1 = json_object_set_new(o, "credentials", ca);
-	e2 = json_object_set_new(o, "disks", da);
-	if (e1 || e2)
+	e1 = json_object_set_new(o, "retention", json_string(pol->text));
+	e2 = json_object_set_new(o, "immutable_days",
+				 gw_cli_json_u64(pol->immutable_days));
+	e3 = json_object_set_new(o, "credentials", ca);
+	e4 = json_object_set_new(o, "disks", da);
+	if (e1 || e2 || e3 || e4)
 		goto fail;
 	for (i = 0; i < creds->n; i++)
 		if (json_array_append_new(
@@ -250,6 +338,7 @@ fail:
 }
 
 static int show_text(const struct tenant_info *t,
+		     const struct gw_cli_policy *pol,
 		     const struct gw_cli_vec *creds,
 		     const struct gw_cli_vec *disks)
 {
@@ -265,9 +354,17 @@ static int show_text(const struct tenant_info *t,
 	       "  route:       %s\n"
 	       "  namespace:   %s\n"
 	       "  checkpoint:  every %s%s\n"
-	       "  created:     %s\n",
+	       "  retention:   %s%s\n"
+	       "  immutable:   ",
 	       t->name, t->id, gw_cli_state_name(t->state), t->route, t->ns,
-	       every, t->checkpoint_s ? "" : " (default)", created);
+	       every, t->checkpoint_s ? "" : " (default)", pol->text,
+	       pol->r.cap ? "" : " (cap 256 per disk)");
+	if (pol->immutable_days)
+		printf("%" PRIu32 " day%s\n", pol->immutable_days,
+		       pol->immutable_days == 1 ? "" : "s");
+	else
+		printf("no\n");
+	printf("  created:     %s\n", created);
 	/* The table helpers name tenants through a vector of tenants. */
 	gw_cli_vec_init(&self, sizeof(*t));
 	err = gw_cli_vec_push(&self, t);
@@ -293,6 +390,7 @@ static int tenant_show_cmd(struct gw_cli *cli, int argc, char **argv)
 {
 	struct tenant_catalog *cat = NULL;
 	struct gw_cli_vec creds = {0}, disks = {0};
+	struct gw_cli_policy pol;
 	struct tenant_info t;
 	bool json = false;
 	int rc;
@@ -306,6 +404,7 @@ static int tenant_show_cmd(struct gw_cli *cli, int argc, char **argv)
 		return GW_CLI_FAIL;
 	rc = GW_CLI_FAIL;
 	if (gw_cli_tenant_get(cat, argv[optind], &t) < 0 ||
+	    gw_cli_policy_get(cat, &t, NULL, &pol) < 0 ||
 	    gw_cli_load_creds(cat, &creds) < 0 ||
 	    gw_cli_load_disks(cat, t.id, &disks) < 0)
 		goto out;
@@ -314,9 +413,9 @@ static int tenant_show_cmd(struct gw_cli *cli, int argc, char **argv)
 
 	keep_tenant_creds(&creds, t.id);
 	if (json) {
-		if (gw_cli_json_print(show_json(&t, &creds, &disks)) == 0)
+		if (gw_cli_json_print(show_json(&t, &pol, &creds, &disks)) == 0)
 			rc = GW_CLI_OK;
-	} else if (show_text(&t, &creds, &disks) == 0) {
+	} else if (show_text(&t, &pol, &creds, &disks) == 0) {
 		rc = GW_CLI_OK;
 	}
 out:
@@ -330,18 +429,26 @@ static int tenant_set_cmd(struct gw_cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"checkpoint", required_argument, NULL, 'c'},
+		{"retention", required_argument, NULL, 'R'},
+		{"immutable-days", required_argument, NULL, 'i'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	struct tenant_catalog *cat = NULL;
+	struct retention_opts ro = {NULL, NULL};
+	struct gw_cli_policy pol;
 	const char *every = NULL;
 	struct tenant_info t;
-	uint32_t secs;
+	uint32_t secs = 0;
 	int c, rc, err;
 
 	while ((c = gw_cli_getopt(cli, argc, argv, "h", opts)) != -1) {
 		if (c == 'c')
 			every = optarg;
+		else if (c == 'R')
+			ro.ladder = optarg;
+		else if (c == 'i')
+			ro.days = optarg;
 		else if (c == 'h')
 			return gw_cli_help(set_usage);
 		else
@@ -349,26 +456,115 @@ static int tenant_set_cmd(struct gw_cli *cli, int argc, char **argv)
 	}
 	if (gw_cli_nargs(cli, argc - optind, 1, 1, "tenant NAME") < 0)
 		return GW_CLI_USAGE;
-	if (!every)
-		return gw_cli_usage_error(cli, "missing --checkpoint SECONDS");
-	if (gw_cli_parse_checkpoint(every, false, &secs) < 0)
+	if (!every && !ro.ladder && !ro.days)
+		return gw_cli_usage_error(cli, "missing --checkpoint SECONDS, "
+					       "--retention LADDER or "
+					       "--immutable-days N");
+	if ((every && gw_cli_parse_checkpoint(every, false, &secs) < 0) ||
+	    check_retention(&ro) < 0)
 		return GW_CLI_FAIL;
 	if (gw_cli_catalog_open(cli, &cat) < 0)
 		return GW_CLI_FAIL;
 	rc = GW_CLI_FAIL;
 	if (gw_cli_tenant_get(cat, argv[optind], &t) < 0)
 		goto out;
-	err = tenant_set_checkpoint(cat, t.id, secs);
+	err = every ? tenant_set_checkpoint(cat, t.id, secs) : 0;
 	if (err < 0) {
 		gw_cli_fail("cannot set the checkpoint of tenant '%s': %s",
 			    t.name, gw_cli_strerror(err));
 		goto out;
 	}
-	printf("Tenant '%s': restore point every %u s (disks without an "
-	       "interval of their own).\n",
-	       t.name, secs);
+	if (every)
+		printf("Tenant '%s': restore point every %u s (disks without "
+		       "an interval of their own).\n",
+		       t.name, secs);
+	if (!ro.ladder && !ro.days) {
+		rc = GW_CLI_OK;
+		goto out;
+	}
+	if (set_retention(cat, &t, &ro) < 0 ||
+	    gw_cli_policy_get(cat, &t, NULL, &pol) < 0)
+		goto out;
+	printf("Tenant '%s': retention %s, immutable for %" PRIu32 " day%s.\n",
+	       t.name, pol.text, pol.immutable_days,
+	       pol.immutable_days == 1 ? "" : "s");
 	rc = GW_CLI_OK;
 out:
+	tenant_catalog_close(cat);
+	return rc;
+}
+
+/* The first restore point of a tenant's disks that may not be removed;
+ * reports it.  Disks and restore points are copied out first. */
+static int check_holds(struct tenant_catalog *cat, const struct tenant_info *t,
+		       const struct gw_cli_vec *disks)
+{
+	struct gw_cli_vec rps;
+	char why[96];
+	size_t i, j;
+	int err = 0;
+
+	for (i = 0; err == 0 && i < disks->n; i++) {
+		const struct tenant_disk *d = gw_cli_vec_at(disks, i);
+
+		err = gw_cli_load_rps(cat, d->id, &rps);
+		for (j = 0; err == 0 && j < rps.n; j++) {
+			const struct tenant_rp *rp = gw_cli_vec_at(&rps, j);
+
+			err = gw_cli_rp_hold(cat, d, rp, why, sizeof(why));
+			if (err < 0)
+				gw_cli_fail("tenant remove %s: restore point "
+					    "%" PRIu64 " of %s/%s/%s: %s",
+					    t->name, rp->id, t->name, d->vm,
+					    d->name, why);
+		}
+		gw_cli_vec_free(&rps);
+	}
+	return err;
+}
+
+static int tenant_remove_cmd(struct gw_cli *cli, int argc, char **argv)
+{
+	struct tenant_catalog *cat = NULL;
+	struct gw_cli_vec disks = {0};
+	struct tenant_info t;
+	int rc, err;
+
+	rc = gw_cli_opts_json(cli, argc, argv, remove_usage, NULL);
+	if (rc)
+		return gw_cli_exit(rc);
+	if (gw_cli_nargs(cli, argc - optind, 1, 1, "tenant NAME") < 0)
+		return GW_CLI_USAGE;
+	if (gw_cli_catalog_open(cli, &cat) < 0)
+		return GW_CLI_FAIL;
+	rc = GW_CLI_FAIL;
+	/* Everything is checked before anything changes: immutable and
+	 * pinned history first, because that refusal names a date. */
+	if (gw_cli_tenant_get(cat, argv[optind], &t) < 0 ||
+	    gw_cli_load_disks(cat, t.id, &disks) < 0 ||
+	    check_holds(cat, &t, &disks) < 0)
+		goto out;
+	if (disks.n) {
+		gw_cli_fail("tenant remove %s: it still has %zu disk%s (remove "
+			    "them first: havenctl disk remove %s/VM/DISK)",
+			    t.name, disks.n, disks.n == 1 ? "" : "s", t.name);
+		goto out;
+	}
+	err = tenant_remove(cat, t.id);
+	if (err == -EBUSY)
+		gw_cli_fail("tenant remove %s: it still has live credentials "
+			    "(revoke them first: havenctl cert revoke %s "
+			    "--site SITE)",
+			    t.name, t.name);
+	else if (err < 0)
+		gw_cli_fail("cannot remove tenant '%s': %s", t.name,
+			    gw_cli_strerror(err));
+	if (err < 0)
+		goto out;
+	printf("Removed tenant '%s' (id %" PRIu64 ").\n", t.name, t.id);
+	rc = GW_CLI_OK;
+out:
+	gw_cli_vec_free(&disks);
 	tenant_catalog_close(cat);
 	return rc;
 }
@@ -377,7 +573,9 @@ static const struct gw_cli_cmd tenant_cmds[] = {
 	{"add", tenant_add_cmd, "add a tenant"},
 	{"list", tenant_list_cmd, "list the tenants"},
 	{"show", tenant_show_cmd, "show a tenant, its credentials and disks"},
-	{"set", tenant_set_cmd, "set a tenant's restore point interval"},
+	{"set", tenant_set_cmd,
+	 "set a tenant's restore point interval and retention"},
+	{"remove", tenant_remove_cmd, "remove a tenant without disks"},
 };
 
 int gw_cli_cmd_tenant(struct gw_cli *cli, int argc, char **argv)

@@ -328,6 +328,19 @@ int gw_cli_load_disks(struct tenant_catalog *cat, uint64_t tenant_id,
 		      "disks");
 }
 
+static int push_rp(const struct tenant_rp *rp, void *arg)
+{
+	return gw_cli_vec_push(arg, rp);
+}
+
+int gw_cli_load_rps(struct tenant_catalog *cat, uint64_t disk_id,
+		    struct gw_cli_vec *v)
+{
+	gw_cli_vec_init(v, sizeof(struct tenant_rp));
+	return loaded(v, tenant_rp_list(cat, disk_id, push_rp, v),
+		      "restore points");
+}
+
 int gw_cli_load_routes(struct tenant_catalog *cat, struct gw_cli_vec *v)
 {
 	gw_cli_vec_init(v, sizeof(struct tenant_route));
@@ -623,4 +636,92 @@ int gw_cli_parse_checkpoint(const char *arg, bool zero_ok, uint32_t *out)
 		    arg, TENANT_CHECKPOINT_MIN, GW_CLI_CHECKPOINT_MAX,
 		    zero_ok ? ", or 0 to inherit the tenant's" : "");
 	return -ERANGE;
+}
+
+/* ---- retention ---- */
+
+int gw_cli_parse_retention(const char *arg, bool inherit_ok, char *canon,
+			   size_t len)
+{
+	struct tenant_retention r;
+	char why[160];
+
+	if (inherit_ok && strcmp(arg, "inherit") == 0) {
+		snprintf(canon, len, "%s", "");
+		return 0;
+	}
+	if (tenant_retention_parse(arg, &r, why, sizeof(why)) < 0) {
+		gw_cli_fail("invalid retention '%s': %s", arg, why);
+		return -EINVAL;
+	}
+	tenant_retention_format(&r, canon, len);
+	return 0;
+}
+
+int gw_cli_parse_days(const char *arg, uint32_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(arg, &end, 10);
+	if (arg[0] < '0' || arg[0] > '9' || *end || errno ||
+	    v > TENANT_IMMUTABLE_DAYS_MAX) {
+		gw_cli_fail("invalid immutability window '%s': use 0 to %d "
+			    "days",
+			    arg, TENANT_IMMUTABLE_DAYS_MAX);
+		return -EINVAL;
+	}
+	*out = (uint32_t)v;
+	return 0;
+}
+
+int gw_cli_policy_get(struct tenant_catalog *cat, const struct tenant_info *t,
+		      const struct tenant_disk *d, struct gw_cli_policy *p)
+{
+	char own[TENANT_RETENTION_TEXT_MAX] = "";
+	int err;
+
+	memset(p, 0, sizeof(*p));
+	err = tenant_get_retention(cat, t->id, p->text, sizeof(p->text),
+				   &p->immutable_days);
+	if (err == 0 && d)
+		err = tenant_disk_get_retention(cat, d->id, own, sizeof(own));
+	if (err < 0) {
+		gw_cli_fail("cannot read the retention policy of '%s': %s",
+			    t->name, gw_cli_strerror(err));
+		return err;
+	}
+	p->inherited = !own[0];
+	if (own[0])
+		memcpy(p->text, own, sizeof(own));
+	/* Stored texts are canonical; one that no longer parses would be
+	 * corruption, and keeping everything is the safe reading. */
+	if (tenant_retention_parse(p->text, &p->r, NULL, 0) < 0)
+		memset(&p->r, 0, sizeof(p->r));
+	return 0;
+}
+
+int gw_cli_rp_hold(struct tenant_catalog *cat, const struct tenant_disk *d,
+		   const struct tenant_rp *rp, char *why, size_t len)
+{
+	char until[40];
+	uint64_t end;
+	int err;
+
+	err = tenant_rp_immutable_until(cat, d->id, rp->id, &end);
+	if (err < 0) {
+		snprintf(why, len, "%s", gw_cli_strerror(err));
+		return err;
+	}
+	if (end > now_ms()) {
+		gw_cli_fmt_deadline(end, until, sizeof(until));
+		snprintf(why, len, "immutable until %s", until);
+		return -EPERM;
+	}
+	if (rp->pins) {
+		snprintf(why, len, "pinned by %" PRIu32 " holder(s)", rp->pins);
+		return -EBUSY;
+	}
+	return 0;
 }

@@ -22,6 +22,10 @@ static const struct gw_cli_cmd commands[] = {
 	 "create, list, show, resize and remove disks"},
 	{"rp", gw_cli_cmd_rp, "list, create and remove restore points"},
 	{"route", gw_cli_cmd_route, "add and list storage routes"},
+	{"export", gw_cli_cmd_export,
+	 "copy a disk or a restore point into a file"},
+	{"failover", gw_cli_cmd_failover,
+	 "DR tests, failover and failover status of a VM"},
 	{"help", cmd_help, "show the usage of a command"},
 };
 

@@ -276,15 +276,104 @@ json_t *gw_cli_rp_json(const struct tenant_info *t, const struct tenant_disk *d,
 			 export);
 }
 
+void gw_cli_fmt_deadline(uint64_t unix_ms, char *buf, size_t len)
+{
+	gw_cli_fmt_time((unix_ms + 59999) / 60000 * 60, buf, len);
+}
+
+/* When the policy lets a point go, all protections counted; 0: never
+ * (a ladder without tiers, a pin, or the newest point as things stand). */
+static uint64_t effective_expiry(const struct tenant_rp_fate *f)
+{
+	uint64_t e = f->expires_ms;
+
+	if (!f->keep)
+		return e;
+	if (f->pinned || e == 0)
+		return 0;
+	if (f->tier < 0 && !f->immutable)
+		return 0; /* kept only as the newest point */
+	if (f->immutable && f->immutable_until_ms > e)
+		e = f->immutable_until_ms;
+	return e;
+}
+
+/* "1h:all", "1d:hourly"; or why a point outside the ladder is kept
+ * ("all" without a ladder, pinned, immutable, latest) or not (expired,
+ * or over-cap while its tier would keep it). */
+static void fmt_tier(const struct gw_cli_rp_row *row, uint64_t now_ms,
+		     char *buf, size_t len)
+{
+	const struct tenant_retention *pol = row->policy;
+	const struct tenant_rp_fate *f = row->fate;
+	struct tenant_retention one = {.ntiers = 1};
+	bool ladder = pol && pol->ntiers;
+
+	if (ladder && f->tier >= 0 && (unsigned)f->tier < pol->ntiers) {
+		one.tiers[0].age_s = pol->tiers[f->tier].age_s;
+		one.tiers[0].every_s = pol->tiers[f->tier].every_s;
+		tenant_retention_format(&one, buf, len);
+	} else if (f->keep) {
+		snprintf(buf, len, "%s",
+			 !ladder	? "all"
+			 : f->pinned	? "pinned"
+			 : f->immutable ? "immutable"
+					: "latest");
+	} else {
+		snprintf(buf, len, "%s",
+			 !ladder || f->expires_ms > now_ms ? "over-cap"
+							   : "expired");
+	}
+}
+
+static json_t *fate_json(const struct gw_cli_rp_row *row, uint64_t now_ms)
+{
+	const struct tenant_rp_fate *f = row->fate;
+	uint64_t e = effective_expiry(f);
+	char tier[48];
+
+	fmt_tier(row, now_ms, tier, sizeof(tier));
+	return json_pack("{s:s, s:b, s:o, s:o, s:b, s:o, s:b}", "tier", tier,
+			 "kept", f->keep, "expires",
+			 e ? gw_cli_json_time_ms(e) : json_null(), "expires_ms",
+			 e ? gw_cli_json_u64(e) : json_null(), "immutable",
+			 f->immutable, "immutable_until",
+			 f->immutable_until_ms
+				 ? gw_cli_json_time_ms(f->immutable_until_ms)
+				 : json_null(),
+			 "pinned", f->pinned);
+}
+
+static json_t *row_json(const struct tenant_info *t,
+			const struct gw_cli_rp_row *row, uint64_t now_ms)
+{
+	json_t *o = gw_cli_rp_json(t, row->d, &row->rp), *fj;
+
+	if (o && json_object_set_new(o, "pins", gw_cli_json_u64(row->rp.pins)))
+		goto fail;
+	if (!o || !row->fate)
+		return o;
+	fj = fate_json(row, now_ms);
+	if (!fj || json_object_update(o, fj)) {
+		json_decref(fj);
+		goto fail;
+	}
+	json_decref(fj);
+	return o;
+fail:
+	json_decref(o);
+	return NULL;
+}
+
 int gw_cli_print_rps_json(const struct tenant_info *t,
-			  const struct gw_cli_rp_row *rows, size_t n)
+			  const struct gw_cli_rp_row *rows, size_t n,
+			  uint64_t now_ms)
 {
 	json_t *arr = json_array();
 	size_t i;
 
 	for (i = 0; arr && i < n; i++) {
-		if (json_array_append_new(
-			    arr, gw_cli_rp_json(t, rows[i].d, &rows[i].rp))) {
+		if (json_array_append_new(arr, row_json(t, &rows[i], now_ms))) {
 			json_decref(arr);
 			arr = NULL;
 		}
@@ -292,23 +381,50 @@ int gw_cli_print_rps_json(const struct tenant_info *t,
 	return gw_cli_json_print(arr);
 }
 
-int gw_cli_print_rps(const struct tenant_info *t,
-		     const struct gw_cli_rp_row *rows, size_t n, bool with_disk)
+/* The TIER and EXPIRES cells of a row. */
+static void fate_cells(const struct gw_cli_rp_row *row, uint64_t now_ms,
+		       char *tier, size_t tlen, char *exp, size_t elen)
 {
-	static const char *const cols[] = {"DISK",     ">ID",	  "NAME",
-					   "CREATED",  "TRIGGER", ">SIZE",
-					   ">CHANGED", ">GROUP",  "EXPORT"};
+	uint64_t e;
+
+	if (!row->fate) {
+		snprintf(tier, tlen, "-");
+		snprintf(exp, elen, "-");
+		return;
+	}
+	fmt_tier(row, now_ms, tier, tlen);
+	e = effective_expiry(row->fate);
+	if (e)
+		gw_cli_fmt_deadline(e, exp, elen);
+	else
+		snprintf(exp, elen, "never");
+}
+
+int gw_cli_print_rps(const struct tenant_info *t,
+		     const struct gw_cli_rp_row *rows, size_t n, bool with_disk,
+		     uint64_t now_ms)
+{
+	static const char *const cols[] = {
+		"DISK",	    ">ID",    "NAME", "CREATED", "TRIGGER", ">SIZE",
+		">CHANGED", ">GROUP", "TIER", "EXPIRES", "EXPORT"};
 	char path[3 * (TENANT_NAME_MAX + 1)], id[24], created[40], size[32],
-		changed[32], group[24], export[3 * (TENANT_NAME_MAX + 1)];
+		changed[32], group[24], export[3 * (TENANT_NAME_MAX + 1)],
+		tier[48], expires[40];
+	const char *hdr[11];
 	struct gw_cli_table *tab = NULL;
-	size_t i, skip = with_disk ? 0 : 1;
+	bool fates = n && rows[0].fate;
+	size_t i, j, ncols = 0;
 	int err;
 
-	err = gw_cli_table_new(cols + skip, 9 - skip, &tab);
+	/* Without fates (rp create) the TIER and EXPIRES columns go. */
+	for (j = with_disk ? 0 : 1; j < 11; j++)
+		if (fates || (j != 8 && j != 9))
+			hdr[ncols++] = cols[j];
+	err = gw_cli_table_new(hdr, ncols, &tab);
 	for (i = 0; err == 0 && i < n; i++) {
 		const struct tenant_disk *d = rows[i].d;
 		const struct tenant_rp *rp = &rows[i].rp;
-		const char *row[] = {path,
+		const char *all[] = {path,
 				     id,
 				     rp->name[0] ? rp->name : "-",
 				     created,
@@ -316,8 +432,15 @@ int gw_cli_print_rps(const struct tenant_info *t,
 				     size,
 				     changed,
 				     group,
+				     tier,
+				     expires,
 				     export};
+		const char *row[11];
+		size_t k = 0;
 
+		for (j = with_disk ? 0 : 1; j < 11; j++)
+			if (fates || (j != 8 && j != 9))
+				row[k++] = all[j];
 		snprintf(path, sizeof(path), "%s/%s/%s", t->name, d->vm,
 			 d->name);
 		snprintf(id, sizeof(id), "%" PRIu64, rp->id);
@@ -327,9 +450,11 @@ int gw_cli_print_rps(const struct tenant_info *t,
 		snprintf(group, sizeof(group), "%" PRIu64, rp->group);
 		if (!rp->group)
 			snprintf(group, sizeof(group), "-");
+		fate_cells(&rows[i], now_ms, tier, sizeof(tier), expires,
+			   sizeof(expires));
 		snprintf(export, sizeof(export), "%s/%s@%" PRIu64, d->vm,
 			 d->name, rp->id);
-		err = gw_cli_table_add(tab, row + skip);
+		err = gw_cli_table_add(tab, row);
 	}
 	if (err == 0)
 		gw_cli_table_print(tab);

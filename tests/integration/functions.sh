@@ -26,6 +26,8 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/haven-$TEST_NAME.XXXXXX")
 PIDS=()          # every background process this test started
 HAVEND_PID=      # the running havend, if any
 HAVEND_LOG=      # its log file
+CEPH_DIRS=()     # every ceph-micro cluster this test started
+CEPH_CONF=       # the last one's ceph.conf
 
 # --- reporting ------------------------------------------------------------
 
@@ -117,6 +119,10 @@ cleanup() {
         while alive "$p" && ((n < 50)); do sleep 0.1; n=$((n + 1)); done
         alive "$p" && kill -KILL "$p" 2>/dev/null || true
         wait "$p" 2>/dev/null || true
+    done
+    # Ceph clusters last: havend may still have been talking to them.
+    for p in "${CEPH_DIRS[@]+"${CEPH_DIRS[@]}"}"; do
+        "$HAVEN_SOURCE/tests/ceph-micro" stop "$p" >/dev/null 2>&1 || true
     done
     if [[ -n ${KEEP_TMP:-} ]]; then
         echo "keeping $TMP" >&2
@@ -287,3 +293,125 @@ make_image() {
 }
 
 sha() { sha256sum "$1" | cut -d' ' -f1; }
+
+# --- clients, continued ---------------------------------------------------
+
+# qio_ok BUNDLE PORT EXPORT CMD...: one qemu-io session (-d unmap, so that
+# "discard" reaches the server; read-only for a restore point); fail if
+# qemu-io fails or reports a failure.
+qio_ok() {
+    local bundle=$1 port=$2 export=$3 args=() c out rc ro=()
+    shift 3
+    for c in "$@"; do args+=(-c "$c"); done
+    [[ $export == *@* ]] && ro=(-r)
+    out=$(run_to 120 qemu-io -d unmap "${ro[@]}" --object "$(qemu_object "$bundle")" \
+        --image-opts "$(qemu_opts "$bundle" "$port" "$export")" "${args[@]}" 2>&1) &&
+        rc=0 || rc=$?
+    if [[ $rc -ne 0 ]] || grep -qiE 'fail|error|mismatch' <<<"$out"; then
+        echo "$out" | sed 's/^/  | /' >&2
+        fail "qemu-io on $export: $*" "exit 0, no failure" "exit $rc"
+    fi
+}
+
+# nbd_read BUNDLE PORT EXPORT FILE: copy an export into FILE with nbdcopy.
+nbd_read() {
+    rm -f "$4"
+    run_to 300 nbdcopy "$(nbd_uri "$1" "$2" "$3")" "$4" ||
+        fail "nbdcopy out of $3 failed"
+}
+
+# nbd_size BUNDLE PORT EXPORT: the export's size in bytes (nbdinfo).
+nbd_size() {
+    run_to 60 nbdinfo --size "$(nbd_uri "$1" "$2" "$3")" || fail "nbdinfo --size $3"
+}
+
+# same_file EXPECTED ACTUAL WHAT: fail unless the two files are identical.
+same_file() {
+    cmp -s "$1" "$2" && return 0
+    fail "$3: not byte-identical" "$(sha "$1") ($(stat -c %s "$1") bytes)" \
+        "$(sha "$2") ($(stat -c %s "$2") bytes); $(cmp "$1" "$2" 2>&1 | head -1)"
+}
+
+# put_byte FILE BYTE_OFFSET BYTES VALUE: fill a range with one byte value,
+# as qemu-io "write -P VALUE" does.
+put_byte() {
+    "$PY" - "$@" <<'PYEOF'
+import sys
+f, off, n, v = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4], 0)
+with open(f, "r+b") as fh:
+    fh.seek(off)
+    fh.write(bytes([v]) * n)
+PYEOF
+}
+
+# json_eval FILE EXPR: print a Python expression over d, the JSON in FILE.
+json_eval() {
+    "$PY" -c 'import json, sys; d = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' \
+        "$1" "$2"
+}
+
+# json_ok FILE EXPR: fail unless the Python expression over d is true.
+json_ok() {
+    "$PY" -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+sys.exit(0 if eval("(" + sys.argv[2] + ")") else 1)
+' "$1" "$2" || { sed 's/^/  | /' "$1" >&2; fail "$2"; }
+}
+
+# rp_list DIR TENANT/VM/DISK FILE: havenctl rp list --json into FILE.
+rp_list() {
+    "$HAVENCTL" -d "$1" rp list "$2" --json >"$3" 2>"$3.err" ||
+        { cat "$3.err" >&2; fail "havenctl rp list $2 failed"; }
+}
+
+# wait_rps DIR TENANT/VM/DISK FILE EXPR SECONDS: poll rp list (into FILE)
+# until the Python expression over d (the list) is true.
+wait_rps() {
+    local deadline=$((SECONDS + $5))
+    while :; do
+        rp_list "$1" "$2" "$3"
+        "$PY" -c 'import json, sys; d = json.load(open(sys.argv[1])); sys.exit(0 if eval(sys.argv[2]) else 1)' \
+            "$3" "$4" && return 0
+        ((SECONDS < deadline)) ||
+            { sed 's/^/  | /' "$3" >&2; fail "restore points of $2 after $5 s: $4"; }
+        sleep 0.2
+    done
+}
+
+# --- Ceph (tests/ceph-micro) ----------------------------------------------
+
+# ceph_start DIR [POOL]: start a throwaway cluster in DIR (one mon, one
+# memstore OSD) and set CEPH_CONF; the EXIT trap stops it.
+ceph_start() {
+    local out rc
+    requires ceph-mon ceph-osd rados
+    CEPH_DIRS+=("$1")
+    out=$("$HAVEN_SOURCE/tests/ceph-micro" start "$1" "${2:-haven}") && rc=0 || rc=$?
+    [[ $rc -ne 77 ]] || skip "ceph-mon/ceph-osd are not installed"
+    [[ $rc -eq 0 ]] || fail "tests/ceph-micro start $1 failed (exit $rc)"
+    CEPH_CONF=$(tail -n 1 <<<"$out")
+    [[ -f $CEPH_CONF ]] || fail "tests/ceph-micro printed no ceph.conf: $out"
+    echo "ceph-micro cluster up: $CEPH_CONF"
+}
+
+# rados_ ARGS...: the rados tool on the last cluster started (no admin
+# socket, which havend's librados client may hold).
+rados_() {
+    run_to 60 rados -c "$CEPH_CONF" --admin-socket '' "$@"
+}
+
+# ceph_osd_keep_data: make the OSD save its memstore when it is stopped, so
+# that tests/ceph-micro stop-osd + start-osd keeps the data.  With Ceph's
+# default osd_fast_shutdown=true the OSD exits without unmounting, a
+# memstore OSD comes back with no PGs and every request hangs.
+ceph_osd_keep_data() {
+    run_to 30 ceph -c "$CEPH_CONF" --admin-socket '' config set osd osd_fast_shutdown false \
+        >/dev/null 2>&1 || fail "ceph config set osd osd_fast_shutdown false"
+}
+
+# ceph_osd DIR stop|start: stop or start the cluster's OSD.
+ceph_osd() {
+    "$HAVEN_SOURCE/tests/ceph-micro" "$2-osd" "$1" >>"$1.osd.log" 2>&1 ||
+        fail "tests/ceph-micro $2-osd $1 failed: $(tail -n 5 "$1.osd.log")"
+}
