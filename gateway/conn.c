@@ -476,7 +476,7 @@ out:
 void gw_conn_update_reading(struct gw_conn *c)
 {
 	bool want = c->phase != GW_PHASE_CLOSING && !c->disc &&
-		    !c->draining &&
+		    !c->draining && !c->throttled &&
 		    (c->phase != GW_PHASE_TRANSMIT || gw_tx_can_read(c));
 
 	if (want && !c->reading) {
@@ -737,11 +737,8 @@ void gw_conn_drain(struct gw_conn *c)
 
 void gw_conn_recheck(struct gw_conn *c)
 {
-	char msg[GW_HS_MSG_MAX];
 	struct tenant_cred cred;
 	struct tenant_info t;
-	struct gw_export exp;
-	uint64_t id;
 
 	if (!c->identified || c->phase == GW_PHASE_CLOSING)
 		return;
@@ -757,12 +754,11 @@ void gw_conn_recheck(struct gw_conn *c)
 		return;
 	}
 	/* Whatever changed (disk removed, VM failed over, test stopped),
-	 * the session ends when its export no longer resolves. */
+	 * the session ends when its export no longer means the disk it has
+	 * open. */
 	if (c->phase == GW_PHASE_TRANSMIT &&
-	    gw_exports_lookup(c->srv, &c->ident, c->export_name, false, &exp,
-			      NULL, &id, msg, sizeof(msg)) != 0) {
-		gw_log(GW_LOG_INFO, "event=export_gone conn=%" PRIu64 " reason=\"%s\"",
-		       c->id, msg);
+	    !gw_exports_same(c->srv, &c->ident, c->export_name, c->disk)) {
+		gw_log(GW_LOG_INFO, "event=export_gone conn=%" PRIu64, c->id);
 		gw_conn_close(c, "export no longer available");
 	}
 }

@@ -76,6 +76,7 @@ struct gw_conn {
 	bool reading;   /* uv_read_start active */
 	bool disc;      /* NBD_CMD_DISC received */
 	bool wrote;     /* counted in the disk's writers */
+	bool throttled; /* waits for bandwidth tokens */
 	bool draining;  /* no more requests; close when idle */
 	uint64_t bytes_in, bytes_out, requests;
 	uint64_t started_ms;
@@ -88,6 +89,7 @@ struct gw_conn {
 struct gw_request {
 	uint32_t magic;
 	struct gw_conn *conn;
+	struct gw_request *qnext; /* in its tenant's queue */
 	struct gw_req req;
 	struct storage_req sreq;
 	uint8_t *buf;

@@ -409,6 +409,24 @@ static int resolve(struct gw_server *srv, const struct gw_identity *id,
 	return tenant_rp_find(srv->cat, tg->td.id, at + 1, &tg->rp);
 }
 
+/* A tenant over its concurrent session limit is refused at GO. */
+static bool session_limit_reached(struct gw_server *srv,
+				  const struct tenant_info *t, char *msg,
+				  size_t msglen)
+{
+	struct gw_load *l = gw_load_find(srv, t->id);
+	struct tenant_limits lim;
+
+	if (!l || tenant_get_limits(srv->cat, t->id, &lim) < 0 ||
+	    !lim.max_sessions || l->conns < lim.max_sessions)
+		return false;
+	snprintf(msg, msglen,
+		 "session limit reached: tenant '%.64s' may have %u "
+		 "concurrent sessions",
+		 t->name, lim.max_sessions);
+	return true;
+}
+
 uint32_t gw_exports_lookup(struct gw_server *srv, const struct gw_identity *id,
 			   const char *name, bool go, struct gw_export *exp,
 			   struct gw_disk **diskp, uint64_t *disk_id,
@@ -440,6 +458,9 @@ uint32_t gw_exports_lookup(struct gw_server *srv, const struct gw_identity *id,
 	describe(&tg, exp);
 	if (!go)
 		return 0;
+	if (!id->cred.operator_role && session_limit_reached(srv, &tg.t, msg,
+							     msglen))
+		return NBD_REP_ERR_POLICY;
 	r = tg.clone_id ? disk_open_clone(srv, &tg, diskp)
 	    : tg.rp.id  ? disk_open_rp(srv, &tg.t, &tg.td, &tg.rp, diskp)
 			: gw_disk_open_live(srv, &tg.t, &tg.td, diskp);
@@ -466,4 +487,17 @@ uint32_t gw_exports_lookup(struct gw_server *srv, const struct gw_identity *id,
 		       strchr(name, '@') ? "@" : "",
 		       strchr(name, '@') ? strchr(name, '@') + 1 : "");
 	return 0;
+}
+
+bool gw_exports_same(struct gw_server *srv, const struct gw_identity *id,
+		     const char *name, const struct gw_disk *d)
+{
+	struct target tg;
+	uint64_t key, snap;
+
+	if (resolve(srv, id, name, &tg) < 0 || tg.failed_over_ms)
+		return false;
+	key = tg.clone_id ? tg.clone_id : tg.td.id;
+	snap = tg.rp.id && !tg.clone_id ? tg.rp.snap_id : STORAGE_SNAP_HEAD;
+	return d && d->key_id == key && d->snap == snap;
 }

@@ -31,6 +31,13 @@ void gw_log(enum gw_log_level level, const char *fmt, ...)
 /* Quotes a value for logfmt into buf (always NUL-terminated). */
 const char *gw_log_quote(char *buf, size_t len, const char *s);
 
+/* A token bucket (sched.c). */
+struct gw_bucket {
+	uint64_t rate; /* bytes per second; 0: unlimited */
+	int64_t tokens;
+	uint64_t last_ns;
+};
+
 /* ---- config.c ---- */
 
 struct gw_config {
@@ -119,6 +126,7 @@ struct gw_disk {
 	unsigned cutting; /* cuts and header writes under way */
 	bool deferred;    /* a session-end cut waits for a snap id */
 	bool clone;       /* a writable clone: no restore points */
+	struct gw_bucket bw; /* the disk's own bandwidth limit */
 };
 
 struct gw_identity {
@@ -138,6 +146,10 @@ uint32_t gw_exports_lookup(struct gw_server *srv, const struct gw_identity *id,
 			   struct gw_disk **diskp, uint64_t *disk_id,
 			   char *msg, size_t msglen);
 void gw_disk_put(struct gw_server *srv, struct gw_disk *d);
+/* True while an export name still means the disk a session has open
+ * (false once it was removed, its VM failed over, its test stopped). */
+bool gw_exports_same(struct gw_server *srv, const struct gw_identity *id,
+		     const char *name, const struct gw_disk *d);
 /* The shared live disk (opened if needed); holds a reference. */
 int gw_disk_open_live(struct gw_server *srv, const struct tenant_info *t,
 		      const struct tenant_disk *td, struct gw_disk **out);
@@ -220,7 +232,17 @@ void gw_dr_retention_pass(struct gw_server *srv);
 
 /* ---- transmission.c: in-flight budgets ---- */
 
-/* What is in flight for a tenant (all its connections) or the gateway. */
+/* ---- sched.c: fair turns and bandwidth ---- */
+
+void gw_bucket_set(struct gw_bucket *b, uint64_t rate);
+/* Refills; true when the holder may start another request. */
+bool gw_bucket_ok(struct gw_bucket *b);
+void gw_bucket_take(struct gw_bucket *b, uint64_t n);
+
+struct gw_request;
+
+/* What is in flight for a tenant (all its connections) or the gateway,
+ * and the tenant's queue for the backend. */
 struct gw_load {
 	struct gw_load *next;
 	uint64_t tenant_id; /* 0: operators */
@@ -228,7 +250,25 @@ struct gw_load {
 	size_t bytes;
 	unsigned ops;
 	bool paused; /* server total: some connection waits for budget */
+	uint32_t weight;
+	struct gw_bucket bw;
+	struct gw_request *qhead, *qtail;
+	int64_t deficit;
+	bool in_rr;
+	struct gw_load *rr_next;
 };
+
+/* Requests at the backend at once, across tenants. */
+#define GW_SCHED_MAX 64
+
+int gw_sched_init(struct gw_server *srv);
+void gw_sched_submit(struct gw_server *srv, struct gw_load *l,
+		     struct gw_request *rq);
+void gw_sched_done(struct gw_server *srv);
+void gw_sched_forget(struct gw_server *srv, struct gw_load *l);
+void gw_sched_throttled(struct gw_server *srv);
+/* Re-reads the limits of every tenant with sessions and of open disks. */
+void gw_sched_refresh(struct gw_server *srv);
 
 #define GW_TENANT_INFLIGHT_OPS 512
 #define GW_TENANT_INFLIGHT_BYTES ((size_t)256 << 20)
@@ -238,6 +278,7 @@ struct gw_load {
 #define GW_SERVER_INFLIGHT_BYTES ((size_t)2048 << 20)
 
 struct gw_load *gw_load_get(struct gw_server *srv, uint64_t tenant_id);
+struct gw_load *gw_load_find(struct gw_server *srv, uint64_t tenant_id);
 void gw_load_put(struct gw_server *srv, struct gw_load *l);
 
 /* ---- server.c ---- */
@@ -272,6 +313,9 @@ struct gw_server {
 	struct gw_job *cut_head, *cut_tail; /* cuts waiting for a flush */
 	struct gw_load load;   /* the whole gateway */
 	struct gw_load *loads; /* per tenant with sessions */
+	struct gw_load *rr_head, *rr_tail; /* tenants with queued requests */
+	unsigned sched_inflight;
+	uv_timer_t throttle;
 	uint64_t next_conn_id;
 	bool draining;
 	uint64_t drain_started;

@@ -4,10 +4,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "conn.h"
 
-#define WATCH_INTERVAL_MS 1000
+#define WATCH_INTERVAL_MS 250
 #define DRAIN_DEADLINE_MS 30000
 
 void gw_server_flush_dirty(struct gw_server *srv)
@@ -227,6 +228,7 @@ static void watch(uv_timer_t *t)
 		return;
 	}
 	srv->generation = gen;
+	gw_sched_refresh(srv);
 	gw_rp_run_requests(srv);
 	for (struct gw_conn *c = srv->conns, *n; c; c = n) {
 		n = c->next;
@@ -235,10 +237,63 @@ static void watch(uv_timer_t *t)
 	gw_server_flush_dirty(srv);
 }
 
+struct lease_job {
+	struct gw_job job;
+	struct gw_server *srv;
+	uint64_t tenant_id;
+	char name[TENANT_NAME_MAX + 1];
+	int err;
+};
+
+static void lease_work(struct gw_job *j)
+{
+	struct lease_job *lj = (struct lease_job *)j;
+
+	lj->err = tenant_set_state(lj->srv->cat, lj->tenant_id,
+				   TENANT_SUSPENDED);
+}
+
+static void lease_done(struct gw_job *j)
+{
+	struct lease_job *lj = (struct lease_job *)j;
+
+	gw_log(lj->err < 0 ? GW_LOG_ERROR : GW_LOG_WARN,
+	       "event=lease_expired tenant=%s action=suspended result=%s",
+	       lj->name, lj->err < 0 ? strerror(-lj->err) : "ok");
+	free(lj);
+}
+
+/* A tenant past its lease end is suspended (its sessions then close at
+ * the next catalog check); a log line says so. */
+static int check_lease(const struct tenant_info *t, void *arg)
+{
+	struct gw_server *srv = arg;
+	struct tenant_limits lim;
+	struct lease_job *lj;
+
+	if (t->state != TENANT_ACTIVE ||
+	    tenant_get_limits(srv->cat, t->id, &lim) < 0 || !lim.lease_until ||
+	    (uint64_t)time(NULL) < lim.lease_until)
+		return 0;
+	lj = calloc(1, sizeof(*lj));
+	if (!lj)
+		return 0;
+	lj->srv = srv;
+	lj->tenant_id = t->id;
+	snprintf(lj->name, sizeof(lj->name), "%s", t->name);
+	lj->job.fn = lease_work;
+	lj->job.done = lease_done;
+	gw_chain_push(&srv->catalog_chain, &lj->job);
+	return 0;
+}
+
 static void retention_tick(uv_timer_t *t)
 {
-	gw_dr_retention_pass(t->data);
-	gw_server_flush_dirty(t->data);
+	struct gw_server *srv = t->data;
+
+	tenant_list(srv->cat, check_lease, srv);
+	gw_dr_retention_pass(srv);
+	gw_server_flush_dirty(srv);
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -289,6 +344,7 @@ int gw_server_start(struct gw_server *srv, uv_loop_t *loop)
 	gw_chain_init(&srv->catalog_chain, loop);
 	gw_chain_init(&srv->snap_chain, loop);
 	gw_chain_init(&srv->route_chain, loop);
+	gw_sched_init(srv);
 	r = gw_queue_init(&srv->queue, loop, after_completions, srv);
 	if (r < 0)
 		return r;
@@ -355,6 +411,7 @@ void gw_server_maybe_done(struct gw_server *srv)
 	gw_server_close_stores(srv);
 	uv_close((uv_handle_t *)&srv->watch, NULL);
 	uv_close((uv_handle_t *)&srv->retention, NULL);
+	uv_close((uv_handle_t *)&srv->throttle, NULL);
 	uv_close((uv_handle_t *)&srv->sigterm, NULL);
 	uv_close((uv_handle_t *)&srv->sigint, NULL);
 	gw_queue_close(&srv->queue);

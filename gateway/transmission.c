@@ -176,6 +176,7 @@ static void req_done(struct storage_req *sr, int result)
 
 	if (rq->magic != GW_REQUEST_MAGIC || c->magic != GW_CONN_MAGIC)
 		abort(); /* a completion for a freed request: a bug */
+	gw_sched_done(c->srv);
 	uncharge(c,
 		 rq->req.type == NBD_CMD_READ || rq->req.type == NBD_CMD_WRITE
 			 ? rq->req.length
@@ -217,6 +218,22 @@ static void req_done(struct storage_req *sr, int result)
 	}
 	gw_tx_pump(c);
 	gw_conn_update_reading(c);
+}
+
+/* Limits are enforced between requests: a request admitted is read
+ * whole, the next waits for tokens. */
+static bool bandwidth_ok(struct gw_conn *c)
+{
+	return (!c->load || gw_bucket_ok(&c->load->bw)) &&
+	       (!c->disk || gw_bucket_ok(&c->disk->bw));
+}
+
+static void take_tokens(struct gw_conn *c, uint64_t n)
+{
+	if (c->load)
+		gw_bucket_take(&c->load->bw, n);
+	if (c->disk)
+		gw_bucket_take(&c->disk->bw, n);
 }
 
 static struct gw_request *req_new(struct gw_conn *c, const struct gw_req *req,
@@ -262,7 +279,7 @@ static void submit(struct gw_conn *c, struct gw_request *rq,
 	rq->sreq.cmd = cmd;
 	charge(c, 0, 1);
 	c->requests++;
-	storage_disk_submit(c->disk->sd, &rq->sreq);
+	gw_sched_submit(c->srv, c->load, rq);
 }
 
 /* Executes a valid request.  Returns -ENOMEM when it cannot. */
@@ -283,6 +300,7 @@ static int dispatch(struct gw_conn *c, const struct gw_req *req)
 		if (!rq)
 			return -ENOMEM;
 		charge(c, req->length, 0);
+		take_tokens(c, req->length);
 		c->cur = rq;
 		c->rx = GW_RX_PAYLOAD;
 		return 0;
@@ -291,6 +309,7 @@ static int dispatch(struct gw_conn *c, const struct gw_req *req)
 		if (!rq)
 			return -ENOMEM;
 		charge(c, req->length, 0);
+		take_tokens(c, req->length);
 		submit(c, rq, STORAGE_READ);
 		return 0;
 	case NBD_CMD_BLOCK_STATUS:
@@ -403,6 +422,12 @@ void gw_tx_pump(struct gw_conn *c)
 				c->srv->load.paused = true;
 				return;
 			}
+			if (!bandwidth_ok(c)) {
+				c->throttled = true;
+				gw_sched_throttled(c->srv);
+				return;
+			}
+			c->throttled = false;
 			n = gw_conn_read_plain(c, c->hdr + c->hdr_have,
 					       NBD_REQUEST_SIZE - c->hdr_have);
 			if (n > 0) {
@@ -447,13 +472,29 @@ void gw_tx_pump(struct gw_conn *c)
 	}
 }
 
+struct gw_load *gw_load_find(struct gw_server *srv, uint64_t tenant_id)
+{
+	for (struct gw_load *l = srv->loads; l; l = l->next)
+		if (l->tenant_id == tenant_id)
+			return l;
+	return NULL;
+}
+
+static void load_limits(struct gw_server *srv, struct gw_load *l)
+{
+	struct tenant_limits lim;
+
+	if (l->tenant_id == 0 ||
+	    tenant_get_limits(srv->cat, l->tenant_id, &lim) < 0)
+		return;
+	l->weight = lim.weight;
+	gw_bucket_set(&l->bw, lim.bandwidth);
+}
+
 struct gw_load *gw_load_get(struct gw_server *srv, uint64_t tenant_id)
 {
-	struct gw_load *l;
+	struct gw_load *l = gw_load_find(srv, tenant_id);
 
-	for (l = srv->loads; l; l = l->next)
-		if (l->tenant_id == tenant_id)
-			break;
 	if (!l) {
 		l = calloc(1, sizeof(*l));
 		if (!l)
@@ -461,9 +502,22 @@ struct gw_load *gw_load_get(struct gw_server *srv, uint64_t tenant_id)
 		l->tenant_id = tenant_id;
 		l->next = srv->loads;
 		srv->loads = l;
+		load_limits(srv, l);
 	}
 	l->conns++;
 	return l;
+}
+
+void gw_sched_refresh(struct gw_server *srv)
+{
+	uint64_t bw;
+
+	for (struct gw_load *l = srv->loads; l; l = l->next)
+		load_limits(srv, l);
+	for (struct gw_disk *d = srv->disks; d; d = d->next)
+		if (d->snap == STORAGE_SNAP_HEAD && !d->clone &&
+		    tenant_disk_get_bandwidth(srv->cat, d->key_id, &bw) == 0)
+			gw_bucket_set(&d->bw, bw);
 }
 
 void gw_load_put(struct gw_server *srv, struct gw_load *l)
@@ -472,6 +526,7 @@ void gw_load_put(struct gw_server *srv, struct gw_load *l)
 
 	if (!l || --l->conns > 0)
 		return;
+	gw_sched_forget(srv, l);
 	for (pp = &srv->loads; *pp; pp = &(*pp)->next) {
 		if (*pp == l) {
 			*pp = l->next;

@@ -324,6 +324,8 @@ static int tenant_change_fn(struct tenant_txn *txn, void *arg)
 				   strlen(t.name));
 	if (!rc)
 		rc = tenant_txn_policy_forget(txn, 't', ch->id);
+	if (!rc)
+		rc = tenant_txn_limits_forget(txn, 't', ch->id);
 	return rc == -ENOENT ? -EIO : rc;
 }
 
@@ -493,6 +495,9 @@ static int disk_add_fn(struct tenant_txn *txn, void *arg)
 	int rc;
 
 	rc = tenant_txn_tenant_get(txn, d->tenant_id, &t);
+	if (!rc)
+		rc = tenant_txn_quota_check(txn, d->tenant_id, 0, d->size,
+					    true);
 	if (rc)
 		return rc;
 	klen = disk_key(key, d->tenant_id, d->vm, d->name);
@@ -660,6 +665,8 @@ static int disk_remove_fn(struct tenant_txn *txn, void *arg)
 				   sizeof(idkey));
 	if (!rc)
 		rc = tenant_txn_policy_forget(txn, 'd', id);
+	if (!rc)
+		rc = tenant_txn_limits_forget(txn, 'd', id);
 	return rc;
 }
 
@@ -736,6 +743,9 @@ static int disk_resize_fn(struct tenant_txn *txn, void *arg)
 		return rc;
 	if (s->value <= d.size)
 		return -EINVAL;
+	rc = tenant_txn_quota_check(txn, d.tenant_id, d.size, s->value, false);
+	if (rc)
+		return rc;
 	d.size = s->value;
 	return tenant_txn_disk_put(txn, &d);
 }

@@ -2,12 +2,12 @@
  *
  * This is the only file that includes <lmdb.h>; every MDB_* error is
  * turned into a negative errno here, in from_lmdb(), and the rest of the
- * catalog (catalog-ops.c, catalog-rp.c) reaches LMDB only through the
- * helpers declared in tenant-int.h.  Nothing is cached between calls:
- * every read function runs its own short read transaction, so a committed
- * change by another process is seen by the next call.  Values are copied
- * out of LMDB through the decoders in record.c, never cast (LMDB values
- * are not aligned).
+ * catalog (catalog-ops.c, catalog-rp.c, catalog-req.c, catalog-dr.c)
+ * reaches LMDB only through the helpers declared in tenant-int.h.  Nothing is
+ * cached between calls: every read function runs its own short read
+ * transaction, so a committed change by another process is seen by the next
+ * call.  Values are copied out of LMDB through the decoders in record.c, never
+ * cast (LMDB values are not aligned).
  *
  * Named databases:
  *   meta            "schema", "generation", "next_tenant_id",
@@ -28,6 +28,9 @@
  *                   policy record (retention ladder, immutable days)
  *   tests           test id (be64) -> failover test record
  *   failovers       tenant id (be64) | vm -> failover record
+ *   limits          't' | tenant id (be64) -> limits record;
+ *                   'u' | tenant id (be64) -> usage record (stored bytes);
+ *                   'b' | disk id (be64) -> disk bandwidth record
  * Big-endian ids make memcmp order numeric order.  The disks key separates
  * VM and disk with a NUL, which sorts below every name character, so the
  * key order is exactly (tenant, vm, name); the route keys use the same
@@ -39,6 +42,9 @@
  * added policies, tests, failovers and next_test_id ("next_disk_id" also
  * numbers the clones of tests and failovers, whose objects are named like
  * a disk's); restore point records gained pins in record version 3.
+ * Schema 4 added limits (quotas, bandwidth, weight, lease end, usage); no
+ * counter and no record changed, so its upgrade only creates the database.
+ * A tenant or disk without a limits record has no limits.
  */
 #include <errno.h>
 #include <limits.h>
@@ -54,11 +60,14 @@
 #include "tenant-int.h"
 #include "tenant.h"
 
-#define SCHEMA_VERSION 3
+#define SCHEMA_VERSION 4
 /* Every process maps the same size, so nobody ever has to grow the map
  * under another's feet; it is address space only, the file grows as used. */
 #define MAP_SIZE ((size_t)1 << 30)
-#define MAX_DBS 16
+/* Named databases LMDB may open: ours (TENANT_DB_COUNT) with room for
+ * later schemas, since an older binary's limit must not refuse a newer
+ * catalog it can still read. */
+#define MAX_DBS 32
 /* open_schema() asks for a write transaction to upgrade an old schema. */
 #define NEED_UPGRADE 1
 
@@ -89,6 +98,7 @@ static const struct {
 	[TENANT_DB_POLICIES] = {"policies", 3},
 	[TENANT_DB_TESTS] = {"tests", 3},
 	[TENANT_DB_FAILOVERS] = {"failovers", 3},
+	[TENANT_DB_LIMITS] = {"limits", 4},
 };
 
 struct tenant_catalog {
@@ -284,8 +294,9 @@ static int init_meta(struct tenant_txn *t)
 	return rc;
 }
 
-/* Schema 1 -> 2 -> 3: the new databases are created by open_dbs(); only
- * the counters each schema added are missing from meta. */
+/* Schema 1 -> 2 -> 3 -> 4: the new databases are created by open_dbs();
+ * only the counters each schema added are missing from meta (schema 4
+ * added none). */
 static int upgrade_meta(struct tenant_txn *t, uint64_t schema)
 {
 	int rc = 0;

@@ -591,3 +591,91 @@ int tenant_rec_failover_decode(const void *buf, size_t len,
 	memcpy(out->disks, d, sizeof(out->disks));
 	return r.err;
 }
+
+/* Limits, usage and disk bandwidth appeared with catalog schema 4 as new
+ * record types (record version 3 headers): every field is there from the
+ * start, and later fields will be appended as usual. */
+int tenant_rec_limits_encode(const struct tenant_limits *l, uint8_t *buf,
+			     size_t cap, size_t *len)
+{
+	struct wcur w;
+
+	w_begin(&w, buf, cap);
+	w_uint(&w, l->max_provisioned, 8);
+	w_uint(&w, l->max_stored, 8);
+	w_uint(&w, l->max_disks, 4);
+	w_uint(&w, l->max_sessions, 4);
+	w_uint(&w, l->bandwidth, 8);
+	w_uint(&w, l->weight, 4);
+	w_uint(&w, l->lease_until, 8);
+	return w_end(&w, len);
+}
+
+int tenant_rec_limits_decode(const void *buf, size_t len,
+			     struct tenant_limits *out)
+{
+	struct rcur r;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = r_begin(&r, buf, len);
+	if (rc)
+		return rc;
+	out->max_provisioned = r_uint(&r, 8);
+	out->max_stored = r_uint(&r, 8);
+	out->max_disks = (uint32_t)r_uint(&r, 4);
+	out->max_sessions = (uint32_t)r_uint(&r, 4);
+	out->bandwidth = r_uint(&r, 8);
+	out->weight = (uint32_t)r_uint(&r, 4);
+	out->lease_until = r_uint(&r, 8);
+	return r.err;
+}
+
+int tenant_rec_usage_encode(const struct tenant_rec_usage *u, uint8_t *buf,
+			    size_t cap, size_t *len)
+{
+	struct wcur w;
+
+	w_begin(&w, buf, cap);
+	w_uint(&w, u->stored_bytes, 8);
+	w_uint(&w, u->measured_ms, 8);
+	return w_end(&w, len);
+}
+
+int tenant_rec_usage_decode(const void *buf, size_t len,
+			    struct tenant_rec_usage *out)
+{
+	struct rcur r;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = r_begin(&r, buf, len);
+	if (rc)
+		return rc;
+	out->stored_bytes = r_uint(&r, 8);
+	out->measured_ms = r_uint(&r, 8);
+	return r.err;
+}
+
+int tenant_rec_bandwidth_encode(uint64_t bw, uint8_t *buf, size_t cap,
+				size_t *len)
+{
+	struct wcur w;
+
+	w_begin(&w, buf, cap);
+	w_uint(&w, bw, 8);
+	return w_end(&w, len);
+}
+
+int tenant_rec_bandwidth_decode(const void *buf, size_t len, uint64_t *out)
+{
+	struct rcur r;
+	int rc;
+
+	*out = 0;
+	rc = r_begin(&r, buf, len);
+	if (rc)
+		return rc;
+	*out = r_uint(&r, 8);
+	return r.err;
+}

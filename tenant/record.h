@@ -78,6 +78,29 @@ int tenant_rec_failover_encode(const struct tenant_failover *f, uint8_t *buf,
 int tenant_rec_failover_decode(const void *buf, size_t len,
 			       struct tenant_failover *out);
 
+/* Limits, disk bandwidth and usage (catalog database limits, schema 4)
+ * are new record types whose fields were all there from their first
+ * encoding, so they need no new record version. */
+int tenant_rec_limits_encode(const struct tenant_limits *l, uint8_t *buf,
+			     size_t cap, size_t *len);
+int tenant_rec_limits_decode(const void *buf, size_t len,
+			     struct tenant_limits *out);
+
+/* Stored bytes as havend measured them, and when. */
+struct tenant_rec_usage {
+	uint64_t stored_bytes;
+	uint64_t measured_ms;
+};
+
+int tenant_rec_usage_encode(const struct tenant_rec_usage *u, uint8_t *buf,
+			    size_t cap, size_t *len);
+int tenant_rec_usage_decode(const void *buf, size_t len,
+			    struct tenant_rec_usage *out);
+/* A disk's bandwidth limit, bytes per second. */
+int tenant_rec_bandwidth_encode(uint64_t bw, uint8_t *buf, size_t cap,
+				size_t *len);
+int tenant_rec_bandwidth_decode(const void *buf, size_t len, uint64_t *out);
+
 /* Fixed-width helpers shared with the catalog's keys and meta values. */
 void tenant_rec_put_be64(uint8_t *p, uint64_t v);
 uint64_t tenant_rec_get_be64(const void *p);

@@ -1,5 +1,6 @@
 /* Internal to the tenant library: the catalog's storage layer, shared by
- * catalog-ops.c and catalog-rp.c.
+ * catalog-ops.c, catalog-rp.c, catalog-req.c, catalog-dr.c and
+ * catalog-limits.c.
  *
  * catalog.c is the only file that includes <lmdb.h> (design rule), so
  * everything the other catalog files need from LMDB comes through here:
@@ -13,6 +14,7 @@
 #ifndef HAVEN_TENANT_INT_H
 #define HAVEN_TENANT_INT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,6 +39,8 @@ enum tenant_db {
 	TENANT_DB_POLICIES,
 	TENANT_DB_TESTS,
 	TENANT_DB_FAILOVERS,
+	/* Schema 4. */
+	TENANT_DB_LIMITS,
 	TENANT_DB_COUNT
 };
 
@@ -154,5 +158,17 @@ int tenant_txn_rp_removable(struct tenant_txn *txn, const struct tenant_disk *d,
 			    const struct tenant_rp *rp, uint64_t now_ms);
 /* Drops the policy of a tenant ('t') or a disk ('d') that is removed. */
 int tenant_txn_policy_forget(struct tenant_txn *txn, char kind, uint64_t id);
+
+/* ---- catalog-limits.c ---- */
+
+/* Refuses (-EDQUOT) a change of the tenant's provisioned bytes from
+ * old_size to new_size of one disk (old_size 0 and new_disk for a disk
+ * being added) that would pass max_provisioned or max_disks.  Called
+ * inside disk add and resize, before they write. */
+int tenant_txn_quota_check(struct tenant_txn *txn, uint64_t tenant_id,
+			   uint64_t old_size, uint64_t new_size, bool new_disk);
+/* Drops the limits and usage of a tenant ('t') or the bandwidth of a disk
+ * ('d') that is removed. */
+int tenant_txn_limits_forget(struct tenant_txn *txn, char kind, uint64_t id);
 
 #endif

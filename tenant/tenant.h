@@ -450,4 +450,54 @@ int tenant_failover_get(struct tenant_catalog *cat, uint64_t tenant_id,
  * every restore point exists; tenant_rp_pin(-1) refuses (-EBUSY) to drop
  * a holder that a running test or a failover accounts for. */
 
+/* ---- catalog-limits.c: quotas, bandwidth, lifecycle ---- */
+
+/* A tenant's limits; 0 means unlimited for every field. */
+struct tenant_limits {
+	uint64_t max_provisioned; /* bytes: sum of disk sizes */
+	uint64_t max_stored;      /* bytes: live data + history + clones */
+	uint32_t max_disks;
+	uint32_t max_sessions;    /* concurrent NBD sessions */
+	uint64_t bandwidth;       /* bytes per second, all connections */
+	uint32_t weight;          /* share of the backend when it is busy;
+				   * 0 = 1 */
+	uint64_t lease_until;     /* unix seconds; then suspended */
+};
+
+int tenant_set_limits(struct tenant_catalog *cat, uint64_t tenant_id,
+		      const struct tenant_limits *l);
+int tenant_get_limits(struct tenant_catalog *cat, uint64_t tenant_id,
+		      struct tenant_limits *out);
+/* A disk's own bandwidth limit (bytes/s; 0 = none). */
+int tenant_disk_set_bandwidth(struct tenant_catalog *cat, uint64_t disk_id,
+			      uint64_t bandwidth);
+int tenant_disk_get_bandwidth(struct tenant_catalog *cat, uint64_t disk_id,
+			      uint64_t *bandwidth);
+
+/* Stored bytes as havend last measured them (one ledger per tenant:
+ * live extents + restore point history + clones), for quota checks and
+ * `tenant show`. */
+int tenant_set_usage(struct tenant_catalog *cat, uint64_t tenant_id,
+		     uint64_t stored_bytes, uint64_t measured_ms);
+int tenant_get_usage(struct tenant_catalog *cat, uint64_t tenant_id,
+		     uint64_t *stored_bytes, uint64_t *measured_ms);
+
+/* Details of the declarations above.  A tenant that never had limits set
+ * gets all zeros (unlimited) from tenant_get_limits(); an unknown tenant
+ * or disk is -ENOENT for every function here.  tenant_set_limits()
+ * refuses a weight above TENANT_WEIGHT_MAX (-EINVAL) and accepts limits
+ * below the current usage: a quota only blocks growth, so lowering
+ * max_provisioned under what is provisioned refuses the next disk add or
+ * resize and leaves the existing disks alone.  tenant_disk_add() and
+ * tenant_disk_resize() refuse (-EDQUOT, nothing changed) what would take
+ * the tenant's provisioned bytes above max_provisioned or its disk count
+ * above max_disks.  tenant_get_usage() gives 0 and 0 when havend never
+ * measured the tenant.  Removing a tenant or a disk drops its records. */
+#define TENANT_WEIGHT_MAX 1000
+
+/* Provisioned bytes (the sum of the tenant's disk sizes) and its number
+ * of disks, counted in one read transaction. */
+int tenant_get_provisioned(struct tenant_catalog *cat, uint64_t tenant_id,
+			   uint64_t *bytes, uint32_t *ndisks);
+
 #endif

@@ -166,6 +166,12 @@ int gw_cli_store_open_route(const struct tenant_route *r,
 int gw_cli_store_open(struct tenant_catalog *cat, const struct tenant_info *t,
 		      struct gw_cli_store *s);
 void gw_cli_store_close(struct gw_cli_store *s);
+/* Opens a live disk with its write snap context (every restore point's
+ * snap id), as havend does; does not report. */
+struct storage_disk;
+int gw_cli_open_live(struct tenant_catalog *cat, struct gw_cli_store *s,
+		     const struct tenant_info *t, const struct tenant_disk *d,
+		     struct storage_disk **out);
 
 /* havend holds DIR/havend.lock while it runs and owns the snap contexts
  * of the disks it serves.  A command that changes them takes the lock if
@@ -308,5 +314,86 @@ int gw_cli_rp_remove(struct tenant_catalog *cat, struct gw_cli_lock *lk,
  * whenever it opens the disk, so a failure is a warning on stderr. */
 void gw_cli_header_update(struct tenant_catalog *cat,
 			  const struct tenant_info *t, uint64_t disk_id);
+
+/* ---- cmd-tenant-limits.c: limits options, quotas, usage ---- */
+
+/* getopt codes of the limit options of tenant add and set (no short
+ * forms), and their rows for a struct option table. */
+enum {
+	GW_CLI_OPT_LIMITS = 0x1000,
+	GW_CLI_OPT_MAX_PROV = GW_CLI_OPT_LIMITS,
+	GW_CLI_OPT_MAX_STORED,
+	GW_CLI_OPT_MAX_DISKS,
+	GW_CLI_OPT_MAX_SESSIONS,
+	GW_CLI_OPT_BANDWIDTH,
+	GW_CLI_OPT_WEIGHT,
+	GW_CLI_OPT_LEASE,
+};
+#define GW_CLI_LIMIT_LONGOPTS                                                 \
+	{"max-provisioned", required_argument, NULL, GW_CLI_OPT_MAX_PROV},    \
+	{"max-stored", required_argument, NULL, GW_CLI_OPT_MAX_STORED},       \
+	{"max-disks", required_argument, NULL, GW_CLI_OPT_MAX_DISKS},         \
+	{"max-sessions", required_argument, NULL, GW_CLI_OPT_MAX_SESSIONS},   \
+	{"bandwidth", required_argument, NULL, GW_CLI_OPT_BANDWIDTH},         \
+	{"weight", required_argument, NULL, GW_CLI_OPT_WEIGHT},               \
+	{"lease-until", required_argument, NULL, GW_CLI_OPT_LEASE}
+#define GW_CLI_LIMIT_HELP                                                     \
+	"  --max-provisioned SIZE sum of its disk sizes (0: unlimited)\n"     \
+	"  --max-stored SIZE      bytes stored, history and clones included\n" \
+	"  --max-disks N          number of disks\n"                          \
+	"  --max-sessions N       concurrent NBD sessions\n"                  \
+	"  --bandwidth RATE       bytes/s over all its connections, e.g. 50M\n" \
+	"  --weight N             its share of a busy backend (1 to 1000;\n"  \
+	"                         default 1)\n"                                \
+	"  --lease-until DATE     suspend it then: YYYY-MM-DD or\n"            \
+	"                         YYYY-MM-DDTHH:MM[:SS]Z (UTC); none clears\n"
+
+/* The option values as given (NULL: not given). */
+struct gw_cli_limit_opts {
+	const char *max_provisioned, *max_stored, *max_disks, *max_sessions;
+	const char *bandwidth, *weight, *lease_until;
+};
+
+/* Keeps a limit option's argument if c is one; false otherwise. */
+bool gw_cli_limit_opt(struct gw_cli_limit_opts *o, int c, const char *arg);
+bool gw_cli_limits_given(const struct gw_cli_limit_opts *o);
+/* Parses the given options over l (what was not given stays); reports. */
+int gw_cli_limits_parse(const struct gw_cli_limit_opts *o,
+			struct tenant_limits *l);
+/* Applies them to a tenant and prints the result; reports. */
+int gw_cli_limits_apply(struct tenant_catalog *cat, const struct tenant_info *t,
+			const struct gw_cli_limit_opts *o);
+/* A rate ("50M", "50M/s", 0) in bytes/s, and a date (or none/0) in unix
+ * seconds; report. */
+int gw_cli_parse_rate(const char *arg, uint64_t *out);
+int gw_cli_parse_date(const char *arg, uint64_t *out);
+/* "50 MiB/s" or "unlimited". */
+void gw_cli_fmt_rate(uint64_t rate, char *buf, size_t len);
+
+/* A tenant's limits with what it uses now. */
+struct gw_cli_usage {
+	struct tenant_limits lim;
+	uint64_t provisioned; /* sum of disk sizes */
+	uint32_t ndisks;
+	uint64_t stored;      /* as havend measured it */
+	uint64_t measured_ms; /* 0: never measured */
+};
+
+/* Reports. */
+int gw_cli_load_usage(struct tenant_catalog *cat, const struct tenant_info *t,
+		      struct gw_cli_usage *u);
+/* Says which quota a disk add (new_disk, old_size 0) or a resize from
+ * old_size to new_size would exceed, with the usage: -EDQUOT after
+ * reporting, else 0.  The catalog checks again when it writes. */
+int gw_cli_quota_check(struct tenant_catalog *cat, const struct tenant_info *t,
+		       uint64_t old_size, uint64_t new_size, bool new_disk);
+/* tenant show: quotas with usage, bandwidth, weight, lease end. */
+json_t *gw_cli_usage_json(const struct gw_cli_usage *u);
+int gw_cli_print_usage(const struct gw_cli_usage *u);
+
+/* ---- cmd-tenant-purge.c ---- */
+
+/* tenant remove NAME --purge, after its options were parsed. */
+int gw_cli_tenant_purge(struct gw_cli *cli, const char *name);
 
 #endif

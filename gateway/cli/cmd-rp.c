@@ -62,61 +62,7 @@ static const char pin_usage[] =
 	"\n"
 	"  -h, --help  show this help\n";
 
-static int push_rp(const struct tenant_rp *rp, void *arg)
-{
-	return gw_cli_vec_push(arg, rp);
-}
-
 /* ---- the live disk and its header object (havend not running) ---- */
-
-static int desc(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? 1 : x > y ? -1 : 0;
-}
-
-/* Opens a live disk with its write snap context, as havend does. */
-static int open_live(struct tenant_catalog *cat, struct gw_cli_store *s,
-		     const struct tenant_info *t, const struct tenant_disk *d,
-		     struct storage_disk **out)
-{
-	struct storage_disk_params p = {
-		.ns = t->ns,
-		.id = d->id,
-		.size = d->size,
-		.extent_size = d->extent_size,
-		.snap = STORAGE_SNAP_HEAD,
-		.snap_seq = d->snap_seq,
-	};
-	struct gw_cli_vec rps = {0};
-	uint64_t *snaps = NULL;
-	size_t i;
-	int err;
-
-	gw_cli_vec_init(&rps, sizeof(struct tenant_rp));
-	err = tenant_rp_list(cat, d->id, push_rp, &rps);
-	if (err == 0 && rps.n) {
-		snaps = calloc(rps.n, sizeof(*snaps));
-		err = snaps ? 0 : -ENOMEM;
-	}
-	for (i = 0; err == 0 && i < rps.n; i++)
-		snaps[i] =
-			((struct tenant_rp *)gw_cli_vec_at(&rps, i))->snap_id;
-	if (err == 0 && rps.n) {
-		/* RADOS wants the context newest first. */
-		qsort(snaps, rps.n, sizeof(*snaps), desc);
-		if (snaps[0] > p.snap_seq)
-			p.snap_seq = snaps[0];
-		p.snaps = snaps;
-		p.nsnaps = (unsigned)rps.n;
-	}
-	if (err == 0)
-		err = storage_disk_open(s->st, &p, out);
-	free(snaps);
-	gw_cli_vec_free(&rps);
-	return err;
-}
 
 static int hdr_rp(const struct tenant_rp *rp, void *arg)
 {
@@ -219,7 +165,7 @@ static void update_header(struct tenant_catalog *cat, struct gw_cli_store *s,
 
 	err = tenant_disk_get_by_id(cat, disk_id, &td);
 	if (err == 0)
-		err = open_live(cat, s, t, &td, &sd);
+		err = gw_cli_open_live(cat, s, t, &td, &sd);
 	if (err == 0)
 		err = write_header(cat, s, t, disk_id, sd);
 	storage_disk_close(sd);
@@ -587,7 +533,7 @@ static int direct_create(struct tenant_catalog *cat, const struct target *tg,
 	}
 	for (i = 0; i < n && err == 0; i++) {
 		c[i].d = gw_cli_vec_at(&tg->disks, i);
-		err = open_live(cat, &s, &tg->t, c[i].d, &c[i].sd);
+		err = gw_cli_open_live(cat, &s, &tg->t, c[i].d, &c[i].sd);
 		if (err == 0)
 			err = storage_disk_map(c[i].sd, &c[i].map,
 					       &c[i].map_len);

@@ -118,6 +118,22 @@ static const char show_usage[] =
 	"  --json      print a JSON object\n"
 	"  -h, --help  show this help\n";
 
+/* tenant_add() checks the route too; asking first gives the operator a
+ * message that names the route.  Reports. */
+static int route_check(struct tenant_catalog *cat, const char *route)
+{
+	struct tenant_route r;
+	int err;
+
+	err = tenant_route_get(cat, route, &r);
+	if (err == -ENOENT)
+		gw_cli_fail("route '%s' does not exist", route);
+	else if (err < 0)
+		gw_cli_fail("cannot read route '%s': %s", route,
+			    gw_cli_strerror(err));
+	return err;
+}
+
 static int tenant_add_cmd(struct gw_cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -131,7 +147,6 @@ static int tenant_add_cmd(struct gw_cli *cli, int argc, char **argv)
 	struct tenant_catalog *cat = NULL;
 	struct retention_opts ro = {NULL, NULL};
 	struct tenant_info t = {0};
-	struct tenant_route r;
 	const char *route = GW_CLI_DEFAULT_ROUTE, *every = NULL;
 	int c, rc, err;
 
@@ -165,17 +180,9 @@ static int tenant_add_cmd(struct gw_cli *cli, int argc, char **argv)
 	if (gw_cli_catalog_open(cli, &cat) < 0)
 		return GW_CLI_FAIL;
 
-	/* tenant_add() checks the route too; asking first gives the
-	 * operator a message that names the route. */
-	err = tenant_route_get(cat, route, &r);
-	if (err < 0) {
-		if (err == -ENOENT)
-			rc = gw_cli_fail("route '%s' does not exist", route);
-		else
-			rc = gw_cli_fail("cannot read route '%s': %s", route,
-					 gw_cli_strerror(err));
+	rc = GW_CLI_FAIL;
+	if (route_check(cat, route) < 0)
 		goto out;
-	}
 	snprintf(t.name, sizeof(t.name), "%s", argv[optind]);
 	snprintf(t.route, sizeof(t.route), "%s", route);
 	snprintf(t.ns, sizeof(t.ns), "%s", argv[optind]);

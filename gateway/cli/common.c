@@ -492,6 +492,54 @@ void gw_cli_store_close(struct gw_cli_store *s)
 	s->sync = NULL;
 }
 
+static int desc(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+int gw_cli_open_live(struct tenant_catalog *cat, struct gw_cli_store *s,
+		     const struct tenant_info *t, const struct tenant_disk *d,
+		     struct storage_disk **out)
+{
+	struct storage_disk_params p = {
+		.ns = t->ns,
+		.id = d->id,
+		.size = d->size,
+		.extent_size = d->extent_size,
+		.snap = STORAGE_SNAP_HEAD,
+		.snap_seq = d->snap_seq,
+	};
+	struct gw_cli_vec rps = {0};
+	uint64_t *snaps = NULL;
+	size_t i;
+	int err;
+
+	gw_cli_vec_init(&rps, sizeof(struct tenant_rp));
+	err = tenant_rp_list(cat, d->id, push_rp, &rps);
+	if (err == 0 && rps.n) {
+		snaps = calloc(rps.n, sizeof(*snaps));
+		err = snaps ? 0 : -ENOMEM;
+	}
+	for (i = 0; err == 0 && i < rps.n; i++)
+		snaps[i] =
+			((struct tenant_rp *)gw_cli_vec_at(&rps, i))->snap_id;
+	if (err == 0 && rps.n) {
+		/* RADOS wants the context newest first. */
+		qsort(snaps, rps.n, sizeof(*snaps), desc);
+		if (snaps[0] > p.snap_seq)
+			p.snap_seq = snaps[0];
+		p.snaps = snaps;
+		p.nsnaps = (unsigned)rps.n;
+	}
+	if (err == 0)
+		err = storage_disk_open(s->st, &p, out);
+	free(snaps);
+	gw_cli_vec_free(&rps);
+	return err;
+}
+
 /* ---- havend's lock and requests ---- */
 
 int gw_cli_lock_take(const struct gw_cli *cli, struct gw_cli_lock *lk)

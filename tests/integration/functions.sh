@@ -26,6 +26,7 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/haven-$TEST_NAME.XXXXXX")
 PIDS=()          # every background process this test started
 HAVEND_PID=      # the running havend, if any
 HAVEND_LOG=      # its log file
+HAVEND_LOG_FROM= # where this run of havend starts in it (byte, 1-based)
 CEPH_DIRS=()     # every ceph-micro cluster this test started
 CEPH_CONF=       # the last one's ceph.conf
 
@@ -200,6 +201,7 @@ start_havend() {
     echo "=== havend start $(date +%T)" >>"$HAVEND_LOG"
     # Only this run's lines count: the log is appended across restarts.
     from=$(($(stat -c %s "$HAVEND_LOG") + 1))
+    HAVEND_LOG_FROM=$from
     "$HAVEND" -d "$dir" --listen "127.0.0.1:$port" 2>>"$HAVEND_LOG" &
     HAVEND_PID=$!
     PIDS+=("$HAVEND_PID")
@@ -227,6 +229,22 @@ stop_havend() {
     [[ $WAIT_RC -eq 0 ]] || fail "havend exit status after SIGTERM" 0 "$WAIT_RC"
     HAVEND_PID=
 }
+
+# wait_havend_log REGEX SECONDS: wait until the running havend logged a
+# line matching REGEX (since its start).
+wait_havend_log() {
+    local deadline=$((SECONDS + $2))
+    until tail -c "+$HAVEND_LOG_FROM" "$HAVEND_LOG" | grep -qE "$1"; do
+        havend_alive
+        ((SECONDS < deadline)) || fail "havend logged no '$1' within $2 s"
+        sleep 0.05
+    done
+}
+
+# wait_route_open ROUTE: havend opens rados routes in the background after
+# it listens; wait until ROUTE is open (clients that come earlier are
+# refused with NBD_REP_ERR_SHUTDOWN).
+wait_route_open() { wait_havend_log "event=route_open route=$1 " 30; }
 
 # havend_alive: fail unless the havend we started still runs.
 havend_alive() {

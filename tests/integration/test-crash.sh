@@ -9,17 +9,19 @@
 #    image nbdcopy finished or one it was copying when havend died;
 #  - every restore point in rp list reads back what it held when first
 #    seen (a hash per RP id); an RP of the nbdcopy disk is exactly one of
-#    the images copied;
+#    the images copied (the writer's disk gets a manual RP, havenctl rp
+#    create, half way through every iteration);
 #  - the catalog and the header objects agree (rp ids and snap ids).
 # Runs on the local route (ITER_LOCAL iterations), then on a rados route
-# of a throwaway Ceph cluster (ITER_RADOS iterations).
+# of a throwaway Ceph cluster (ITER_RADOS iterations).  ROUTES="local" or
+# "rados" runs one of them.
 source "$(dirname "$0")/functions.sh"
 requires nbdcopy
 requires_python_nbd
 requires_haven
 
-ITER_LOCAL=${ITER_LOCAL:-20}
-ITER_RADOS=${ITER_RADOS:-10}
+ITER_LOCAL=${ITER_LOCAL:-14}
+ITER_RADOS=${ITER_RADOS:-6}
 M=$((1 << 20))
 D=$TMP/haven
 port=$(free_port)
@@ -292,6 +294,7 @@ run_crash() {
         IMGSHA[$(sha "$TMP/$t.img$i")]=$TMP/$t.img$i
     done
     start_havend "$D" "$port"
+    [[ $route == local ]] || wait_route_open ceph1
     for ((i = 1; i <= iters; i++)); do
         check "[$route] iteration $i: clients write, havend is killed"
         : >"$TMP/writer.out"
@@ -302,7 +305,12 @@ run_crash() {
         cpid=$!
         PIDS+=("$cpid")
         ms=$((1000 + RANDOM % 2000))
-        sleep "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))"
+        # A manual restore point of the writer's disk half way (the
+        # writer's sessions are killed, so they cut none of their own).
+        sleep_ms $((ms / 2))
+        run_to 10 "$HAVENCTL" -d "$D" rp create "$t/vm1/w" >/dev/null 2>"$TMP/rpcreate.err" ||
+            { cat "$TMP/rpcreate.err" >&2; fail "[$route] rp create $t/vm1/w while the writer runs"; }
+        sleep_ms $((ms - ms / 2))
         alive "$wpid" || { cat "$TMP/writer.out" >&2; fail "[$route] the writer ended before the kill"; }
         alive "$cpid" || { tail -5 "$TMP/copier.out" >&2; fail "[$route] nbdcopy failed before the kill"; }
         havend_alive
@@ -316,6 +324,7 @@ run_crash() {
 
         check "[$route] iteration $i: restart; flushed writes, copies, restore points, headers"
         start_havend "$D" "$port"
+        [[ $route == local ]] || wait_route_open ceph1
         agree "$t" "$route" w
         agree "$t" "$route" c
         mapfile -t candidates < <(copy_candidates)
@@ -325,18 +334,23 @@ run_crash() {
         "$PY" "$TMP/writer.py" "$B" "$port" vm1/w "$state" 0 >"$TMP/writer.out" 2>&1 && rc=0 || rc=$?
         [[ $rc -eq 0 ]] || { cat "$TMP/writer.out" >&2; fail "[$route] acknowledged-and-flushed writes lost after the restart"; }
         check_rps "$t" "$route" 0
-        ok "$(head -n 1 "$TMP/writer.out"); $RPS_CHECKED restore points read"
+        ok "$(head -n 1 "$TMP/writer.out"); $RPS_CHECKED restore points read; at $((SECONDS - T0)) s"
     done
-    check "[$route] graceful stop; every restore point once more; headers"
+    check "[$route] the writer for 7 s: a checkpoint RP; every RP once more; graceful stop; headers"
+    "$PY" "$TMP/writer.py" "$B" "$port" vm1/w "$state" 7 >"$TMP/writer.out" 2>&1 ||
+        { cat "$TMP/writer.out" >&2; fail "[$route] the writer's last run"; }
+    grep -q '^done: ' "$TMP/writer.out" || { cat "$TMP/writer.out" >&2; fail "[$route] the writer's last run"; }
     "$PY" "$TMP/writer.py" "$B" "$port" vm1/w "$state" 0 >"$TMP/writer.out" 2>&1 ||
         { cat "$TMP/writer.out" >&2; fail "[$route] the writer's final check"; }
+    wait_rps "$D" "$t/vm1/w" "$TMP/rps.w" "any(r['trigger'] == 'checkpoint' for r in d)" 10
     check_rps "$t" "$route" 1
-    json_ok "$TMP/rps.w" "any(r['trigger'] == 'checkpoint' for r in d)"
     stop_havend
     agree "$t" "$route" w
     agree "$t" "$route" c
     ok "$RPS_CHECKED restore points, all unchanged"
 }
+
+sleep_ms() { sleep "$(($1 / 1000)).$(printf '%03d' $(($1 % 1000)))"; }
 
 # make_image16 FILE: 16 MiB of random data with a hole and a zero run.
 make_image16() {
@@ -348,6 +362,10 @@ make_image16() {
 }
 
 T0=$SECONDS
-run_crash tl local "$ITER_LOCAL"
-run_crash tr rados "$ITER_RADOS"
+for route in ${ROUTES:-local rados}; do
+    case $route in
+    local) run_crash tl local "$ITER_LOCAL" ;;
+    rados) run_crash tr rados "$ITER_RADOS" ;;
+    esac
+done
 echo "PASS: $TEST_NAME ($((SECONDS - T0)) s)"

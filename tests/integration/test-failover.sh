@@ -138,7 +138,7 @@ ok "RP1 = $R1"
 
 check "failover test start t/vm1 prints the id, RP1, the RPO and the exports"
 ctl failover test start t/vm1
-cat "$OUT" | sed 's/^/  | /'
+sed 's/^/  | /' "$OUT"
 ID=$(sed -n 's/^Started failover test \([0-9][0-9]*\) of t\/vm1 at:$/\1/p' "$OUT")
 [[ -n $ID ]] || fail "no test id in the output"
 CE=t/vm1/disk0@test-$ID

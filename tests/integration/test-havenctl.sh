@@ -444,7 +444,7 @@ json "rp list" "[(r['id'], r['name']) for r in d] == [(1, None),
     len(set(r['snap_id'] for r in d)) == 3"
 snaps=$(python3 -c 'import json,sys; print(max(r["snap_id"] for r in json.load(open(sys.argv[1]))))' "$OUT")
 ok "rp list table" rp list gamma/vm1/d0
-head -n 1 "$OUT" | grep -qE '^ *ID  NAME  +CREATED  +TRIGGER  +SIZE  +CHANGED  +GROUP  EXPORT$' ||
+head -n 1 "$OUT" | grep -qE '^ *ID  NAME  +CREATED  +TRIGGER  +SIZE  +CHANGED  +GROUP  TIER  EXPIRES  EXPORT$' ||
     fail "rp list header"
 [ "$(wc -l <"$OUT")" -eq 4 ] || fail "rp list rows"
 ok "disk show counts restore points" disk show gamma/vm1/d0 --json
@@ -513,12 +513,83 @@ refused "its restore points are gone" 1 "disk 'gamma/vm1/d0' does not exist" \
 ok "the VM's other disk keeps its own" rp list gamma/vm1/d1 --json
 json "d1 restore point" "[r['id'] for r in d] == [1]"
 
+# ---- retention, immutability, pins (details: test-retention.sh) ----
+
+ok "tenant add --retention --immutable-days" tenant add zeta \
+    --retention "1h:all, 1d:hourly,cap=20" --immutable-days 3
+ok "tenant show --json" tenant show zeta --json
+json "tenant retention" "d['retention'] == '1h:all,1d:hourly,cap=20' and
+    d['immutable_days'] == 3"
+ok "tenant show" tenant show zeta
+grep -q '^  retention:   1h:all,1d:hourly,cap=20$' "$OUT" || fail "show retention"
+grep -q '^  immutable:   3 days$' "$OUT" || fail "show immutable"
+refused "bad ladder unit" 1 \
+    "^havenctl: invalid retention '1x:all': bad unit 'x' in age '1x'" \
+    tenant set zeta --retention 1x:all
+refused "ladder ages must grow" 1 "ages must grow" \
+    tenant set zeta --retention 1d:all,1h:hourly
+refused "unknown spacing" 1 "unknown spacing 'often'" \
+    tenant add eta --retention 1h:often
+refused "bad immutable days" 1 "invalid immutability window '-1'" \
+    tenant set zeta --immutable-days -1
+[ "$(count tenant list)" = 6 ] || fail "a refused tenant add was added"
+ok "tenant set --retention keeps the window" tenant set zeta --retention none
+ok "tenant show --json" tenant show zeta --json
+json "retention none, still 3 days" "d['retention'] == 'none' and
+    d['immutable_days'] == 3"
+ok "disk create" disk create zeta/vm/d0 --size 1M
+ok "disk set --retention" disk set zeta/vm/d0 --retention 2h:all,1w:daily
+ok "disk show --json" disk show zeta/vm/d0 --json
+json "disk override" "d['retention'] == '2h:all,1w:daily' and
+    d['retention_override'] == '2h:all,1w:daily'"
+ok "disk set --retention inherit" disk set zeta/vm/d0 --retention inherit
+ok "disk show --json" disk show zeta/vm/d0 --json
+json "disk inherits" "d['retention'] == 'none' and
+    d['retention_override'] is None"
+refused "disk set without options" 2 "missing --checkpoint" disk set zeta/vm/d0
+ok "rp create" rp create zeta/vm/d0
+refused "rp remove inside the window" 1 \
+    "^havenctl: rp remove zeta/vm/d0 1: immutable until [0-9-]+ [0-9:]+ UTC$" \
+    rp remove zeta/vm/d0 1
+refused "disk remove inside the window" 1 \
+    "^havenctl: disk remove zeta/vm/d0: restore point 1 immutable until" \
+    disk remove zeta/vm/d0
+refused "tenant remove inside the window" 1 \
+    "^havenctl: tenant remove zeta: restore point 1 of zeta/vm/d0: immutable until" \
+    tenant remove zeta
+ok "tenant set --immutable-days 0" tenant set zeta --immutable-days 0
+ok "rp pin" rp pin zeta/vm/d0 latest
+grep -q '^Pinned restore point 1 of zeta/vm/d0 (1 holder)\.$' "$OUT" ||
+    fail "rp pin message"
+refused "rp remove pinned" 1 "^havenctl: rp remove zeta/vm/d0 1: pinned by 1 holder\(s\)$" \
+    rp remove zeta/vm/d0 1
+ok "rp list --json" rp list zeta/vm/d0 --json
+json "pinned in the list" "d[0]['pins'] == 1 and d[0]['pinned'] and
+    d[0]['tier'] == 'all' and d[0]['expires'] is None"
+ok "rp unpin" rp unpin zeta/vm/d0 1
+refused "rp unpin unpinned" 1 "^havenctl: rp unpin zeta/vm/d0 1: not pinned$" \
+    rp unpin zeta/vm/d0 1
+refused "rp pin unknown" 1 "has no restore point '9'" rp pin zeta/vm/d0 9
+refused "tenant remove with disks" 1 "still has 1 disk" tenant remove zeta
+ok "disk remove after the window" disk remove zeta/vm/d0
+ok "tenant remove" tenant remove zeta
+grep -q "^Removed tenant 'zeta'" "$OUT" || fail "tenant remove message"
+refused "tenant remove unknown" 1 "tenant 'zeta' does not exist" \
+    tenant remove zeta
+ok "tenant add --immutable-days" tenant add zeta --immutable-days 1
+ok "cert issue" cert issue zeta --site hq --out "$tmp/zeta-bundle"
+refused "tenant remove with credentials" 1 "still has live credentials" \
+    tenant remove zeta
+ok "cert revoke" cert revoke zeta --site hq
+ok "tenant remove after revoking" tenant remove zeta
+
 # ---- the command line itself ----
 
 for cmd in "" init tenant "tenant add" "tenant list" "tenant show" cert \
     "cert issue" "cert list" "cert revoke" disk "disk create" "disk list" \
     "disk show" "disk remove" "disk set" "disk resize" route "route list" \
-    "route add" "tenant set" rp "rp list" "rp create" "rp remove"; do
+    "route add" "tenant set" rp "rp list" "rp create" "rp remove" \
+    "tenant remove" "rp pin" "rp unpin"; do
     # shellcheck disable=SC2086 # the words of $cmd are separate arguments
     run $cmd --help
     [ "$rc" -eq 0 ] || fail "'havenctl $cmd --help' exit $rc"

@@ -51,6 +51,7 @@ HA1=$(disk_hex a/vm1/disk1)
 HB=$(disk_hex b/vm1/disk0)
 
 start_havend "$D" "$port"
+wait_route_open ceph1
 
 v1=$TMP/v1.img v2=$TMP/v2.img out=$TMP/out.img
 make_image "$v1" 256

@@ -35,6 +35,7 @@ for t in tl tr; do
     hctl "$D" disk create "$t/vm2/disk0" --size 64M >/dev/null
 done
 start_havend "$D" "$port"
+wait_route_open ceph1
 
 # write_eperm BUNDLE EXPORT BYTES: send a WRITE of BYTES to EXPORT anyway
 # (libnbd's strict mode off, so the server, not libnbd, must refuse it)
@@ -108,25 +109,6 @@ run_case() {
 
     echo "=== route $route (tenant $T)"
     make_image "$v1" 64
-
-    # First, before anything else touched the route since havend started
-    # (no snap id may be ready yet for the first cut).
-    check "[$route] back-to-back sessions on a fresh disk: the first RP holds only the first"
-    local f1=$W.f1 f2=$W.f2
-    make_random "$f1" 64
-    cp "$f1" "$f2"
-    put_byte "$f2" $((8 * M)) $((8 * M)) 0x99
-    run_to 300 nbdcopy --flush "$f1" "$(nbd_uri "$B" "$port" vm2/disk0)" ||
-        fail "nbdcopy into vm2/disk0 failed"
-    qio_ok "$B" "$port" vm2/disk0 "write -P 0x99 $((8 * M)) $((8 * M))"
-    wait_rps "$D" "$T/vm2/disk0" "$rps" "len(d) >= 2" 15
-    json_ok "$rps" "len(d) == 2 and [r['trigger'] for r in d] == ['session_end'] * 2"
-    nbd_read "$B" "$port" "vm2/disk0@$(json_eval "$rps" "d[0]['id']")" "$out"
-    same_file "$f1" "$out" "vm2/disk0 first session's RP vs the first session's data"
-    nbd_read "$B" "$port" "vm2/disk0@$(json_eval "$rps" "d[1]['id']")" "$out"
-    same_file "$f2" "$out" "vm2/disk0 second session's RP vs the second session's data"
-    ok
-
 
     check "[$route] v1 with nbdcopy --flush; its session's end cuts RP1"
     run_to 300 nbdcopy --flush "$v1" "$(nbd_uri "$B" "$port" "$E")" ||
@@ -236,6 +218,31 @@ run_case() {
     ok
 }
 
+# back_to_back T ROUTE: two sessions on a fresh disk (vm2/disk0), the
+# second right after the first with no pause, the first time anything is
+# written through the route since havend started (on rados, no snap id may
+# be ready yet for the first cut): the first session's RP holds exactly the
+# first session's data, the second's RP the second's.
+back_to_back() {
+    local T=$1 route=$2 B=$TMP/$1.bundle W=$TMP/$1
+    local out=$W.out rps=$W.rps
+    check "[$route] back-to-back sessions on a fresh disk: the first RP holds only the first"
+    local f1=$W.f1 f2=$W.f2
+    make_random "$f1" 64
+    cp "$f1" "$f2"
+    put_byte "$f2" $((8 * M)) $((8 * M)) 0x99
+    run_to 300 nbdcopy --flush "$f1" "$(nbd_uri "$B" "$port" vm2/disk0)" ||
+        fail "nbdcopy into vm2/disk0 failed"
+    qio_ok "$B" "$port" vm2/disk0 "write -P 0x99 $((8 * M)) $((8 * M))"
+    wait_rps "$D" "$T/vm2/disk0" "$rps" "len(d) >= 2" 15
+    json_ok "$rps" "len(d) == 2 and [r['trigger'] for r in d] == ['session_end'] * 2"
+    nbd_read "$B" "$port" "vm2/disk0@$(json_eval "$rps" "d[0]['id']")" "$out"
+    same_file "$f1" "$out" "vm2/disk0 first session's RP vs the first session's data"
+    nbd_read "$B" "$port" "vm2/disk0@$(json_eval "$rps" "d[1]['id']")" "$out"
+    same_file "$f2" "$out" "vm2/disk0 second session's RP vs the second session's data"
+    ok
+}
+
 # refuse_write T ROUTE: a write to VM/DISK@1 is refused with EPERM and
 # changes nothing (run last: it checks the server drains the payload of a
 # refused write before it replies, which a failing server gets wrong).
@@ -259,6 +266,13 @@ refuse_write() {
 
 run_case tl local
 run_case tr rados
+check "restart havend"
+stop_havend
+start_havend "$D" "$port"
+wait_route_open ceph1
+ok
+back_to_back tr rados
+back_to_back tl local
 refuse_write tl local
 refuse_write tr rados
 
