@@ -762,3 +762,13 @@ void gw_conn_recheck(struct gw_conn *c)
 		gw_conn_close(c, "export no longer available");
 	}
 }
+
+void gw_conn_resume_disk(struct gw_server *srv, const struct gw_disk *d)
+{
+	for (struct gw_conn *c = srv->conns; c; c = c->next) {
+		if (c->disk != d || c->phase != GW_PHASE_TRANSMIT)
+			continue;
+		gw_tx_pump(c);
+		gw_conn_update_reading(c);
+	}
+}

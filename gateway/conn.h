@@ -71,6 +71,9 @@ struct gw_conn {
 	struct gw_request *cur;
 	struct gw_load *load; /* the tenant's budget */
 	uint64_t drain;
+	struct gw_req drain_req; /* answered once its payload is drained */
+	uint32_t drain_err;
+	const char *drain_why;
 	size_t inflight_bytes;
 	unsigned inflight;
 	bool reading;   /* uv_read_start active */

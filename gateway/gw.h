@@ -316,6 +316,9 @@ struct gw_server {
 	struct gw_load *rr_head, *rr_tail; /* tenants with queued requests */
 	unsigned sched_inflight;
 	uv_timer_t throttle;
+	uv_timer_t ready_timer;
+	bool ready;          /* routes opened: accepting connections */
+	bool accept_waiting; /* a connection waits for ready */
 	uint64_t next_conn_id;
 	bool draining;
 	uint64_t drain_started;
@@ -329,6 +332,7 @@ void gw_server_stop(struct gw_server *srv, const char *why);
 int gw_server_store(struct gw_server *srv, const char *route,
 		    struct gw_store **out);
 void gw_server_open_routes(struct gw_server *srv);
+void gw_server_check_ready(struct gw_server *srv);
 void gw_server_close_stores(struct gw_server *srv);
 void gw_server_maybe_done(struct gw_server *srv);
 /* Flushes the output of every connection marked dirty. */
@@ -342,6 +346,8 @@ void gw_conn_flush(struct gw_conn *c);
 void gw_conn_mark_dirty(struct gw_conn *c);
 /* Re-checks a live connection against the catalog after a change. */
 void gw_conn_recheck(struct gw_conn *c);
+/* Lets the sessions of a disk read requests again (after a hold). */
+void gw_conn_resume_disk(struct gw_server *srv, const struct gw_disk *d);
 /* Stop taking requests; close once the in-flight ones are answered. */
 void gw_conn_drain(struct gw_conn *c);
 

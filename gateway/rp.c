@@ -717,6 +717,7 @@ static void retry_deferred(struct gw_server *srv)
 		if (r == -EAGAIN)
 			continue;
 		d->deferred = false;
+		gw_conn_resume_disk(srv, d);
 		gw_disk_put(srv, d);
 	}
 }

@@ -10,6 +10,7 @@
 
 #define WATCH_INTERVAL_MS 250
 #define DRAIN_DEADLINE_MS 30000
+#define READY_MAX_MS 5000
 
 void gw_server_flush_dirty(struct gw_server *srv)
 {
@@ -73,6 +74,7 @@ static void open_done(struct gw_job *j)
 		gw_rp_pool_refill(oj->srv, s);
 	}
 	free(oj);
+	gw_server_check_ready(s->srv);
 	gw_server_maybe_done(s->srv);
 }
 
@@ -189,8 +191,44 @@ static void on_connection(uv_stream_t *l, int status)
 		       uv_strerror(status));
 		return;
 	}
+	if (!srv->ready) {
+		/* Not accepted yet: libuv keeps it (and the backlog) until
+		 * the routes are open. */
+		srv->accept_waiting = true;
+		return;
+	}
 	gw_conn_accept(srv);
 	gw_server_flush_dirty(srv);
+}
+
+/* Ready once every route's first open attempt finished (Ceph connects
+ * in the background), or after a few seconds whatever happened, so a
+ * cluster that is down delays nobody else for long. */
+static void become_ready(struct gw_server *srv)
+{
+	if (srv->ready || !srv->listening)
+		return;
+	srv->ready = true;
+	uv_timer_stop(&srv->ready_timer);
+	gw_log(GW_LOG_INFO, "event=listening addr=%s", srv->cfg.listen);
+	if (srv->accept_waiting) {
+		srv->accept_waiting = false;
+		gw_conn_accept(srv);
+		gw_server_flush_dirty(srv);
+	}
+}
+
+static void ready_timeout(uv_timer_t *t)
+{
+	become_ready(t->data);
+}
+
+void gw_server_check_ready(struct gw_server *srv)
+{
+	for (struct gw_store *s = srv->stores; s; s = s->next)
+		if (s->opening)
+			return;
+	become_ready(srv);
 }
 
 static bool any_deferred(const struct gw_server *srv)
@@ -331,7 +369,6 @@ static int listen_on(struct gw_server *srv)
 		return r;
 	}
 	srv->listening = true;
-	gw_log(GW_LOG_INFO, "event=listening addr=%s", srv->cfg.listen);
 	return 0;
 }
 
@@ -365,13 +402,18 @@ int gw_server_start(struct gw_server *srv, uv_loop_t *loop)
 	uv_timer_start(&srv->retention, retention_tick,
 		       (uint64_t)srv->cfg.retention_interval * 1000,
 		       (uint64_t)srv->cfg.retention_interval * 1000);
-	gw_server_open_routes(srv);
+	uv_timer_init(loop, &srv->ready_timer);
+	srv->ready_timer.data = srv;
 	r = listen_on(srv);
 	if (r < 0) {
 		srv->draining = true;
 		gw_server_maybe_done(srv);
+		return r;
 	}
-	return r;
+	gw_server_open_routes(srv);
+	uv_timer_start(&srv->ready_timer, ready_timeout, READY_MAX_MS, 0);
+	gw_server_check_ready(srv);
+	return 0;
 }
 
 void gw_server_stop(struct gw_server *srv, const char *why)
@@ -412,6 +454,7 @@ void gw_server_maybe_done(struct gw_server *srv)
 	uv_close((uv_handle_t *)&srv->watch, NULL);
 	uv_close((uv_handle_t *)&srv->retention, NULL);
 	uv_close((uv_handle_t *)&srv->throttle, NULL);
+	uv_close((uv_handle_t *)&srv->ready_timer, NULL);
 	uv_close((uv_handle_t *)&srv->sigterm, NULL);
 	uv_close((uv_handle_t *)&srv->sigint, NULL);
 	gw_queue_close(&srv->queue);

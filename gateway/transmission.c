@@ -21,6 +21,10 @@ bool gw_tx_can_read(const struct gw_conn *c)
 
 	if (c->rx != GW_RX_HEADER)
 		return true; /* a payload must be consumed to progress */
+	/* A restore point waits for a snap id: hold the disk's writers so
+	 * the cut still falls between the same two writes. */
+	if (c->disk && c->disk->deferred)
+		return false;
 	/* Three bounds: the connection's, its tenant's (all connections
 	 * together) and the gateway's, the last kept below librados' own
 	 * throttle so that a submission never blocks the loop. */
@@ -378,11 +382,18 @@ static void handle_header(struct gw_conn *c)
 		       req.offset, req.length, gw_nbd_err_name(err),
 		       why ? why : "");
 		c->requests++;
-		reply_error(c, &req, err, why);
 		if (req.type == NBD_CMD_WRITE && req.length > 0) {
+			/* The client may still be sending the payload: answer
+			 * only once it has all been read (and dropped), or a
+			 * client that matches replies early gets confused. */
 			c->drain = req.length;
 			c->rx = GW_RX_DRAIN;
+			c->drain_req = req;
+			c->drain_err = err;
+			c->drain_why = why;
+			return;
 		}
+		reply_error(c, &req, err, why);
 		return;
 	case GW_REQ_OK:
 		break;
@@ -456,8 +467,11 @@ void gw_tx_pump(struct gw_conn *c)
 						       : sizeof(drain_buf));
 			if (n > 0) {
 				c->drain -= (uint64_t)n;
-				if (c->drain == 0)
+				if (c->drain == 0) {
 					c->rx = GW_RX_HEADER;
+					reply_error(c, &c->drain_req,
+						    c->drain_err, c->drain_why);
+				}
 			}
 			break;
 		}

@@ -30,7 +30,10 @@ static const char create_usage[] =
 	"SIZE is bytes or a number with a K, M, G or T suffix (powers of "
 	"1024).\n"
 	"\n"
-	"  --size SIZE          the disk size, a multiple of 512 bytes\n"
+	"  --size SIZE          the disk size, a multiple of 512 bytes; "
+	"refused\n"
+	"                       over the tenant's max-provisioned or "
+	"max-disks\n"
 	"  --extent-size SIZE   the object size, a power of two from 4K to "
 	"64M\n"
 	"                       (default 4M); fixed for the disk's life\n"
@@ -64,6 +67,7 @@ static const char set_usage[] =
 	"Usage: havenctl [-d DIR] disk set TENANT/VM/DISK [--checkpoint "
 	"SECONDS]\n"
 	"                                  [--retention LADDER|inherit]\n"
+	"                                  [--bandwidth RATE|0]\n"
 	"Change a disk's settings (at least one).\n"
 	"\n"
 	"  --checkpoint SECONDS   cut a restore point at the first flush this\n"
@@ -73,12 +77,15 @@ static const char set_usage[] =
 	"  --retention LADDER     this disk's retention ladder, e.g.\n"
 	"                         1h:all,1d:hourly,cap=100 (see tenant add\n"
 	"                         --help); inherit: the tenant's\n"
+	"  --bandwidth RATE       this disk's own limit in bytes/s, e.g. 20M,\n"
+	"                         on top of the tenant's; 0: none\n"
 	"  -h, --help             show this help\n";
 
 static const char resize_usage[] =
 	"Usage: havenctl [-d DIR] disk resize TENANT/VM/DISK --size SIZE\n"
 	"Grow a disk (disks never shrink).  Sessions open now keep the old\n"
 	"size; new ones see the new size.  If havend runs, it resizes.\n"
+	"Refused over the tenant's max-provisioned.\n"
 	"\n"
 	"  --size SIZE   the new size, a multiple of 512 bytes, with an\n"
 	"                optional K, M, G or T suffix\n"
@@ -212,8 +219,16 @@ static int disk_create_cmd(struct gw_cli *cli, int argc, char **argv)
 	snprintf(d.name, sizeof(d.name), "%s", p.disk);
 	d.size = size;
 	d.extent_size = (uint32_t)extent;
+	if (gw_cli_quota_check(cat, &t, 0, size, true) < 0)
+		goto out;
 	err = tenant_disk_add(cat, &d);
-	if (err == -EEXIST) {
+	if (err == -EDQUOT) {
+		/* Another havenctl took the room since we looked. */
+		if (gw_cli_quota_check(cat, &t, 0, size, true) == 0)
+			gw_cli_fail("cannot create disk '%s': %s", argv[optind],
+				    strerror(EDQUOT));
+		goto out;
+	} else if (err == -EEXIST) {
 		gw_cli_fail("disk '%s' already exists", argv[optind]);
 		goto out;
 	} else if (err < 0) {
@@ -570,12 +585,14 @@ static int disk_set_cmd(struct gw_cli *cli, int argc, char **argv)
 	static const struct option opts[] = {
 		{"checkpoint", required_argument, NULL, 'c'},
 		{"retention", required_argument, NULL, 'R'},
+		{"bandwidth", required_argument, NULL, 'b'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	char canon[TENANT_RETENTION_TEXT_MAX];
+	char canon[TENANT_RETENTION_TEXT_MAX], rate[40];
 	struct tenant_catalog *cat = NULL;
-	const char *every = NULL, *ladder = NULL;
+	const char *every = NULL, *ladder = NULL, *bw_arg = NULL;
+	uint64_t bw = 0;
 	struct gw_cli_policy pol;
 	struct tenant_info t;
 	struct tenant_disk d;
@@ -587,6 +604,8 @@ static int disk_set_cmd(struct gw_cli *cli, int argc, char **argv)
 			every = optarg;
 		else if (c == 'R')
 			ladder = optarg;
+		else if (c == 'b')
+			bw_arg = optarg;
 		else if (c == 'h')
 			return gw_cli_help(set_usage);
 		else
@@ -594,13 +613,14 @@ static int disk_set_cmd(struct gw_cli *cli, int argc, char **argv)
 	}
 	if (gw_cli_nargs(cli, argc - optind, 1, 1, "TENANT/VM/DISK") < 0)
 		return GW_CLI_USAGE;
-	if (!every && !ladder)
-		return gw_cli_usage_error(cli,
-					  "missing --checkpoint SECONDS or "
-					  "--retention LADDER|inherit");
+	if (!every && !ladder && !bw_arg)
+		return gw_cli_usage_error(cli, "missing --checkpoint SECONDS, "
+					       "--retention LADDER|inherit or "
+					       "--bandwidth RATE");
 	if ((every && gw_cli_parse_checkpoint(every, true, &secs) < 0) ||
 	    (ladder &&
-	     gw_cli_parse_retention(ladder, true, canon, sizeof(canon)) < 0))
+	     gw_cli_parse_retention(ladder, true, canon, sizeof(canon)) < 0) ||
+	    (bw_arg && gw_cli_parse_rate(bw_arg, &bw) < 0))
 		return GW_CLI_FAIL;
 	if (gw_cli_catalog_open(cli, &cat) < 0)
 		return GW_CLI_FAIL;
@@ -610,6 +630,8 @@ static int disk_set_cmd(struct gw_cli *cli, int argc, char **argv)
 	err = every ? tenant_disk_set_checkpoint(cat, d.id, secs) : 0;
 	if (err == 0 && ladder)
 		err = tenant_disk_set_retention(cat, d.id, canon);
+	if (err == 0 && bw_arg)
+		err = tenant_disk_set_bandwidth(cat, d.id, bw);
 	if (err < 0) {
 		gw_cli_fail("cannot change disk '%s': %s", argv[optind],
 			    gw_cli_strerror(err));
@@ -625,6 +647,11 @@ static int disk_set_cmd(struct gw_cli *cli, int argc, char **argv)
 	if (ladder)
 		printf("Disk %s/%s/%s: retention %s%s.\n", t.name, d.vm, d.name,
 		       pol.text, pol.inherited ? " (the tenant's)" : "");
+	gw_cli_fmt_rate(bw, rate, sizeof(rate));
+	if (bw_arg)
+		printf("Disk %s/%s/%s: bandwidth %s (havend applies it within "
+		       "a second).\n",
+		       t.name, d.vm, d.name, rate);
 	rc = GW_CLI_OK;
 out:
 	tenant_catalog_close(cat);
@@ -707,7 +734,8 @@ static int disk_resize_cmd(struct gw_cli *cli, int argc, char **argv)
 			    argv[optind], new, old);
 		goto out;
 	}
-	if (gw_cli_lock_take(cli, &lk) < 0 ||
+	if (gw_cli_quota_check(cat, &t, d.size, size, false) < 0 ||
+	    gw_cli_lock_take(cli, &lk) < 0 ||
 	    resize(cat, &lk, &t, &d, size) < 0)
 		goto out;
 	printf("Resized disk %s/%s/%s from %s to %s (%" PRIu64 " bytes).\n",
@@ -723,7 +751,8 @@ static const struct gw_cli_cmd disk_cmds[] = {
 	{"create", disk_create_cmd, "create a disk"},
 	{"list", disk_list_cmd, "list disks"},
 	{"show", disk_show_cmd, "show a disk"},
-	{"set", disk_set_cmd, "set a disk's restore point interval, retention"},
+	{"set", disk_set_cmd,
+	 "set a disk's restore point interval, retention, bandwidth"},
 	{"resize", disk_resize_cmd, "grow a disk"},
 	{"remove", disk_remove_cmd,
 	 "remove a disk, its restore points and "

@@ -55,8 +55,9 @@ static int parse_count(const char *what, const char *arg, uint32_t max,
 	v = strtoull(arg, &end, 10);
 	if (arg[0] < '0' || arg[0] > '9' || *end || errno || v > max) {
 		gw_cli_fail("invalid %s '%s': use 0 to %" PRIu32 "%s", what,
-			    arg, max, strcmp(what, "weight") ? " (0: unlimited)"
-							     : " (0: 1)");
+			    arg, max,
+			    strcmp(what, "weight") ? " (0: unlimited)"
+						   : " (0: 1)");
 		return -EINVAL;
 	}
 	*out = (uint32_t)v;
@@ -99,7 +100,8 @@ bool gw_cli_limit_opt(struct gw_cli_limit_opts *o, int c, const char *arg)
 		[GW_CLI_OPT_MAX_PROV - GW_CLI_OPT_LIMITS] = &o->max_provisioned,
 		[GW_CLI_OPT_MAX_STORED - GW_CLI_OPT_LIMITS] = &o->max_stored,
 		[GW_CLI_OPT_MAX_DISKS - GW_CLI_OPT_LIMITS] = &o->max_disks,
-		[GW_CLI_OPT_MAX_SESSIONS - GW_CLI_OPT_LIMITS] = &o->max_sessions,
+		[GW_CLI_OPT_MAX_SESSIONS - GW_CLI_OPT_LIMITS] =
+			&o->max_sessions,
 		[GW_CLI_OPT_BANDWIDTH - GW_CLI_OPT_LIMITS] = &o->bandwidth,
 		[GW_CLI_OPT_WEIGHT - GW_CLI_OPT_LIMITS] = &o->weight,
 		[GW_CLI_OPT_LEASE - GW_CLI_OPT_LIMITS] = &o->lease_until,
@@ -172,7 +174,7 @@ int gw_cli_limits_apply(struct tenant_catalog *cat, const struct tenant_info *t,
 			const struct gw_cli_limit_opts *o)
 {
 	struct tenant_limits l;
-	char prov[32], stored[32], bw[40], lease[40];
+	char prov[32], stored[32], disks[32], sessions[32], bw[40], lease[40];
 	int err;
 
 	if (!gw_cli_limits_given(o))
@@ -194,15 +196,17 @@ int gw_cli_limits_apply(struct tenant_catalog *cat, const struct tenant_info *t,
 	}
 	fmt_limit(l.max_provisioned, true, prov, sizeof(prov));
 	fmt_limit(l.max_stored, true, stored, sizeof(stored));
+	fmt_limit(l.max_disks, false, disks, sizeof(disks));
+	fmt_limit(l.max_sessions, false, sessions, sizeof(sessions));
 	gw_cli_fmt_rate(l.bandwidth, bw, sizeof(bw));
 	if (l.lease_until)
 		gw_cli_fmt_time(l.lease_until, lease, sizeof(lease));
 	else
 		snprintf(lease, sizeof(lease), "none");
-	printf("Tenant '%s': max-provisioned %s, max-stored %s, max-disks "
-	       "%" PRIu32 ", max-sessions %" PRIu32 ", bandwidth %s, weight "
-	       "%" PRIu32 ", lease until %s (0: unlimited).\n",
-	       t->name, prov, stored, l.max_disks, l.max_sessions, bw,
+	printf("Tenant '%s' limits: max-provisioned %s, max-stored %s, "
+	       "max-disks %s, max-sessions %s, bandwidth %s, weight %" PRIu32
+	       ", lease until %s.\n",
+	       t->name, prov, stored, disks, sessions, bw,
 	       l.weight ? l.weight : 1, lease);
 	return 0;
 }
@@ -280,10 +284,10 @@ json_t *gw_cli_usage_json(const struct gw_cli_usage *u)
 	 * counted by havend alone, so their use is null here. */
 	return json_pack(
 		"{s:{s:o, s:o, s:o, s:o}, s:o, s:o, s:o}", "quotas",
-		"provisioned", quota_json(u->provisioned, true, l->max_provisioned),
-		"stored", stored, "disks",
-		quota_json(u->ndisks, true, l->max_disks), "sessions",
-		quota_json(0, false, l->max_sessions), "bandwidth",
+		"provisioned",
+		quota_json(u->provisioned, true, l->max_provisioned), "stored",
+		stored, "disks", quota_json(u->ndisks, true, l->max_disks),
+		"sessions", quota_json(0, false, l->max_sessions), "bandwidth",
 		gw_cli_json_u64(l->bandwidth), "weight",
 		gw_cli_json_u64(l->weight ? l->weight : 1), "lease_until",
 		l->lease_until ? gw_cli_json_time(l->lease_until)

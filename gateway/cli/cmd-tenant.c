@@ -1,8 +1,11 @@
-/* havenctl tenant add|list|show|set|remove. */
+/* havenctl tenant add|list|show|set|suspend|resume|remove.  The limit
+ * options and the quota display live in cmd-tenant-limits.c, remove
+ * --purge in cmd-tenant-purge.c. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 
@@ -26,6 +29,11 @@ static const char add_usage[] =
 	"[--checkpoint SECONDS]\n"
 	"                                  [--retention LADDER] "
 	"[--immutable-days N]\n"
+	"                  [--max-provisioned SIZE] [--max-stored SIZE] "
+	"[--max-disks N]\n"
+	"                  [--max-sessions N] [--bandwidth RATE] "
+	"[--weight N]\n"
+	"                  [--lease-until DATE]\n"
 	"Add a tenant.  NAME is [a-z0-9][a-z0-9._-]{0,62}, without '..'.\n"
 	"\n"
 	"  --route ROUTE          where its disks are stored "
@@ -33,25 +41,48 @@ static const char add_usage[] =
 	"  --checkpoint SECONDS   restore point interval of its disks "
 	"(5 s to\n"
 	"                         30 days; default 60)\n" RETENTION_HELP
-	"  -h, --help             show this help\n";
+		GW_CLI_LIMIT_HELP "  -h, --help             show this help\n";
 
 static const char set_usage[] =
 	"Usage: havenctl [-d DIR] tenant set NAME [--checkpoint SECONDS]\n"
 	"                       [--retention LADDER] [--immutable-days N]\n"
-	"Change a tenant's settings (at least one).\n"
+	"                       [--max-provisioned SIZE] [--max-stored SIZE]\n"
+	"                       [--max-disks N] [--max-sessions N] "
+	"[--bandwidth RATE]\n"
+	"                       [--weight N] [--lease-until DATE]\n"
+	"Change a tenant's settings (at least one).  A quota lowered below\n"
+	"what the tenant uses only blocks growth; nothing is removed.\n"
 	"\n"
 	"  --checkpoint SECONDS   cut a restore point of each disk at the "
 	"first\n"
 	"                         flush this long after the previous one "
 	"(5 s\n"
 	"                         to 30 days); disks may override "
-	"it\n" RETENTION_HELP "  -h, --help             show this help\n";
+	"it\n" RETENTION_HELP GW_CLI_LIMIT_HELP
+	"  -h, --help             show this help\n";
 
 static const char remove_usage[] =
-	"Usage: havenctl [-d DIR] tenant remove NAME\n"
+	"Usage: havenctl [-d DIR] tenant remove NAME [--purge]\n"
 	"Remove a tenant.  Refused while it has disks or live credentials\n"
 	"(remove and revoke them first), and while any of its restore points\n"
-	"is inside the immutability window.\n"
+	"is inside the immutability window or pinned.\n"
+	"\n"
+	"  --purge     remove its disks, restore points, objects and\n"
+	"              credentials too (it is suspended first); refused with\n"
+	"              nothing changed while a restore point is immutable or\n"
+	"              pinned.  This cannot be undone.\n"
+	"  -h, --help  show this help\n";
+
+static const char suspend_usage[] =
+	"Usage: havenctl [-d DIR] tenant suspend NAME\n"
+	"Suspend a tenant: havend closes its live sessions within a second\n"
+	"and refuses new ones until 'tenant resume'.  Nothing is removed.\n"
+	"\n"
+	"  -h, --help  show this help\n";
+
+static const char resume_usage[] =
+	"Usage: havenctl [-d DIR] tenant resume NAME\n"
+	"Let a suspended tenant's sites connect again.\n"
 	"\n"
 	"  -h, --help  show this help\n";
 
@@ -113,7 +144,9 @@ static const char list_usage[] =
 
 static const char show_usage[] =
 	"Usage: havenctl [-d DIR] tenant show NAME [--json]\n"
-	"Show a tenant with its credentials and disks.\n"
+	"Show a tenant with its quotas and their usage (limits of 0 are\n"
+	"unlimited; sessions are counted by havend only), its credentials and\n"
+	"disks.\n"
 	"\n"
 	"  --json      print a JSON object\n"
 	"  -h, --help  show this help\n";
@@ -134,6 +167,21 @@ static int route_check(struct tenant_catalog *cat, const char *route)
 	return err;
 }
 
+/* Checks the name of a new tenant; reports. */
+static int check_new_name(const char *name)
+{
+	if (gw_cli_check_name("tenant", name) < 0)
+		return -EINVAL;
+	/* Credential listings show operators as "operator", and operator
+	 * certificates are named "<site>.operator". */
+	if (strcmp(name, "operator") == 0) {
+		gw_cli_fail("invalid tenant name 'operator': reserved for "
+			    "operator credentials");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int tenant_add_cmd(struct gw_cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -141,11 +189,14 @@ static int tenant_add_cmd(struct gw_cli *cli, int argc, char **argv)
 		{"checkpoint", required_argument, NULL, 'c'},
 		{"retention", required_argument, NULL, 'R'},
 		{"immutable-days", required_argument, NULL, 'i'},
+		GW_CLI_LIMIT_LONGOPTS,
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	struct tenant_catalog *cat = NULL;
 	struct retention_opts ro = {NULL, NULL};
+	struct gw_cli_limit_opts lo = {0};
+	struct tenant_limits lim = {0};
 	struct tenant_info t = {0};
 	const char *route = GW_CLI_DEFAULT_ROUTE, *every = NULL;
 	int c, rc, err;
@@ -159,6 +210,8 @@ static int tenant_add_cmd(struct gw_cli *cli, int argc, char **argv)
 			ro.ladder = optarg;
 		else if (c == 'i')
 			ro.days = optarg;
+		else if (gw_cli_limit_opt(&lo, c, optarg))
+			continue;
 		else if (c == 'h')
 			return gw_cli_help(add_usage);
 		else
@@ -166,17 +219,12 @@ static int tenant_add_cmd(struct gw_cli *cli, int argc, char **argv)
 	}
 	if (gw_cli_nargs(cli, argc - optind, 1, 1, "tenant NAME") < 0)
 		return GW_CLI_USAGE;
-	if (gw_cli_check_name("tenant", argv[optind]) < 0 ||
+	if (check_new_name(argv[optind]) < 0 ||
 	    gw_cli_check_name("route", route) < 0 ||
 	    (every &&
 	     gw_cli_parse_checkpoint(every, false, &t.checkpoint_s) < 0) ||
-	    check_retention(&ro) < 0)
+	    check_retention(&ro) < 0 || gw_cli_limits_parse(&lo, &lim) < 0)
 		return GW_CLI_FAIL;
-	/* Credential listings show operators as "operator", and operator
-	 * certificates are named "<site>.operator". */
-	if (strcmp(argv[optind], "operator") == 0)
-		return gw_cli_fail("invalid tenant name 'operator': reserved "
-				   "for operator credentials");
 	if (gw_cli_catalog_open(cli, &cat) < 0)
 		return GW_CLI_FAIL;
 
@@ -198,7 +246,8 @@ static int tenant_add_cmd(struct gw_cli *cli, int argc, char **argv)
 	}
 	/* A second transaction; the values were checked above, so only a
 	 * catalog failure can leave the tenant with the defaults. */
-	if (set_retention(cat, &t, &ro) < 0) {
+	if (set_retention(cat, &t, &ro) < 0 ||
+	    gw_cli_limits_apply(cat, &t, &lo) < 0) {
 		rc = GW_CLI_FAIL;
 		goto out;
 	}
@@ -309,10 +358,11 @@ static void keep_tenant_creds(struct gw_cli_vec *v, uint64_t tenant_id)
 
 static json_t *show_json(const struct tenant_info *t,
 			 const struct gw_cli_policy *pol,
+			 const struct gw_cli_usage *u,
 			 const struct gw_cli_vec *creds,
 			 const struct gw_cli_vec *disks)
 {
-	json_t *o, *ca, *da;
+	json_t *o, *ca, *da, *uj;
 	size_t i;
 	int e1, e2, e3, e4;
 
@@ -327,6 +377,11 @@ static json_t *show_json(const struct tenant_info *t,
 	e3 = json_object_set_new(o, "credentials", ca);
 	e4 = json_object_set_new(o, "disks", da);
 	if (e1 || e2 || e3 || e4)
+		goto fail;
+	uj = gw_cli_usage_json(u);
+	e1 = !uj || json_object_update(o, uj);
+	json_decref(uj);
+	if (e1)
 		goto fail;
 	for (i = 0; i < creds->n; i++)
 		if (json_array_append_new(
@@ -346,6 +401,7 @@ fail:
 
 static int show_text(const struct tenant_info *t,
 		     const struct gw_cli_policy *pol,
+		     const struct gw_cli_usage *u,
 		     const struct gw_cli_vec *creds,
 		     const struct gw_cli_vec *disks)
 {
@@ -372,6 +428,9 @@ static int show_text(const struct tenant_info *t,
 	else
 		printf("no\n");
 	printf("  created:     %s\n", created);
+	err = gw_cli_print_usage(u);
+	if (err < 0)
+		return err;
 	/* The table helpers name tenants through a vector of tenants. */
 	gw_cli_vec_init(&self, sizeof(*t));
 	err = gw_cli_vec_push(&self, t);
@@ -398,6 +457,7 @@ static int tenant_show_cmd(struct gw_cli *cli, int argc, char **argv)
 	struct tenant_catalog *cat = NULL;
 	struct gw_cli_vec creds = {0}, disks = {0};
 	struct gw_cli_policy pol;
+	struct gw_cli_usage u;
 	struct tenant_info t;
 	bool json = false;
 	int rc;
@@ -412,6 +472,7 @@ static int tenant_show_cmd(struct gw_cli *cli, int argc, char **argv)
 	rc = GW_CLI_FAIL;
 	if (gw_cli_tenant_get(cat, argv[optind], &t) < 0 ||
 	    gw_cli_policy_get(cat, &t, NULL, &pol) < 0 ||
+	    gw_cli_load_usage(cat, &t, &u) < 0 ||
 	    gw_cli_load_creds(cat, &creds) < 0 ||
 	    gw_cli_load_disks(cat, t.id, &disks) < 0)
 		goto out;
@@ -420,9 +481,10 @@ static int tenant_show_cmd(struct gw_cli *cli, int argc, char **argv)
 
 	keep_tenant_creds(&creds, t.id);
 	if (json) {
-		if (gw_cli_json_print(show_json(&t, &pol, &creds, &disks)) == 0)
+		if (gw_cli_json_print(
+			    show_json(&t, &pol, &u, &creds, &disks)) == 0)
 			rc = GW_CLI_OK;
-	} else if (show_text(&t, &pol, &creds, &disks) == 0) {
+	} else if (show_text(&t, &pol, &u, &creds, &disks) == 0) {
 		rc = GW_CLI_OK;
 	}
 out:
@@ -438,11 +500,14 @@ static int tenant_set_cmd(struct gw_cli *cli, int argc, char **argv)
 		{"checkpoint", required_argument, NULL, 'c'},
 		{"retention", required_argument, NULL, 'R'},
 		{"immutable-days", required_argument, NULL, 'i'},
+		GW_CLI_LIMIT_LONGOPTS,
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	struct tenant_catalog *cat = NULL;
 	struct retention_opts ro = {NULL, NULL};
+	struct gw_cli_limit_opts lo = {0};
+	struct tenant_limits lim = {0};
 	struct gw_cli_policy pol;
 	const char *every = NULL;
 	struct tenant_info t;
@@ -456,6 +521,8 @@ static int tenant_set_cmd(struct gw_cli *cli, int argc, char **argv)
 			ro.ladder = optarg;
 		else if (c == 'i')
 			ro.days = optarg;
+		else if (gw_cli_limit_opt(&lo, c, optarg))
+			continue;
 		else if (c == 'h')
 			return gw_cli_help(set_usage);
 		else
@@ -463,17 +530,18 @@ static int tenant_set_cmd(struct gw_cli *cli, int argc, char **argv)
 	}
 	if (gw_cli_nargs(cli, argc - optind, 1, 1, "tenant NAME") < 0)
 		return GW_CLI_USAGE;
-	if (!every && !ro.ladder && !ro.days)
+	if (!every && !ro.ladder && !ro.days && !gw_cli_limits_given(&lo))
 		return gw_cli_usage_error(cli, "missing --checkpoint SECONDS, "
-					       "--retention LADDER or "
-					       "--immutable-days N");
+					       "--retention LADDER, "
+					       "--immutable-days N or a limit");
 	if ((every && gw_cli_parse_checkpoint(every, false, &secs) < 0) ||
-	    check_retention(&ro) < 0)
+	    check_retention(&ro) < 0 || gw_cli_limits_parse(&lo, &lim) < 0)
 		return GW_CLI_FAIL;
 	if (gw_cli_catalog_open(cli, &cat) < 0)
 		return GW_CLI_FAIL;
 	rc = GW_CLI_FAIL;
-	if (gw_cli_tenant_get(cat, argv[optind], &t) < 0)
+	if (gw_cli_tenant_get(cat, argv[optind], &t) < 0 ||
+	    gw_cli_limits_apply(cat, &t, &lo) < 0)
 		goto out;
 	err = every ? tenant_set_checkpoint(cat, t.id, secs) : 0;
 	if (err < 0) {
@@ -532,16 +600,29 @@ static int check_holds(struct tenant_catalog *cat, const struct tenant_info *t,
 
 static int tenant_remove_cmd(struct gw_cli *cli, int argc, char **argv)
 {
+	static const struct option opts[] = {
+		{"purge", no_argument, NULL, 'p'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
 	struct tenant_catalog *cat = NULL;
 	struct gw_cli_vec disks = {0};
 	struct tenant_info t;
-	int rc, err;
+	bool purge = false;
+	int c, rc, err;
 
-	rc = gw_cli_opts_json(cli, argc, argv, remove_usage, NULL);
-	if (rc)
-		return gw_cli_exit(rc);
+	while ((c = gw_cli_getopt(cli, argc, argv, "h", opts)) != -1) {
+		if (c == 'p')
+			purge = true;
+		else if (c == 'h')
+			return gw_cli_help(remove_usage);
+		else
+			return GW_CLI_USAGE;
+	}
 	if (gw_cli_nargs(cli, argc - optind, 1, 1, "tenant NAME") < 0)
 		return GW_CLI_USAGE;
+	if (purge)
+		return gw_cli_tenant_purge(cli, argv[optind]);
 	if (gw_cli_catalog_open(cli, &cat) < 0)
 		return GW_CLI_FAIL;
 	rc = GW_CLI_FAIL;
@@ -553,7 +634,8 @@ static int tenant_remove_cmd(struct gw_cli *cli, int argc, char **argv)
 		goto out;
 	if (disks.n) {
 		gw_cli_fail("tenant remove %s: it still has %zu disk%s (remove "
-			    "them first: havenctl disk remove %s/VM/DISK)",
+			    "them first: havenctl disk remove %s/VM/DISK, or "
+			    "remove everything with --purge)",
 			    t.name, disks.n, disks.n == 1 ? "" : "s", t.name);
 		goto out;
 	}
@@ -576,13 +658,81 @@ out:
 	return rc;
 }
 
+/* tenant suspend and resume; havend notices the state at its next
+ * catalog check (within a second). */
+static int set_state(struct gw_cli *cli, int argc, char **argv,
+		     const char *usage, uint32_t state)
+{
+	struct tenant_catalog *cat = NULL;
+	struct tenant_limits lim;
+	struct tenant_info t;
+	char when[40];
+	int rc, err;
+
+	rc = gw_cli_opts_json(cli, argc, argv, usage, NULL);
+	if (rc)
+		return gw_cli_exit(rc);
+	if (gw_cli_nargs(cli, argc - optind, 1, 1, "tenant NAME") < 0)
+		return GW_CLI_USAGE;
+	if (gw_cli_catalog_open(cli, &cat) < 0)
+		return GW_CLI_FAIL;
+	rc = GW_CLI_FAIL;
+	if (gw_cli_tenant_get(cat, argv[optind], &t) < 0)
+		goto out;
+	err = t.state == state ? 0 : tenant_set_state(cat, t.id, state);
+	if (err == 0)
+		err = tenant_get_limits(cat, t.id, &lim);
+	if (err < 0) {
+		gw_cli_fail("cannot %s tenant '%s': %s",
+			    state == TENANT_SUSPENDED ? "suspend" : "resume",
+			    t.name, gw_cli_strerror(err));
+		goto out;
+	}
+	if (state == TENANT_SUSPENDED)
+		printf("Tenant '%s' %s: havend closes its sessions within a "
+		       "second and refuses new ones.\n",
+		       t.name,
+		       t.state == state ? "was suspended already"
+					: "suspended");
+	else
+		printf("Tenant '%s' %s: its sites may connect.\n", t.name,
+		       t.state == state ? "was active already" : "resumed");
+	/* A past lease end would suspend it again at havend's next check. */
+	if (state == TENANT_ACTIVE && lim.lease_until &&
+	    lim.lease_until <= (uint64_t)time(NULL)) {
+		gw_cli_fmt_time(lim.lease_until, when, sizeof(when));
+		printf("Warning: its lease ended %s, so havend suspends it "
+		       "again; extend it with 'havenctl tenant set %s "
+		       "--lease-until DATE|none'.\n",
+		       when, t.name);
+	}
+	rc = GW_CLI_OK;
+out:
+	tenant_catalog_close(cat);
+	return rc;
+}
+
+static int tenant_suspend_cmd(struct gw_cli *cli, int argc, char **argv)
+{
+	return set_state(cli, argc, argv, suspend_usage, TENANT_SUSPENDED);
+}
+
+static int tenant_resume_cmd(struct gw_cli *cli, int argc, char **argv)
+{
+	return set_state(cli, argc, argv, resume_usage, TENANT_ACTIVE);
+}
+
 static const struct gw_cli_cmd tenant_cmds[] = {
 	{"add", tenant_add_cmd, "add a tenant"},
 	{"list", tenant_list_cmd, "list the tenants"},
 	{"show", tenant_show_cmd, "show a tenant, its credentials and disks"},
 	{"set", tenant_set_cmd,
-	 "set a tenant's restore point interval and retention"},
-	{"remove", tenant_remove_cmd, "remove a tenant without disks"},
+	 "set a tenant's restore point interval, retention and limits"},
+	{"suspend", tenant_suspend_cmd,
+	 "close a tenant's sessions and refuse new ones"},
+	{"resume", tenant_resume_cmd, "let a suspended tenant connect again"},
+	{"remove", tenant_remove_cmd,
+	 "remove a tenant (with --purge: and everything it has)"},
 };
 
 int gw_cli_cmd_tenant(struct gw_cli *cli, int argc, char **argv)

@@ -224,8 +224,7 @@ static void test_provisioned_quota(void **state)
 	/* 0 is unlimited. */
 	l.max_provisioned = 0;
 	assert_int_equal(tenant_set_limits(f->cat, f->tenant, &l), 0);
-	assert_int_equal(add_disk(f->cat, f->tenant, "c", 1000 * GIB, NULL),
-			 0);
+	assert_int_equal(add_disk(f->cat, f->tenant, "c", 1000 * GIB, NULL), 0);
 	assert_int_equal(tenant_get_provisioned(f->cat, 999, &g, &n), -ENOENT);
 }
 
@@ -370,8 +369,8 @@ static void test_records(void **state)
 			 0);
 	assert_int_equal(tenant_rec_usage_decode(buf, len, &uo), 0);
 	assert_memory_equal(&u, &uo, sizeof(u));
-	assert_int_equal(tenant_rec_bandwidth_encode(77, buf, sizeof(buf), &len),
-			 0);
+	assert_int_equal(
+		tenant_rec_bandwidth_encode(77, buf, sizeof(buf), &len), 0);
 	assert_int_equal(tenant_rec_bandwidth_decode(buf, len, &bw), 0);
 	assert_int_equal(bw, 77);
 	assert_int_equal(tenant_rec_bandwidth_decode(buf, 3, &bw), -EIO);
