@@ -269,9 +269,8 @@ static void enter_transmission(struct gw_conn *c)
 	c->phase = GW_PHASE_TRANSMIT;
 	c->started_ms = now_ms();
 	/* Operators share one budget (tenant 0). */
-	c->load = gw_load_get(c->srv, c->ident.cred.operator_role
-					      ? 0
-					      : c->ident.tenant.id);
+	c->load = gw_load_get(
+		c->srv, c->ident.cred.operator_role ? 0 : c->ident.tenant.id);
 	gw_log(GW_LOG_INFO,
 	       "event=session_start conn=%" PRIu64 " tenant=%s site=%s "
 	       "export=%s size=%" PRIu64 " read_only=%d structured=%d",
@@ -365,7 +364,8 @@ static void tls_handshake(struct gw_conn *c)
 	wp_send(c); /* deliver the alert */
 	gw_tls_error(err, sizeof(err));
 	gw_log(GW_LOG_WARN,
-	       "event=tls_handshake_failed conn=%" PRIu64 " peer=%s error=\"%s\"",
+	       "event=tls_handshake_failed conn=%" PRIu64
+	       " peer=%s error=\"%s\"",
 	       c->id, c->peer, err);
 	gw_conn_close(c, "TLS handshake failed");
 }
@@ -394,7 +394,7 @@ static void identify(struct gw_conn *c)
 		       "event=auth_failed conn=%" PRIu64 " peer=%s pin=%s "
 		       "reason=%s",
 		       c->id, c->peer, hex,
-		       r == -ENOENT ? "unknown_or_revoked_certificate"
+		       r == -ENOENT   ? "unknown_or_revoked_certificate"
 		       : r == -EACCES ? "tenant_suspended"
 				      : "catalog_error");
 		wp_send(c);
@@ -432,9 +432,10 @@ static void options_under_tls(struct gw_conn *c)
 		if (n == 0)
 			break;
 		if (n < 0) {
-			gw_conn_close(c, n == -ECONNRESET
-						 ? "client closed during options"
-						 : "TLS error during options");
+			gw_conn_close(c,
+				      n == -ECONNRESET
+					      ? "client closed during options"
+					      : "TLS error during options");
 			return;
 		}
 		ev = gw_hs_feed(c->hs, buf, (size_t)n, &used);
@@ -475,8 +476,8 @@ out:
 
 void gw_conn_update_reading(struct gw_conn *c)
 {
-	bool want = c->phase != GW_PHASE_CLOSING && !c->disc &&
-		    !c->draining && !c->throttled &&
+	bool want = c->phase != GW_PHASE_CLOSING && !c->disc && !c->draining &&
+		    !c->throttled &&
 		    (c->phase != GW_PHASE_TRANSMIT || gw_tx_can_read(c));
 
 	if (want && !c->reading) {
@@ -594,8 +595,7 @@ void gw_conn_accept(struct gw_server *srv)
 			struct sockaddr_in *a = (struct sockaddr_in *)&ss;
 			uv_ip4_name(a, host, sizeof(host));
 			port = ntohs(a->sin_port);
-			snprintf(c->peer, sizeof(c->peer), "%s:%d", host,
-				 port);
+			snprintf(c->peer, sizeof(c->peer), "%s:%d", host, port);
 		}
 	}
 	gw_log(GW_LOG_DEBUG, "event=accept conn=%" PRIu64 " peer=%s", c->id,
@@ -687,8 +687,7 @@ void gw_conn_maybe_finish(struct gw_conn *c)
 	sd = malloc(sizeof(*sd));
 	if (sd) {
 		sd->data = c;
-		if (uv_shutdown(sd, (uv_stream_t *)&c->tcp, shutdown_done) ==
-		    0)
+		if (uv_shutdown(sd, (uv_stream_t *)&c->tcp, shutdown_done) == 0)
 			return;
 		free(sd);
 	}

@@ -5,7 +5,7 @@
 #include "gw.h"
 
 enum gw_phase {
-	GW_PHASE_PLAIN,    /* greeting and options before STARTTLS */
+	GW_PHASE_PLAIN,	   /* greeting and options before STARTTLS */
 	GW_PHASE_TLS_HS,   /* TLS handshake running */
 	GW_PHASE_OPTIONS,  /* options under TLS */
 	GW_PHASE_TRANSMIT, /* NBD requests */
@@ -76,11 +76,11 @@ struct gw_conn {
 	const char *drain_why;
 	size_t inflight_bytes;
 	unsigned inflight;
-	bool reading;   /* uv_read_start active */
-	bool disc;      /* NBD_CMD_DISC received */
-	bool wrote;     /* counted in the disk's writers */
+	bool reading;	/* uv_read_start active */
+	bool disc;	/* NBD_CMD_DISC received */
+	bool wrote;	/* counted in the disk's writers */
 	bool throttled; /* waits for bandwidth tokens */
-	bool draining;  /* no more requests; close when idle */
+	bool draining;	/* no more requests; close when idle */
 	uint64_t bytes_in, bytes_out, requests;
 	uint64_t started_ms;
 

@@ -41,8 +41,8 @@ static void stop_work(struct gw_job *j)
 		.path = sj->route.path,
 		.ceph_conf = sj->route.ceph_conf,
 		.pool = sj->route.pool,
-		.client_id = sj->route.client_id[0] ? sj->route.client_id
-						     : NULL,
+		.client_id =
+			sj->route.client_id[0] ? sj->route.client_id : NULL,
 		.keyring = sj->route.keyring[0] ? sj->route.keyring : NULL,
 	};
 	struct storage_store *st = NULL;
@@ -135,8 +135,8 @@ void gw_dr_run_test_stop(struct gw_server *srv, const struct tenant_req *req)
 	if (r == 0)
 		r = tenant_route_get(srv->cat, t.route, &sj->route);
 	if (r < 0) {
-		gw_rp_req_finish(srv, &copy, r, "cannot stop test %" PRIu64 ": %s",
-				 req->rp_id,
+		gw_rp_req_finish(srv, &copy, r,
+				 "cannot stop test %" PRIu64 ": %s", req->rp_id,
 				 r == -EALREADY ? "it is not running"
 						: strerror(-r));
 		free(sj);

@@ -100,9 +100,9 @@ static struct gw_disk *disk_find(struct gw_server *srv, uint64_t id,
 }
 
 static struct gw_disk *disk_new(struct gw_server *srv,
-				 const struct tenant_info *t,
-				 const struct tenant_disk *td,
-				 struct storage_disk_params *p)
+				const struct tenant_info *t,
+				const struct tenant_disk *td,
+				struct storage_disk_params *p)
 {
 	struct gw_store *s;
 	struct gw_disk *d;
@@ -254,8 +254,8 @@ void gw_exports_close_all(struct gw_server *srv)
 struct target {
 	struct tenant_info t;
 	struct tenant_disk td;
-	struct tenant_rp rp; /* rp.id 0: the live disk */
-	uint64_t clone_id;   /* non-zero: a writable clone of rp */
+	struct tenant_rp rp;	 /* rp.id 0: the live disk */
+	uint64_t clone_id;	 /* non-zero: a writable clone of rp */
 	uint64_t failed_over_ms; /* the live disk of a failed-over VM */
 };
 
@@ -270,8 +270,8 @@ static void describe(const struct target *tg, struct gw_export *exp)
 	exp->pref_block = tg->td.extent_size;
 	if (tg->rp.id)
 		snprintf(exp->description, sizeof(exp->description),
-			 "haven disk %.36s/%.36s/%.36s %s %" PRIu64,
-			 tg->t.name, tg->td.vm, tg->td.name, what, tg->rp.id);
+			 "haven disk %.36s/%.36s/%.36s %s %" PRIu64, tg->t.name,
+			 tg->td.vm, tg->td.name, what, tg->rp.id);
 	else
 		snprintf(exp->description, sizeof(exp->description),
 			 "haven disk %.36s/%.36s/%.36s", tg->t.name, tg->td.vm,
@@ -333,8 +333,8 @@ static int resolve_test(struct gw_server *srv, const char *spec,
 	r = tenant_test_get(srv->cat, id, &test);
 	if (r < 0)
 		return r;
-	if (test.state != TENANT_TEST_RUNNING ||
-	    test.tenant_id != tg->t.id || strcmp(test.vm, tg->td.vm) != 0)
+	if (test.state != TENANT_TEST_RUNNING || test.tenant_id != tg->t.id ||
+	    strcmp(test.vm, tg->td.vm) != 0)
 		return -ENOENT;
 	for (uint32_t i = 0; i < test.ndisks && i < 16; i++) {
 		if (test.disks[i].disk_id != tg->td.id)
@@ -347,8 +347,8 @@ static int resolve_test(struct gw_server *srv, const char *spec,
 }
 
 /* A failed-over VM: tenants are refused, operators get the clone. */
-static int resolve_failover(struct gw_server *srv,
-			    const struct gw_identity *id, struct target *tg)
+static int resolve_failover(struct gw_server *srv, const struct gw_identity *id,
+			    struct target *tg)
 {
 	struct tenant_failover f;
 	int r;
@@ -429,8 +429,8 @@ static bool session_limit_reached(struct gw_server *srv,
 
 uint32_t gw_exports_lookup(struct gw_server *srv, const struct gw_identity *id,
 			   const char *name, bool go, struct gw_export *exp,
-			   struct gw_disk **diskp, uint64_t *disk_id,
-			   char *msg, size_t msglen)
+			   struct gw_disk **diskp, uint64_t *disk_id, char *msg,
+			   size_t msglen)
 {
 	struct target tg;
 	int r;
@@ -458,21 +458,23 @@ uint32_t gw_exports_lookup(struct gw_server *srv, const struct gw_identity *id,
 	describe(&tg, exp);
 	if (!go)
 		return 0;
-	if (!id->cred.operator_role && session_limit_reached(srv, &tg.t, msg,
-							     msglen))
+	if (!id->cred.operator_role &&
+	    session_limit_reached(srv, &tg.t, msg, msglen))
 		return NBD_REP_ERR_POLICY;
 	r = tg.clone_id ? disk_open_clone(srv, &tg, diskp)
-	    : tg.rp.id  ? disk_open_rp(srv, &tg.t, &tg.td, &tg.rp, diskp)
+	    : tg.rp.id	? disk_open_rp(srv, &tg.t, &tg.td, &tg.rp, diskp)
 			: gw_disk_open_live(srv, &tg.t, &tg.td, diskp);
 	if (r < 0) {
 		gw_log(GW_LOG_ERROR,
-		       "event=disk_open_failed tenant=%s disk=%s/%s error=\"%s\"",
+		       "event=disk_open_failed tenant=%s disk=%s/%s "
+		       "error=\"%s\"",
 		       tg.t.name, tg.td.vm, tg.td.name, strerror(-r));
 		if (r == -EAGAIN)
-			snprintf(msg, msglen,
-				 "storage for '%.200s' is connecting, try again "
-				 "in a few seconds",
-				 name);
+			snprintf(
+				msg, msglen,
+				"storage for '%.200s' is connecting, try again "
+				"in a few seconds",
+				name);
 		else
 			snprintf(msg, msglen,
 				 "storage for '%.200s' unavailable: %s", name,

@@ -14,8 +14,8 @@
 #include "storage.h"
 #include "tenant.h"
 
-#define GW_SERVER_MAGIC 0x68617673u /* "havs" */
-#define GW_CONN_MAGIC 0x68617663u   /* "havc" */
+#define GW_SERVER_MAGIC 0x68617673u  /* "havs" */
+#define GW_CONN_MAGIC 0x68617663u    /* "havc" */
 #define GW_REQUEST_MAGIC 0x68617672u /* "havr" */
 
 /* ---- log.c ---- */
@@ -42,8 +42,8 @@ struct gw_bucket {
 
 struct gw_config {
 	char dir[1024];
-	char listen[128];       /* HOST:PORT */
-	unsigned handshake_timeout; /* seconds */
+	char listen[128];	     /* HOST:PORT */
+	unsigned handshake_timeout;  /* seconds */
 	unsigned retention_interval; /* seconds between retention passes */
 	enum gw_log_level log_level;
 	size_t conn_inflight_bytes; /* backpressure bound per connection */
@@ -59,8 +59,7 @@ int gw_config_load(struct gw_config *cfg, const char *dir, char *err,
  * name it, the line and the key. */
 int gw_config_parse_string(struct gw_config *cfg, const char *text,
 			   const char *name, char *err, size_t errlen);
-int gw_parse_hostport(const char *s, char *host, size_t hostlen,
-		      int *port);
+int gw_parse_hostport(const char *s, char *host, size_t hostlen, int *port);
 
 /* ---- loop.c: the completion queue ---- */
 
@@ -72,8 +71,8 @@ struct gw_queue {
 	void *arg;
 };
 
-int gw_queue_init(struct gw_queue *q, uv_loop_t *loop,
-		  void (*after)(void *arg), void *arg);
+int gw_queue_init(struct gw_queue *q, uv_loop_t *loop, void (*after)(void *arg),
+		  void *arg);
 /* Thread-safe; the storage_env post function. */
 void gw_queue_post(void *q, struct storage_completion *c);
 void gw_queue_close(struct gw_queue *q);
@@ -108,12 +107,12 @@ struct gw_store;
 
 struct gw_disk {
 	struct gw_disk *next;
-	uint64_t key_id;   /* catalog disk id */
-	uint64_t snap;     /* STORAGE_SNAP_HEAD for the live disk */
+	uint64_t key_id; /* catalog disk id */
+	uint64_t snap;	 /* STORAGE_SNAP_HEAD for the live disk */
 	unsigned refs;
 	struct storage_disk *sd;
 	struct gw_store *store;
-	char label[200];   /* tenant/vm/disk for logs */
+	char label[200]; /* tenant/vm/disk for logs */
 	char ns[TENANT_NAME_MAX + 1];
 	/* Live disks only: the write snap context and what cuts need. */
 	uint64_t seq;
@@ -121,18 +120,18 @@ struct gw_disk {
 	unsigned nsnaps;
 	uint64_t last_cut_ms;
 	uint32_t interval_s;
-	bool dirty;       /* writes since the last restore point */
-	unsigned writers; /* open connections that wrote */
-	unsigned cutting; /* cuts and header writes under way */
-	bool deferred;    /* a session-end cut waits for a snap id */
-	bool clone;       /* a writable clone: no restore points */
+	bool dirty;	     /* writes since the last restore point */
+	unsigned writers;    /* open connections that wrote */
+	unsigned cutting;    /* cuts and header writes under way */
+	bool deferred;	     /* a session-end cut waits for a snap id */
+	bool clone;	     /* a writable clone: no restore points */
 	struct gw_bucket bw; /* the disk's own bandwidth limit */
 };
 
 struct gw_identity {
 	struct tenant_cred cred;
 	struct tenant_info tenant; /* unset for operators */
-	char who[96];              /* tenant name or "operator:<site>" */
+	char who[96];		   /* tenant name or "operator:<site>" */
 };
 
 uint32_t gw_exports_list(struct gw_server *srv, const struct gw_identity *id,
@@ -143,8 +142,8 @@ uint32_t gw_exports_list(struct gw_server *srv, const struct gw_identity *id,
  * returns it with a reference in *diskp.  Returns 0 or NBD_REP_ERR_*. */
 uint32_t gw_exports_lookup(struct gw_server *srv, const struct gw_identity *id,
 			   const char *name, bool go, struct gw_export *exp,
-			   struct gw_disk **diskp, uint64_t *disk_id,
-			   char *msg, size_t msglen);
+			   struct gw_disk **diskp, uint64_t *disk_id, char *msg,
+			   size_t msglen);
 void gw_disk_put(struct gw_server *srv, struct gw_disk *d);
 /* True while an export name still means the disk a session has open
  * (false once it was removed, its VM failed over, its test stopped). */
@@ -164,7 +163,7 @@ struct gw_job {
 	uv_work_t work;
 	struct gw_job *next;
 	struct gw_chain *chain;
-	void (*fn)(struct gw_job *j);   /* pool thread */
+	void (*fn)(struct gw_job *j);	/* pool thread */
 	void (*done)(struct gw_job *j); /* loop thread; frees the job */
 };
 
@@ -188,7 +187,7 @@ struct gw_store {
 	struct storage_store *st; /* NULL until opened */
 	bool opening;
 	uint64_t tried_ms; /* last attempt (loop time) */
-	int err;           /* its result */
+	int err;	   /* its result */
 	uint64_t pool[32];
 	unsigned npool;
 	bool refilling;
@@ -219,7 +218,8 @@ void gw_rp_write_header(struct gw_server *srv, struct gw_disk *d);
 bool gw_rp_idle(struct gw_server *srv);
 /* Answers a havenctl request (req->id 0: only logs). */
 void gw_rp_req_finish(struct gw_server *srv, struct tenant_req *req, int err,
-		      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+		      const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 /* Requests are run once; one that must wait calls this to be run again at
  * the next tick. */
 void gw_rp_req_retry(struct gw_server *srv, uint64_t id);
@@ -299,25 +299,25 @@ struct gw_server {
 	uv_timer_t watch; /* catalog generation, drain deadline */
 	uv_timer_t retention;
 	uint64_t generation;
-	struct gw_conn *conns;  /* doubly linked */
-	struct gw_conn *dirty;  /* connections with output to flush */
+	struct gw_conn *conns; /* doubly linked */
+	struct gw_conn *dirty; /* connections with output to flush */
 	struct gw_disk *disks;
 	struct gw_store *stores;
 	struct gw_chain catalog_chain; /* catalog writes, in order */
 	struct gw_chain snap_chain;    /* snap id allocation and release */
 	struct gw_chain route_chain;   /* opening Ceph connections */
-	int lock_fd;                   /* flock on DIR/havend.lock */
-	uint64_t busy[64]; /* requests being run */
+	int lock_fd;		       /* flock on DIR/havend.lock */
+	uint64_t busy[64];	       /* requests being run */
 	unsigned nbusy;
-	bool req_retry;    /* a request waits for a snap id */
+	bool req_retry;			    /* a request waits for a snap id */
 	struct gw_job *cut_head, *cut_tail; /* cuts waiting for a flush */
-	struct gw_load load;   /* the whole gateway */
-	struct gw_load *loads; /* per tenant with sessions */
-	struct gw_load *rr_head, *rr_tail; /* tenants with queued requests */
+	struct gw_load load;		    /* the whole gateway */
+	struct gw_load *loads;		    /* per tenant with sessions */
+	struct gw_load *rr_head, *rr_tail;  /* tenants with queued requests */
 	unsigned sched_inflight;
 	uv_timer_t throttle;
 	uv_timer_t ready_timer;
-	bool ready;          /* routes opened: accepting connections */
+	bool ready;	     /* routes opened: accepting connections */
 	bool accept_waiting; /* a connection waits for ready */
 	uint64_t next_conn_id;
 	bool draining;

@@ -24,8 +24,8 @@ static void queue_drain(uv_async_t *a)
 		q->after(q->arg);
 }
 
-int gw_queue_init(struct gw_queue *q, uv_loop_t *loop,
-		  void (*after)(void *arg), void *arg)
+int gw_queue_init(struct gw_queue *q, uv_loop_t *loop, void (*after)(void *arg),
+		  void *arg)
 {
 	int r;
 

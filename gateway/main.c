@@ -24,8 +24,10 @@ static void usage(FILE *f)
 		"\n"
 		"Serves the disks of the catalog in DIR (default $HAVEN_DIR,\n"
 		"then /var/lib/haven) over NBD with mandatory TLS.\n"
-		"  -d, --dir DIR        data directory made by 'havenctl init'\n"
-		"  -l, --listen H:P     listen address (default from haven.conf,\n"
+		"  -d, --dir DIR        data directory made by 'havenctl "
+		"init'\n"
+		"  -l, --listen H:P     listen address (default from "
+		"haven.conf,\n"
 		"                       else 0.0.0.0:10809)\n"
 		"      --log-level L    debug, info, warn or error\n"
 		"      --check-config   validate the configuration and exit\n"
@@ -106,8 +108,9 @@ static int apply_overrides(struct gw_config *cfg, const struct options *o)
 	}
 	if (o->log_level &&
 	    gw_log_parse_level(o->log_level, &cfg->log_level) < 0) {
-		fprintf(stderr, "havend: --log-level '%s': expected debug, "
-				"info, warn or error\n",
+		fprintf(stderr,
+			"havend: --log-level '%s': expected debug, "
+			"info, warn or error\n",
 			o->log_level);
 		return -EINVAL;
 	}
@@ -158,8 +161,7 @@ int main(int argc, char **argv)
 	gw_log_set_level(srv.cfg.log_level);
 	if (o.check) {
 		printf("dir = %s\nlisten = %s\nhandshake_timeout = %u\n",
-		       srv.cfg.dir, srv.cfg.listen,
-		       srv.cfg.handshake_timeout);
+		       srv.cfg.dir, srv.cfg.listen, srv.cfg.handshake_timeout);
 		return 0;
 	}
 	/* Request buffers of up to 32 MiB come and go all the time; served

@@ -42,7 +42,8 @@ static const char *trigger_name(uint32_t t)
 }
 
 static void req_finish(struct gw_server *srv, struct tenant_req *req, int err,
-		       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+		       const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 /* Frees a finished job and lets a stopping server finish. */
 static void srv_done(struct gw_server *srv, void *job)
@@ -110,8 +111,8 @@ static void pool_done(struct gw_job *j)
 	s->refilling = false;
 	if (pj->release)
 		s->released = true;
-	for (unsigned i = 0; i < pj->ngot &&
-			     s->npool < sizeof(s->pool) / sizeof(s->pool[0]);
+	for (unsigned i = 0;
+	     i < pj->ngot && s->npool < sizeof(s->pool) / sizeof(s->pool[0]);
 	     i++)
 		s->pool[s->npool++] = pj->got[i];
 	if (pj->err < 0)
@@ -251,7 +252,8 @@ static void group_finish(struct cut_group *g)
 				   "restore point not recorded: %s",
 				   strerror(-g->err));
 		else
-			req_finish(g->srv, &g->req, 0, "created restore point%s %s",
+			req_finish(g->srv, &g->req, 0,
+				   "created restore point%s %s",
 				   g->done > 1 ? "s" : "", g->rps);
 	}
 	free(g);
@@ -479,8 +481,7 @@ void gw_rp_session_end(struct gw_server *srv, struct gw_disk *d)
 	if (!d->dirty || d->snap != STORAGE_SNAP_HEAD || d->deferred ||
 	    d->clone)
 		return;
-	if (gw_rp_cut(srv, &d, 1, TENANT_RP_SESSION_END, NULL, NULL) !=
-	    -EAGAIN)
+	if (gw_rp_cut(srv, &d, 1, TENANT_RP_SESSION_END, NULL, NULL) != -EAGAIN)
 		return;
 	/* No snap id ready yet: keep the disk open and cut at the next
 	 * tick, so the session's restore point is not lost. */
@@ -794,8 +795,9 @@ static void header_written(struct storage_req *r, int result)
 	struct gw_disk *d = hw->d;
 
 	if (result < 0)
-		gw_log(GW_LOG_WARN, "event=header_write_failed disk=%s "
-				    "error=\"%s\"",
+		gw_log(GW_LOG_WARN,
+		       "event=header_write_failed disk=%s "
+		       "error=\"%s\"",
 		       d->label, strerror(-result));
 	/* The write held the disk open (a reference and a pending count),
 	 * so a session that ends right away cannot close it under us. */
@@ -854,8 +856,8 @@ static void remove_work(struct gw_job *j)
 	struct remove_job *rj = (struct remove_job *)j;
 	uint64_t disk, rpid;
 
-	rj->err = tenant_rp_remove(rj->srv->cat, rj->req.disk_id,
-				   rj->req.rp_id, &rj->rp);
+	rj->err = tenant_rp_remove(rj->srv->cat, rj->req.disk_id, rj->req.rp_id,
+				   &rj->rp);
 	if (rj->err < 0)
 		return;
 	/* Snap ids are pool-wide: release only what the catalog said this
@@ -876,8 +878,8 @@ static void remove_done(struct gw_job *j)
 			   "cannot remove restore point %" PRIu64 ": %s",
 			   rj->req.rp_id, strerror(-rj->err));
 	} else {
-		req_finish(rj->srv, &rj->req, 0, "removed restore point %" PRIu64,
-			   rj->req.rp_id);
+		req_finish(rj->srv, &rj->req, 0,
+			   "removed restore point %" PRIu64, rj->req.rp_id);
 		for (d = rj->srv->disks; d; d = d->next)
 			if (d->key_id == rj->req.disk_id &&
 			    d->snap == STORAGE_SNAP_HEAD)
@@ -924,9 +926,11 @@ void gw_rp_run_remove(struct gw_server *srv, const struct tenant_req *req)
 		if (d->key_id == req->disk_id && d->snap == rp.snap_id)
 			r = -EBUSY; /* exported right now */
 	if (r < 0) {
-		req_finish(srv, &copy, r, "cannot remove restore point %" PRIu64
-			   ": %s", req->rp_id,
-			   r == -EBUSY ? "it is open by a client" : strerror(-r));
+		req_finish(srv, &copy, r,
+			   "cannot remove restore point %" PRIu64 ": %s",
+			   req->rp_id,
+			   r == -EBUSY ? "it is open by a client"
+				       : strerror(-r));
 		free(rj);
 		return;
 	}
@@ -951,8 +955,8 @@ static void resize_work(struct gw_job *j)
 {
 	struct resize_job *zj = (struct resize_job *)j;
 
-	zj->err = tenant_disk_resize(zj->srv->cat, zj->req.disk_id,
-				     zj->req.size);
+	zj->err =
+		tenant_disk_resize(zj->srv->cat, zj->req.disk_id, zj->req.size);
 }
 
 static void resize_done(struct gw_job *j)
@@ -963,7 +967,8 @@ static void resize_done(struct gw_job *j)
 	int r = zj->err;
 
 	for (d = srv->disks; r == 0 && d; d = d->next) {
-		if (d->key_id != zj->req.disk_id || d->snap != STORAGE_SNAP_HEAD)
+		if (d->key_id != zj->req.disk_id ||
+		    d->snap != STORAGE_SNAP_HEAD)
 			continue;
 		/* Open sessions keep the size they negotiated; new ones see
 		 * the new size. */

@@ -45,8 +45,8 @@ bool gw_bucket_ok(struct gw_bucket *b)
 	if (!b->rate)
 		return true;
 	now = uv_hrtime();
-	b->tokens += (int64_t)((double)(now - b->last_ns) * (double)b->rate /
-			       1e9);
+	b->tokens +=
+		(int64_t)((double)(now - b->last_ns) * (double)b->rate / 1e9);
 	b->last_ns = now;
 	if (b->tokens > burst(b))
 		b->tokens = burst(b);
@@ -94,10 +94,10 @@ int gw_sched_init(struct gw_server *srv)
 
 static uint64_t cost(const struct gw_request *rq)
 {
-	uint64_t n = rq->req.type == NBD_CMD_READ ||
-				     rq->req.type == NBD_CMD_WRITE
-			     ? rq->req.length
-			     : 0;
+	uint64_t n =
+		rq->req.type == NBD_CMD_READ || rq->req.type == NBD_CMD_WRITE
+			? rq->req.length
+			: 0;
 
 	return n > MIN_COST ? n : MIN_COST;
 }

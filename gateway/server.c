@@ -116,8 +116,8 @@ int gw_server_store(struct gw_server *srv, const char *route,
 		*out = s;
 		return 0;
 	}
-	if (s && (s->opening ||
-		  uv_now(srv->loop) - s->tried_ms < ROUTE_RETRY_MS))
+	if (s &&
+	    (s->opening || uv_now(srv->loop) - s->tried_ms < ROUTE_RETRY_MS))
 		return s->opening ? -EAGAIN : s->err;
 	r = tenant_route_get(srv->cat, route, &tr);
 	if (r < 0)
@@ -252,8 +252,7 @@ static void watch(uv_timer_t *t)
 		if (uv_now(srv->loop) - srv->drain_started >
 		    DRAIN_DEADLINE_MS) {
 			gw_log(GW_LOG_WARN, "event=drain_deadline");
-			for (struct gw_conn *c = srv->conns; c;
-			     c = c->next)
+			for (struct gw_conn *c = srv->conns; c; c = c->next)
 				gw_conn_close(c, "drain deadline");
 		}
 		return;
@@ -287,8 +286,8 @@ static void lease_work(struct gw_job *j)
 {
 	struct lease_job *lj = (struct lease_job *)j;
 
-	lj->err = tenant_set_state(lj->srv->cat, lj->tenant_id,
-				   TENANT_SUSPENDED);
+	lj->err =
+		tenant_set_state(lj->srv->cat, lj->tenant_id, TENANT_SUSPENDED);
 }
 
 static void lease_done(struct gw_job *j)
@@ -446,8 +445,8 @@ void gw_server_maybe_done(struct gw_server *srv)
 	/* Restore points being recorded, or waiting for a snap id, finish
 	 * first (the drain deadline bounds the wait). */
 	if (!gw_rp_idle(srv) ||
-	    (any_deferred(srv) && uv_now(srv->loop) - srv->drain_started <=
-					 DRAIN_DEADLINE_MS))
+	    (any_deferred(srv) &&
+	     uv_now(srv->loop) - srv->drain_started <= DRAIN_DEADLINE_MS))
 		return;
 	gw_exports_close_all(srv);
 	gw_server_close_stores(srv);

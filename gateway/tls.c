@@ -11,12 +11,12 @@
 
 /* TLS 1.3 suites are all AEAD; for TLS 1.2 (the kernel nbd-client pins
  * it) only ECDHE with AES-GCM or ChaCha20-Poly1305 is offered. */
-#define TLS12_CIPHERS                                                         \
-	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-GCM-SHA256:"        \
-	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-AES256-GCM-SHA384:"         \
+#define TLS12_CIPHERS                                                          \
+	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-GCM-SHA256:"         \
+	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-AES256-GCM-SHA384:"           \
 	"ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-CHACHA20-POLY1305"
-#define TLS13_SUITES                                                          \
-	"TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256:"                      \
+#define TLS13_SUITES                                                           \
+	"TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256:"                       \
 	"TLS_CHACHA20_POLY1305_SHA256"
 
 const char *gw_tls_error(char *buf, size_t len)
@@ -44,11 +44,10 @@ int gw_tls_ctx_new(const char *pki_dir, SSL_CTX **out)
 	if (!ctx)
 		return -ENOMEM;
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION |
-				     SSL_OP_NO_RENEGOTIATION |
-				     SSL_OP_CIPHER_SERVER_PREFERENCE |
-				     SSL_OP_IGNORE_UNEXPECTED_EOF |
-				     SSL_OP_NO_TICKET);
+	SSL_CTX_set_options(
+		ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
+			     SSL_OP_CIPHER_SERVER_PREFERENCE |
+			     SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_TICKET);
 	/* NBD clients never resume sessions; tickets would be wasted. */
 	SSL_CTX_set_num_tickets(ctx, 0);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
@@ -71,9 +70,8 @@ int gw_tls_ctx_new(const char *pki_dir, SSL_CTX **out)
 		goto fail;
 	/* Every client must present a certificate from the haven CA; which
 	 * tenant it belongs to is decided afterwards by its SPKI pin. */
-	SSL_CTX_set_verify(ctx,
-			   SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
-			   NULL);
+	SSL_CTX_set_verify(
+		ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
 	SSL_CTX_set_verify_depth(ctx, 2);
 	*out = ctx;
 	return 0;

@@ -320,9 +320,8 @@ static int dispatch(struct gw_conn *c, const struct gw_req *req)
 		rq = req_new(c, req, 0);
 		if (!rq)
 			return -ENOMEM;
-		rq->sreq.nextents = req->flags & NBD_CMD_FLAG_REQ_ONE
-					    ? 1
-					    : STATUS_MAX_RUNS;
+		rq->sreq.nextents =
+			req->flags & NBD_CMD_FLAG_REQ_ONE ? 1 : STATUS_MAX_RUNS;
 		rq->extents = calloc(rq->sreq.nextents, sizeof(*rq->extents));
 		if (!rq->extents) {
 			req_free(rq);

@@ -143,8 +143,8 @@ static void radosbe_ioctx_close(void *arg)
 	free(io);
 }
 
-static int radosbe_set_write_ctx(void *arg, uint64_t seq,
-				 const uint64_t *snaps, unsigned n)
+static int radosbe_set_write_ctx(void *arg, uint64_t seq, const uint64_t *snaps,
+				 unsigned n)
 {
 	struct radosbe_io *io = arg;
 	rados_snap_t *s = NULL;
@@ -209,8 +209,7 @@ static int radosbe_start(struct radosbe_io *io, struct storage_op *op,
 	case STORAGE_OP_REMOVE:
 		return rados_aio_remove(io->io, op->oid, c);
 	case STORAGE_OP_STAT:
-		return rados_aio_stat(io->io, op->oid, c, &op->size,
-				      &p->mtime);
+		return rados_aio_stat(io->io, op->oid, c, &op->size, &p->mtime);
 	case STORAGE_OP_ZERO:
 	case STORAGE_OP_TRUNCATE:
 		p->wop = rados_create_write_op();
@@ -221,8 +220,8 @@ static int radosbe_start(struct radosbe_io *io, struct storage_op *op,
 			 * it; absent bytes read as zeros anyway. */
 			rados_write_op_zero(p->wop, op->off, op->len);
 		} else {
-			rados_write_op_create(p->wop, LIBRADOS_CREATE_IDEMPOTENT,
-					      NULL);
+			rados_write_op_create(p->wop,
+					      LIBRADOS_CREATE_IDEMPOTENT, NULL);
 			rados_write_op_truncate(p->wop, op->off);
 		}
 		return rados_aio_write_op_operate(p->wop, io->io, c, op->oid,
@@ -258,8 +257,9 @@ static void radosbe_submit(void *arg, struct storage_op *op)
 	rados_aio_create_completion2(p, radosbe_done, &c);
 	/* The read snap is captured at submission; the ioctx is only used
 	 * from the owner thread, so switching it around one call is safe. */
-	at_snap = (op->code == STORAGE_OP_READ || op->code == STORAGE_OP_STAT) &&
-		  op->snap != STORAGE_SNAP_HEAD;
+	at_snap =
+		(op->code == STORAGE_OP_READ || op->code == STORAGE_OP_STAT) &&
+		op->snap != STORAGE_SNAP_HEAD;
 	if (at_snap)
 		rados_ioctx_snap_set_read(io->io, op->snap);
 	ret = radosbe_start(io, op, p, c);

@@ -194,23 +194,23 @@ int tenant_disk_resize(struct tenant_catalog *cat, uint64_t disk_id,
 		       uint64_t new_size);
 
 enum tenant_rp_trigger {
-	TENANT_RP_CHECKPOINT = 1, /* first FLUSH after the interval */
+	TENANT_RP_CHECKPOINT = 1,  /* first FLUSH after the interval */
 	TENANT_RP_SESSION_END = 2, /* a replication session that wrote ended */
-	TENANT_RP_MANUAL = 3,      /* havenctl rp create */
+	TENANT_RP_MANUAL = 3,	   /* havenctl rp create */
 };
 
 /* A restore point: a crash-consistent image of a disk, kept as a
  * self-managed snapshot 'snap_id' of the disk's route. */
 struct tenant_rp {
 	uint64_t disk_id;
-	uint64_t id;        /* per disk, 1, 2, ...; assigned by rp_add */
-	uint64_t snap_id;   /* backend snap id (pool-wide) */
-	uint64_t created_ms; /* unix milliseconds */
-	uint32_t trigger;   /* enum tenant_rp_trigger */
-	uint64_t size;      /* disk size when cut */
+	uint64_t id;		/* per disk, 1, 2, ...; assigned by rp_add */
+	uint64_t snap_id;	/* backend snap id (pool-wide) */
+	uint64_t created_ms;	/* unix milliseconds */
+	uint32_t trigger;	/* enum tenant_rp_trigger */
+	uint64_t size;		/* disk size when cut */
 	uint64_t bytes_changed; /* since the previous restore point */
-	uint64_t group;     /* consistency group id (same for all disks cut
-			     * together), 0 if cut alone */
+	uint64_t group;		/* consistency group id (same for all disks cut
+				 * together), 0 if cut alone */
 	char name[TENANT_NAME_MAX + 1]; /* optional, unique per disk */
 	/* Appended in record version 3 (older records decode with 0). */
 	uint32_t pins; /* holders: 1 per `rp pin`, 1 per running test */
@@ -225,14 +225,14 @@ int tenant_rp_add(struct tenant_catalog *cat, const char *route,
 /* Oldest first. */
 int tenant_rp_list(struct tenant_catalog *cat, uint64_t disk_id,
 		   int (*cb)(const struct tenant_rp *rp, void *arg), void *arg);
-int tenant_rp_get(struct tenant_catalog *cat, uint64_t disk_id,
-		  uint64_t rp_id, struct tenant_rp *out);
+int tenant_rp_get(struct tenant_catalog *cat, uint64_t disk_id, uint64_t rp_id,
+		  struct tenant_rp *out);
 /* Resolves "latest", a decimal id or a name. */
 int tenant_rp_find(struct tenant_catalog *cat, uint64_t disk_id,
 		   const char *spec, struct tenant_rp *out);
 /* Copies the allocation map out: *map is malloc'ed (free it). */
-int tenant_rp_map(struct tenant_catalog *cat, uint64_t disk_id,
-		  uint64_t rp_id, uint8_t **map, size_t *map_len);
+int tenant_rp_map(struct tenant_catalog *cat, uint64_t disk_id, uint64_t rp_id,
+		  uint8_t **map, size_t *map_len);
 /* Removes the record and its map; returns it in *out so the caller can
  * release rp.snap_id after checking tenant_snap_owner(). */
 int tenant_rp_remove(struct tenant_catalog *cat, uint64_t disk_id,
@@ -256,12 +256,12 @@ int tenant_snap_pool_list(struct tenant_catalog *cat, const char *route,
  * context of open disks).  havend polls the generation, runs pending
  * requests and marks them done; havenctl waits for that. */
 enum tenant_req_type {
-	TENANT_REQ_RP_CREATE = 1, /* disk_id, or every disk of tenant_id/vm */
-	TENANT_REQ_RP_REMOVE = 2, /* disk_id, rp_id */
+	TENANT_REQ_RP_CREATE = 1,   /* disk_id, or every disk of tenant_id/vm */
+	TENANT_REQ_RP_REMOVE = 2,   /* disk_id, rp_id */
 	TENANT_REQ_DISK_RESIZE = 3, /* disk_id, size */
 	TENANT_REQ_TEST_START = 4,  /* tenant_id, vm, rp spec in name */
 	TENANT_REQ_TEST_STOP = 5,   /* rp_id = failover test id, name = note */
-	TENANT_REQ_PROMOTE = 6,     /* tenant_id, vm, rp spec in name */
+	TENANT_REQ_PROMOTE = 6,	    /* tenant_id, vm, rp spec in name */
 };
 
 enum tenant_req_state {
@@ -281,7 +281,7 @@ struct tenant_req {
 	uint64_t rp_id;
 	uint64_t size;
 	char name[TENANT_NAME_MAX + 1];
-	int32_t error;    /* -errno when FAILED */
+	int32_t error;	   /* -errno when FAILED */
 	char message[200]; /* result for the operator */
 };
 
@@ -333,9 +333,9 @@ void tenant_retention_format(const struct tenant_retention *r, char *buf,
 /* What the policy says of one restore point at time now_ms. */
 struct tenant_rp_fate {
 	bool keep;
-	int tier;             /* index of the tier keeping it, -1 if none */
-	uint64_t expires_ms;  /* when the policy lets it go (0: never) */
-	bool immutable;       /* inside the immutability window */
+	int tier;	     /* index of the tier keeping it, -1 if none */
+	uint64_t expires_ms; /* when the policy lets it go (0: never) */
+	bool immutable;	     /* inside the immutability window */
 	uint64_t immutable_until_ms;
 	bool pinned;
 };
@@ -364,8 +364,8 @@ int tenant_disk_get_retention(struct tenant_catalog *cat, uint64_t disk_id,
 
 /* Adds (delta +1) or drops (delta -1) a holder of a restore point.
  * -ENOENT unknown, -EINVAL dropping below 0. */
-int tenant_rp_pin(struct tenant_catalog *cat, uint64_t disk_id,
-		  uint64_t rp_id, int delta);
+int tenant_rp_pin(struct tenant_catalog *cat, uint64_t disk_id, uint64_t rp_id,
+		  int delta);
 
 /* tenant_rp_remove (and so disk and tenant removal) refuses a pinned
  * restore point with -EBUSY and one inside its tenant's immutability
@@ -382,10 +382,10 @@ enum tenant_test_state {
 /* A DR test failover of one VM: a writable clone of each disk at one
  * restore point, exported to operators, while replication goes on. */
 struct tenant_test {
-	uint64_t id;         /* assigned by test_add */
+	uint64_t id; /* assigned by test_add */
 	uint64_t tenant_id;
 	char vm[TENANT_NAME_MAX + 1];
-	uint32_t state;      /* enum tenant_test_state */
+	uint32_t state; /* enum tenant_test_state */
 	uint64_t started_ms, stopped_ms;
 	uint64_t rp_created_ms; /* the restore point's time: RPO achieved =
 				 * started_ms - rp_created_ms */
@@ -455,13 +455,13 @@ int tenant_failover_get(struct tenant_catalog *cat, uint64_t tenant_id,
 /* A tenant's limits; 0 means unlimited for every field. */
 struct tenant_limits {
 	uint64_t max_provisioned; /* bytes: sum of disk sizes */
-	uint64_t max_stored;      /* bytes: live data + history + clones */
+	uint64_t max_stored;	  /* bytes: live data + history + clones */
 	uint32_t max_disks;
-	uint32_t max_sessions;    /* concurrent NBD sessions */
-	uint64_t bandwidth;       /* bytes per second, all connections */
-	uint32_t weight;          /* share of the backend when it is busy;
-				   * 0 = 1 */
-	uint64_t lease_until;     /* unix seconds; then suspended */
+	uint32_t max_sessions; /* concurrent NBD sessions */
+	uint64_t bandwidth;    /* bytes per second, all connections */
+	uint32_t weight;       /* share of the backend when it is busy;
+				* 0 = 1 */
+	uint64_t lease_until;  /* unix seconds; then suspended */
 };
 
 int tenant_set_limits(struct tenant_catalog *cat, uint64_t tenant_id,

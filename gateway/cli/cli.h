@@ -329,21 +329,26 @@ enum {
 	GW_CLI_OPT_WEIGHT,
 	GW_CLI_OPT_LEASE,
 };
-#define GW_CLI_LIMIT_LONGOPTS                                                 \
-	{"max-provisioned", required_argument, NULL, GW_CLI_OPT_MAX_PROV},    \
-	{"max-stored", required_argument, NULL, GW_CLI_OPT_MAX_STORED},       \
-	{"max-disks", required_argument, NULL, GW_CLI_OPT_MAX_DISKS},         \
-	{"max-sessions", required_argument, NULL, GW_CLI_OPT_MAX_SESSIONS},   \
-	{"bandwidth", required_argument, NULL, GW_CLI_OPT_BANDWIDTH},         \
-	{"weight", required_argument, NULL, GW_CLI_OPT_WEIGHT},               \
-	{"lease-until", required_argument, NULL, GW_CLI_OPT_LEASE}
-#define GW_CLI_LIMIT_HELP                                                     \
-	"  --max-provisioned SIZE sum of its disk sizes (0: unlimited)\n"     \
+#define GW_CLI_LIMIT_LONGOPTS                                                  \
+	{"max-provisioned", required_argument, NULL, GW_CLI_OPT_MAX_PROV},     \
+		{"max-stored", required_argument, NULL,                        \
+		 GW_CLI_OPT_MAX_STORED},                                       \
+		{"max-disks", required_argument, NULL, GW_CLI_OPT_MAX_DISKS},  \
+		{"max-sessions", required_argument, NULL,                      \
+		 GW_CLI_OPT_MAX_SESSIONS},                                     \
+		{"bandwidth", required_argument, NULL, GW_CLI_OPT_BANDWIDTH},  \
+		{"weight", required_argument, NULL, GW_CLI_OPT_WEIGHT},        \
+	{                                                                      \
+		"lease-until", required_argument, NULL, GW_CLI_OPT_LEASE       \
+	}
+#define GW_CLI_LIMIT_HELP                                                      \
+	"  --max-provisioned SIZE sum of its disk sizes (0: unlimited)\n"      \
 	"  --max-stored SIZE      bytes stored, history and clones included\n" \
-	"  --max-disks N          number of disks\n"                          \
-	"  --max-sessions N       concurrent NBD sessions\n"                  \
-	"  --bandwidth RATE       bytes/s over all its connections, e.g. 50M\n" \
-	"  --weight N             its share of a busy backend (1 to 1000;\n"  \
+	"  --max-disks N          number of disks\n"                           \
+	"  --max-sessions N       concurrent NBD sessions\n"                   \
+	"  --bandwidth RATE       bytes/s over all its connections, e.g. "     \
+	"50M\n"                                                                \
+	"  --weight N             its share of a busy backend (1 to 1000;\n"   \
 	"                         default 1)\n"                                \
 	"  --lease-until DATE     suspend it then: YYYY-MM-DD or\n"            \
 	"                         YYYY-MM-DDTHH:MM[:SS]Z (UTC); none clears\n"
