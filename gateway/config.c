@@ -80,6 +80,18 @@ static int parse_uint(const char *v, unsigned min, unsigned max, unsigned *out)
 	return 0;
 }
 
+/* 0 (the disk's extent size) or a power of two from 4 KiB to 32 MiB. */
+static int parse_block(const char *v, unsigned *out)
+{
+	unsigned n;
+
+	if (parse_uint(v, 0, 32u << 20, &n) < 0 ||
+	    (n && (n < 4096 || (n & (n - 1)))))
+		return -EINVAL;
+	*out = n;
+	return 0;
+}
+
 static int set_key(struct gw_config *cfg, const char *section, const char *key,
 		   const char *value)
 {
@@ -95,6 +107,8 @@ static int set_key(struct gw_config *cfg, const char *section, const char *key,
 			strcpy(cfg->listen, value);
 			return 0;
 		}
+		if (strcmp(key, "preferred_block") == 0)
+			return parse_block(value, &cfg->preferred_block);
 		if (strcmp(key, "retention_interval") == 0)
 			return parse_uint(value, 1, 86400,
 					  &cfg->retention_interval);
@@ -257,6 +271,7 @@ int gw_config_load(struct gw_config *cfg, const char *dir, char *err,
 	strcpy(cfg->listen, "0.0.0.0:10809");
 	cfg->handshake_timeout = 10;
 	cfg->retention_interval = 60;
+	cfg->preferred_block = 256u << 10;
 	cfg->log_level = GW_LOG_INFO;
 	cfg->conn_inflight_bytes = 64u << 20;
 	cfg->conn_inflight_reqs = 128;

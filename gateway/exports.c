@@ -259,7 +259,8 @@ struct target {
 	uint64_t failed_over_ms; /* the live disk of a failed-over VM */
 };
 
-static void describe(const struct target *tg, struct gw_export *exp)
+static void describe(const struct gw_server *srv, const struct target *tg,
+		     struct gw_export *exp)
 {
 	const char *what = tg->clone_id ? "writable clone of restore point"
 					: "restore point";
@@ -267,7 +268,15 @@ static void describe(const struct target *tg, struct gw_export *exp)
 	memset(exp, 0, sizeof(*exp));
 	exp->size = tg->rp.id ? tg->rp.size : tg->td.size;
 	exp->read_only = tg->rp.id != 0 && tg->clone_id == 0;
-	exp->pref_block = tg->td.extent_size;
+	/* Clients size their writes by this.  Extent-sized writes mean one
+	 * object operation each, but on small machines a write that fits
+	 * the CPU cache from decryption to the store is faster (measured:
+	 * 256 KiB beat 4 MiB by 20% into the local store, 10% into Ceph). */
+	exp->pref_block = srv->cfg.preferred_block &&
+					  srv->cfg.preferred_block <
+						  tg->td.extent_size
+				  ? srv->cfg.preferred_block
+				  : tg->td.extent_size;
 	if (tg->rp.id)
 		snprintf(exp->description, sizeof(exp->description),
 			 "haven disk %.36s/%.36s/%.36s %s %" PRIu64, tg->t.name,
@@ -455,7 +464,7 @@ uint32_t gw_exports_lookup(struct gw_server *srv, const struct gw_identity *id,
 		snprintf(msg, msglen, "gateway is stopping, try again later");
 		return NBD_REP_ERR_SHUTDOWN;
 	}
-	describe(&tg, exp);
+	describe(srv, &tg, exp);
 	if (!go)
 		return 0;
 	if (!id->cred.operator_role &&

@@ -45,6 +45,7 @@ struct gw_config {
 	char listen[128];	     /* HOST:PORT */
 	unsigned handshake_timeout;  /* seconds */
 	unsigned retention_interval; /* seconds between retention passes */
+	unsigned preferred_block;    /* advertised; 0: the extent size */
 	enum gw_log_level log_level;
 	size_t conn_inflight_bytes; /* backpressure bound per connection */
 	unsigned conn_inflight_reqs;

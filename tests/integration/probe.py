@@ -430,9 +430,11 @@ def run_options(f, host, port, bundle, export, expect_list):
                 and not flags & TF_READ_ONLY, "0x%04x set, 0x0002 clear"
                 % need, "0x%04x" % flags if "flags" in info else "missing")
         bs = info.get("block_size")
-        f.check("INFO_BLOCK_SIZE: preferred 4 MiB, maximum 32 MiB",
-                bs is not None and bs[1] == 4 * MiB and bs[2] == 32 * MiB,
-                "(min, 4194304, 33554432)", bs)
+        # The default preferred block is 256 KiB (haven.conf
+        # preferred_block); never above the 4 MiB extent.
+        f.check("INFO_BLOCK_SIZE: preferred 256 KiB, maximum 32 MiB",
+                bs is not None and bs[1] == 256 * 1024 and bs[2] == 32 * MiB,
+                "(min, 262144, 33554432)", bs)
         c.request(CMD_DISC, 1, 0, 0)
         f.check("NBD_CMD_DISC -> server closes the connection",
                 c.wait_closed(), "close", "still open after 5 s")
