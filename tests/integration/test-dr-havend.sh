@@ -83,7 +83,11 @@ t1=$(date +%s%N)
 ms=$(((t1 - t0) / 1000000))
 id=$(json_eval "$TMP/test.json" 'd["id"]')
 echo "  test $id started in $ms ms (havenctl process included)"
-((ms < 100)) || fail "test start on a 1 TiB disk took $ms ms (>= 100)"
+# The target (100 ms) is for a normal build; a sanitizer build starts
+# every process several times slower.
+limit=100
+[[ -z ${ASAN_OPTIONS:-} ]] || limit=1000
+((ms < limit)) || fail "test start on a 1 TiB disk took $ms ms (>= $limit)"
 ok "started in $ms ms"
 X="t/big/disk0@test-$id"
 qio "$OP" "$X" "read -P 0x5a 0 3M" "read -P 0x5b $(((1 << 40) - 4 * M)) 1M" "read -P 0 3M 1M"
