@@ -217,6 +217,11 @@ void gw_rp_pool_refill(struct gw_server *srv, struct gw_store *s);
 /* Rewrites a live disk's header object from the catalog. */
 void gw_rp_write_header(struct gw_server *srv, struct gw_disk *d);
 bool gw_rp_idle(struct gw_server *srv);
+/* Shared by rp.c and rp-req.c. */
+void gw_rp_refresh_intervals(struct gw_server *srv);
+const char *gw_rp_trigger_name(uint32_t trigger);
+/* Frees a finished job and lets a stopping server finish. */
+void gw_rp_job_free(struct gw_server *srv, void *job);
 /* Answers a havenctl request (req->id 0: only logs). */
 void gw_rp_req_finish(struct gw_server *srv, struct tenant_req *req, int err,
 		      const char *fmt, ...)
