@@ -272,9 +272,8 @@ static void describe(const struct gw_server *srv, const struct target *tg,
 	 * object operation each, but on small machines a write that fits
 	 * the CPU cache from decryption to the store is faster (measured:
 	 * 256 KiB beat 4 MiB by 20% into the local store, 10% into Ceph). */
-	exp->pref_block = srv->cfg.preferred_block &&
-					  srv->cfg.preferred_block <
-						  tg->td.extent_size
+	exp->pref_block = srv->cfg.preferred_block && srv->cfg.preferred_block <
+							      tg->td.extent_size
 				  ? srv->cfg.preferred_block
 				  : tg->td.extent_size;
 	if (tg->rp.id)
