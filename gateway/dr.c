@@ -11,14 +11,6 @@
 
 #include "conn.h"
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* ---- failover test stop ---- */
 
 struct stop_job {
@@ -68,7 +60,7 @@ static void stop_work(struct gw_job *j)
 	}
 	if (r == 0) {
 		sj->test.state = TENANT_TEST_STOPPED;
-		sj->test.stopped_ms = now_ms();
+		sj->test.stopped_ms = gw_now_ms();
 		sj->test.bytes_written = total;
 		snprintf(sj->test.note, sizeof(sj->test.note), "%s",
 			 sj->req.name);
@@ -214,7 +206,8 @@ static int prune_disk(const struct tenant_disk *td, void *arg)
 	}
 	fates = calloc(rv.n, sizeof(*fates));
 	if (fates) {
-		tenant_retention_plan(&pol, days, rv.v, rv.n, now_ms(), fates);
+		tenant_retention_plan(&pol, days, rv.v, rv.n, gw_now_ms(),
+				      fates);
 		for (size_t i = 0; i < rv.n; i++) {
 			struct tenant_req req = {0};
 

@@ -28,6 +28,8 @@ int gw_log_parse_level(const char *s, enum gw_log_level *out);
  * holds more key=value pairs. */
 void gw_log(enum gw_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* Wall-clock time in unix milliseconds (restore points, tests). */
+uint64_t gw_now_ms(void);
 /* Quotes a value for logfmt into buf (always NUL-terminated). */
 const char *gw_log_quote(char *buf, size_t len, const char *s);
 

@@ -84,3 +84,11 @@ const char *gw_log_quote(char *buf, size_t len, const char *s)
 	buf[o] = '\0';
 	return buf;
 }
+
+uint64_t gw_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}

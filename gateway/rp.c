@@ -19,14 +19,6 @@
 #define POOL_LOW 8
 #define POOL_BATCH 16
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 const char *gw_rp_trigger_name(uint32_t t)
 {
 	switch (t) {
@@ -340,7 +332,7 @@ static int cut_one(struct gw_server *srv, struct gw_disk *d, uint64_t snap,
 	d->nsnaps++;
 	d->seq = snap;
 	d->dirty = false;
-	d->last_cut_ms = now_ms();
+	d->last_cut_ms = gw_now_ms();
 	d->cutting++;
 	d->refs++;
 
@@ -454,7 +446,7 @@ uint32_t gw_rp_interval(const struct tenant_info *t,
 void gw_rp_after_flush(struct gw_server *srv, struct gw_disk *d)
 {
 	if (!d->dirty || d->snap != STORAGE_SNAP_HEAD || d->clone ||
-	    now_ms() - d->last_cut_ms < interval_ms(d))
+	    gw_now_ms() - d->last_cut_ms < interval_ms(d))
 		return;
 	gw_rp_cut(srv, &d, 1, TENANT_RP_CHECKPOINT, NULL, NULL);
 }
