@@ -98,6 +98,7 @@ struct gw_request {
 	uint8_t *buf;
 	uint64_t have;
 	struct storage_extent *extents;
+	uint64_t reserved; /* ledger bytes held until submitted */
 };
 
 /* conn.c, for transmission.c */

@@ -235,4 +235,6 @@ void gw_dr_retention_pass(struct gw_server *srv)
 	if (srv->draining)
 		return;
 	tenant_disk_list(srv->cat, 0, prune_disk, srv);
+	/* `tenant show` and `disk show` read the ledger from the catalog. */
+	gw_ledger_persist(srv, NULL);
 }

@@ -129,6 +129,7 @@ static struct gw_disk *disk_new(struct gw_server *srv,
 	}
 	d->store = s;
 	d->key_id = td->id;
+	d->tenant_id = t->id;
 	d->snap = p->snap;
 	d->refs = 1;
 	snprintf(d->ns, sizeof(d->ns), "%s", t->ns);
@@ -148,6 +149,8 @@ int gw_disk_open_live(struct gw_server *srv, const struct tenant_info *t,
 		.snap_seq = td->snap_seq,
 	};
 	uint64_t *snaps = NULL, last_ms = 0;
+	struct tenant_rp latest;
+	uint8_t *cut_map = NULL;
 	struct gw_disk *d;
 	unsigned n = 0;
 	int r;
@@ -167,7 +170,14 @@ int gw_disk_open_live(struct gw_server *srv, const struct tenant_info *t,
 	p.nsnaps = n;
 	if (n && snaps[0] > p.snap_seq)
 		p.snap_seq = snaps[0];
+	/* The ledger counts what changes after the latest restore point
+	 * as clones of what it held. */
+	if (n && tenant_rp_find(srv->cat, td->id, "latest", &latest) == 0 &&
+	    tenant_rp_map(srv->cat, td->id, latest.id, &cut_map,
+			  &p.cut_map_len) == 0)
+		p.cut_map = cut_map;
 	d = disk_new(srv, t, td, &p);
+	free(cut_map);
 	if (!d) {
 		free(snaps);
 		return -errno;
@@ -237,6 +247,7 @@ void gw_disk_put(struct gw_server *srv, struct gw_disk *d)
 		}
 	}
 	gw_log(GW_LOG_INFO, "event=disk_close disk=%s", d->label);
+	gw_ledger_persist(srv, d);
 	storage_disk_close(d->sd);
 	free(d->snaps);
 	free(d);

@@ -111,6 +111,7 @@ struct gw_store;
 struct gw_disk {
 	struct gw_disk *next;
 	uint64_t key_id; /* catalog disk id */
+	uint64_t tenant_id;
 	uint64_t snap;	 /* STORAGE_SNAP_HEAD for the live disk */
 	unsigned refs;
 	struct storage_disk *sd;
@@ -128,6 +129,7 @@ struct gw_disk {
 	unsigned cutting;    /* cuts and header writes under way */
 	bool deferred;	     /* a session-end cut waits for a snap id */
 	bool clone;	     /* a writable clone: no restore points */
+	bool quota_alert;    /* writes refused: stored-bytes quota full */
 	struct gw_bucket bw; /* the disk's own bandwidth limit */
 };
 
@@ -264,6 +266,10 @@ struct gw_load {
 	int64_t deficit;
 	bool in_rr;
 	struct gw_load *rr_next;
+	/* The stored-bytes ledger (ledger.c), when max_stored is set. */
+	uint64_t max_stored;
+	uint64_t stored_base; /* catalog part: history + closed disks */
+	uint64_t reserved;    /* admitted mutations not yet submitted */
 };
 
 /* Requests at the backend at once, across tenants. */
@@ -288,6 +294,25 @@ void gw_sched_refresh(struct gw_server *srv);
 struct gw_load *gw_load_get(struct gw_server *srv, uint64_t tenant_id);
 struct gw_load *gw_load_find(struct gw_server *srv, uint64_t tenant_id);
 void gw_load_put(struct gw_server *srv, struct gw_load *l);
+
+/* ---- ledger.c: the stored-bytes quota ---- */
+
+/* Re-reads the catalog part of a tenant's ledger (after any change). */
+void gw_ledger_refresh(struct gw_server *srv, struct gw_load *l);
+/* The tenant's stored bytes now: catalog part + open disks + reserved. */
+uint64_t gw_ledger_total(struct gw_server *srv, const struct gw_load *l);
+struct gw_conn;
+/* Admits a WRITE, WRITE_ZEROES or TRIM of the connection's disk, or
+ * refuses it (-ENOSPC, with the reason in why) when it would take the
+ * tenant over its stored-bytes quota; *reserved is what the caller gives
+ * back with gw_ledger_release() once the request was submitted. */
+int gw_ledger_admit(struct gw_conn *c, enum storage_cmd cmd, uint64_t off,
+		    uint64_t len, uint64_t *reserved, char *why,
+		    size_t whylen);
+void gw_ledger_release(struct gw_load *l, uint64_t reserved);
+/* Writes the live bytes of a disk that is closing (or of every open live
+ * disk: d NULL) to the catalog, off the loop. */
+void gw_ledger_persist(struct gw_server *srv, struct gw_disk *d);
 
 /* ---- server.c ---- */
 

@@ -207,6 +207,9 @@ struct cut_job {
 	char route[TENANT_NAME_MAX + 1];
 	uint8_t *map;
 	size_t map_len;
+	uint8_t *clones; /* made since the previous cut (ledger) */
+	size_t clones_len;
+	uint64_t live; /* the disk's live bytes at the cut */
 	int err;
 	bool ready; /* flushed; may go to the catalog */
 	struct storage_req flush;
@@ -216,8 +219,13 @@ static void cut_work(struct gw_job *j)
 {
 	struct cut_job *cj = (struct cut_job *)j;
 
-	cj->err = tenant_rp_add(cj->srv->cat, cj->route, &cj->rp, cj->map,
-				cj->map_len);
+	cj->err = tenant_rp_add_cut(cj->srv->cat, cj->route, &cj->rp, cj->map,
+				    cj->map_len, cj->clones, cj->clones_len);
+	/* Best effort: the next cut, retention pass or close writes it
+	 * again, and the ledger of an open disk is counted in memory. */
+	if (cj->err == 0)
+		(void)tenant_disk_set_live(cj->srv->cat, cj->rp.disk_id,
+					   cj->live);
 }
 
 static void group_finish(struct cut_group *g)
@@ -242,6 +250,7 @@ static void cut_done(struct gw_job *j)
 	struct cut_group *g = cj->grp;
 	struct gw_disk *d = cj->d;
 	size_t o = strlen(g->rps);
+	struct gw_load *l;
 
 	d->cutting--;
 	if (cj->err < 0) {
@@ -265,8 +274,12 @@ static void cut_done(struct gw_job *j)
 	}
 	if (--g->pending == 0)
 		group_finish(g);
+	l = gw_load_find(srv, d->tenant_id);
+	if (l)
+		gw_ledger_refresh(srv, l);
 	gw_disk_put(srv, d);
 	free(cj->map);
+	free(cj->clones);
 	gw_rp_job_free(srv, cj);
 }
 
@@ -306,6 +319,7 @@ static int cut_one(struct gw_server *srv, struct gw_disk *d, uint64_t snap,
 		   uint32_t trigger, const char *name, struct cut_group *g,
 		   uint64_t group_id)
 {
+	struct gw_load *l;
 	uint64_t *snaps;
 	struct cut_job *cj;
 	int r;
@@ -345,6 +359,23 @@ static int cut_one(struct gw_server *srv, struct gw_disk *d, uint64_t snap,
 	cj->rp.created_ms = d->last_cut_ms;
 	cj->rp.trigger = trigger;
 	cj->rp.size = storage_disk_size(d->sd);
+	/* The ledger's clones first: they are the changed extents the
+	 * previous cut held, so before take_changed() forgets them. */
+	{
+		uint64_t clone_bytes;
+
+		if (storage_disk_ledger_cut(d->sd, &cj->clones, &cj->clones_len,
+					    &clone_bytes) < 0) {
+			cj->clones = NULL;
+			cj->clones_len = 0;
+		}
+		cj->live = storage_disk_stored_bytes(d->sd);
+		/* Until the catalog has them, the tenant's ledger holds them
+		 * here (the refresh after the cut re-reads it all). */
+		l = gw_load_find(srv, d->tenant_id);
+		if (l && l->max_stored)
+			l->stored_base += clone_bytes;
+	}
 	cj->rp.bytes_changed = storage_disk_take_changed(d->sd);
 	cj->rp.group = group_id;
 	if (name)

@@ -124,6 +124,17 @@ static void rr_append(struct gw_server *srv, struct gw_load *l)
 	srv->rr_tail = l;
 }
 
+/* Once submitted, what a mutation adds is in the disk's own ledger
+ * (storage_disk_stored_bytes), so its reservation ends. */
+static void to_disk(struct gw_request *rq)
+{
+	struct gw_conn *c = rq->conn;
+
+	storage_disk_submit(c->disk->sd, &rq->sreq);
+	gw_ledger_release(c->load, rq->reserved);
+	rq->reserved = 0;
+}
+
 static void admit(struct gw_server *srv, struct gw_load *l)
 {
 	struct gw_request *rq = l->qhead;
@@ -133,7 +144,7 @@ static void admit(struct gw_server *srv, struct gw_load *l)
 		l->qtail = NULL;
 	l->deficit -= (int64_t)cost(rq);
 	srv->sched_inflight++;
-	storage_disk_submit(rq->conn->disk->sd, &rq->sreq);
+	to_disk(rq);
 }
 
 static void run(struct gw_server *srv)
@@ -164,7 +175,7 @@ void gw_sched_submit(struct gw_server *srv, struct gw_load *l,
 	if (!l) {
 		/* Only before a session has its budget; never expected. */
 		srv->sched_inflight++;
-		storage_disk_submit(rq->conn->disk->sd, &rq->sreq);
+		to_disk(rq);
 		return;
 	}
 	if (l->qtail)

@@ -82,6 +82,8 @@ static void req_free(struct gw_request *rq)
 {
 	if (!rq)
 		return;
+	if (rq->reserved)
+		gw_ledger_release(rq->conn->load, rq->reserved);
 	rq->magic = 0;
 	free(rq->buf);
 	free(rq->extents);
@@ -286,6 +288,30 @@ static void submit(struct gw_conn *c, struct gw_request *rq,
 	gw_sched_submit(c->srv, c->load, rq);
 }
 
+/* The stored-bytes quota, checked once the whole request is here and
+ * before any of it is applied.  False: refused and answered. */
+static bool quota_ok(struct gw_conn *c, struct gw_request *rq,
+		     enum storage_cmd cmd)
+{
+	char why[320];
+
+	if (gw_ledger_admit(c, cmd, rq->req.offset, rq->req.length,
+			    &rq->reserved, why, sizeof(why)) == 0)
+		return true;
+	gw_log(GW_LOG_WARN,
+	       "event=request_refused conn=%" PRIu64 " tenant=%s cmd=%s "
+	       "offset=%" PRIu64 " length=%" PRIu32 " error=NBD_ENOSPC "
+	       "reason=\"%s\"",
+	       c->id, c->ident.who, gw_nbd_cmd_name(rq->req.type),
+	       rq->req.offset, rq->req.length, why);
+	c->requests++;
+	if (cmd == STORAGE_WRITE)
+		uncharge(c, rq->req.length, 0);
+	reply_error(c, &rq->req, NBD_ENOSPC, why);
+	req_free(rq);
+	return false;
+}
+
 /* Executes a valid request.  Returns -ENOMEM when it cannot. */
 static int dispatch(struct gw_conn *c, const struct gw_req *req)
 {
@@ -347,7 +373,8 @@ static int dispatch(struct gw_conn *c, const struct gw_req *req)
 		return -ENOMEM;
 	if (req->flags & NBD_CMD_FLAG_NO_HOLE)
 		rq->sreq.flags |= STORAGE_F_NO_HOLE;
-	submit(c, rq, cmd);
+	if (cmd == STORAGE_FLUSH || quota_ok(c, rq, cmd))
+		submit(c, rq, cmd);
 	return 0;
 }
 
@@ -413,7 +440,8 @@ static void payload_complete(struct gw_conn *c)
 
 	c->cur = NULL;
 	c->rx = GW_RX_HEADER;
-	submit(c, rq, STORAGE_WRITE);
+	if (quota_ok(c, rq, STORAGE_WRITE))
+		submit(c, rq, STORAGE_WRITE);
 }
 
 static bool can_go_on(const struct gw_conn *c)
@@ -502,6 +530,7 @@ static void load_limits(struct gw_server *srv, struct gw_load *l)
 		return;
 	l->weight = lim.weight;
 	gw_bucket_set(&l->bw, lim.bandwidth);
+	gw_ledger_refresh(srv, l);
 }
 
 struct gw_load *gw_load_get(struct gw_server *srv, uint64_t tenant_id)

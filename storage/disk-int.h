@@ -71,6 +71,13 @@ struct storage_disk {
 	size_t nwords;	   /* words of map and changed */
 	uint64_t *map; /* allocation bits; NULL: every extent may hold data */
 	uint64_t *changed; /* extents mutated since take_changed; live only */
+	/* The stored-bytes ledger (disk-ledger.c): set map bits, the map at
+	 * the latest restore point (NULL: none), and the extents changed
+	 * since then that it held, i.e. the clones the store keeps. */
+	uint64_t nalloc;
+	uint64_t *cutmap;
+	size_t cut_nwords;
+	uint64_t nclones;
 	uint64_t snap;
 	bool read_only;
 	struct disk_snapc *snapc;    /* current context; live disk only */
@@ -160,6 +167,20 @@ int storage_disk_ctx_for(struct storage_disk *d, const struct storage_req *r);
 /* Tracks r while its walk lasts (REQ_WALKING), or stops tracking it. */
 int storage_disk_walk_begin(struct storage_disk *d, struct storage_req *r);
 void storage_disk_walk_end(struct storage_disk *d, struct storage_req *r);
+
+/* ---- disk-ledger.c ---- */
+
+/* At open of a live disk, once the map is built. */
+int storage_disk_ledger_open(struct storage_disk *d,
+			     const struct storage_disk_params *p);
+void storage_disk_ledger_close(struct storage_disk *d);
+/* mark_changed is about to set extent n's changed bit (still clear). */
+static inline void storage_disk_ledger_changing(struct storage_disk *d,
+						uint64_t n)
+{
+	if (d->cutmap && n / 64 < d->cut_nwords && disk_bit_test(d->cutmap, n))
+		d->nclones++;
+}
 
 /* ---- clone.c: writable clones of a restore point ----
  *

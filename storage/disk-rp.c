@@ -197,10 +197,26 @@ static void bits_set_range(uint64_t *w, uint64_t from, uint64_t to)
 void storage_disk_mark_changed(struct storage_disk *d, uint64_t off,
 			       uint64_t len)
 {
+	uint64_t from, to, n;
+
 	if (!d->changed || len == 0)
 		return;
-	bits_set_range(d->changed, off >> d->shift,
-		       (off + len - 1) >> d->shift);
+	from = off >> d->shift;
+	to = (off + len - 1) >> d->shift;
+	/* The ledger counts each extent the latest restore point held
+	 * once, at its first change: that is when the store clones it.
+	 * Whole words of such extents are rare enough (a restore point
+	 * per disk per interval) to take bit by bit. */
+	if (d->cutmap) {
+		for (n = from; n <= to; n++) {
+			if (!disk_bit_test(d->changed, n)) {
+				storage_disk_ledger_changing(d, n);
+				disk_bit_set(d->changed, n);
+			}
+		}
+		return;
+	}
+	bits_set_range(d->changed, from, to);
 }
 
 uint64_t storage_disk_take_changed(struct storage_disk *d)
@@ -220,6 +236,7 @@ uint64_t storage_disk_take_changed(struct storage_disk *d)
 	if (disk_bit_test(d->changed, d->nextents - 1))
 		bytes -= (d->nextents << d->shift) - d->size;
 	memset(d->changed, 0, d->nwords * sizeof(*d->changed));
+	d->nclones = 0;
 	return bytes;
 }
 

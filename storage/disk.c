@@ -48,16 +48,21 @@ static bool map_test(const struct storage_disk *d, uint64_t n)
 	return !d->map || disk_bit_test(d->map, n);
 }
 
+/* nalloc follows the map: the stored-bytes ledger reads it per write. */
 static void map_set(struct storage_disk *d, uint64_t n)
 {
-	if (d->map)
+	if (d->map && !disk_bit_test(d->map, n)) {
 		disk_bit_set(d->map, n);
+		d->nalloc++;
+	}
 }
 
 static void map_clear(struct storage_disk *d, uint64_t n)
 {
-	if (d->map)
+	if (d->map && disk_bit_test(d->map, n)) {
 		disk_bit_clear(d->map, n);
+		d->nalloc--;
+	}
 }
 
 uint64_t *storage_disk_bits_new(uint64_t nextents, size_t *nwords)
@@ -658,6 +663,8 @@ int storage_disk_open(struct storage_store *st,
 			goto out;
 	}
 	ret = storage_disk_rp_open(d, p);
+	if (ret == 0)
+		ret = storage_disk_ledger_open(d, p);
 	if (ret < 0)
 		goto out;
 	*out = d;
@@ -679,6 +686,7 @@ void storage_disk_close(struct storage_disk *d)
 		free(o);
 	}
 	storage_disk_rp_close(d);
+	storage_disk_ledger_close(d);
 	storage_disk_clone_close(d);
 	if (d->io)
 		d->st->be_ops->ioctx_close(d->io);

@@ -93,6 +93,11 @@ struct storage_disk_params {
 	uint64_t snap_seq;
 	const uint64_t *snaps;
 	unsigned nsnaps;
+	/* The live disk's latest restore point's allocation map (same
+	 * format), copied at open: the extents a change clones, for the
+	 * stored-bytes ledger.  NULL: no restore point. */
+	const uint8_t *cut_map;
+	size_t cut_map_len;
 	/* A writable clone of a restore point: the clone's own objects are
 	 * named by 'id'; an extent it never wrote reads from the parent disk
 	 * 'parent_id' at 'parent_snap' (holes per parent_map, copied at
@@ -196,6 +201,26 @@ int storage_header_read(struct storage_store *st, const char *ns,
  * on Ceph): never call on the loop thread. */
 int storage_store_snap_create(struct storage_store *st, uint64_t *id);
 int storage_store_snap_remove(struct storage_store *st, uint64_t id);
+
+/* ---- disk-ledger.c: the stored-bytes ledger of an open disk ---- */
+
+/* Bytes the disk holds in the store now: its allocated extents plus the
+ * extents its latest restore point held that changed since (clones), in
+ * whole extents.  Restore points older than the latest are counted by
+ * the catalog.  O(1). */
+uint64_t storage_disk_stored_bytes(const struct storage_disk *d);
+/* How much storage_disk_stored_bytes() may grow by if a request with this
+ * command and range is submitted now (an upper bound; 0 for reads). */
+uint64_t storage_disk_write_cost(const struct storage_disk *d,
+				 enum storage_cmd cmd, uint64_t off,
+				 uint64_t len);
+/* At a cut, right before storage_disk_take_changed(): the clones made
+ * since the previous cut (a map in storage_disk_map()'s format, malloc'ed,
+ * NULL when there are none, and their bytes), which preserve that
+ * previous restore point; the cut being made becomes the latest.
+ * -ENODATA for a disk without a map. */
+int storage_disk_ledger_cut(struct storage_disk *d, uint8_t **clones,
+			    size_t *len, uint64_t *bytes);
 
 /* ---- clone.c ---- */
 

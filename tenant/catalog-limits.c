@@ -3,7 +3,8 @@
  *
  * All of it lives in the database "limits" (schema 4), keyed by a kind
  * byte and a big-endian id: 't' + tenant id holds the limits record, 'u'
- * + tenant id the usage record, 'b' + disk id a disk's bandwidth.  A
+ * + tenant id the usage record, 'b' + disk id a disk's bandwidth ('l' + disk
+ * id, the disk's ledger, belongs to catalog-ledger.c).  A
  * missing record means "no limit" (or "never measured"), so tenants from
  * older catalogs need no rewrite.
  *
@@ -354,8 +355,10 @@ int tenant_txn_limits_forget(struct tenant_txn *txn, char kind, uint64_t id)
 {
 	int rc;
 
-	if (kind == 'd')
-		return del_if_any(txn, 'b', id);
+	if (kind == 'd') {
+		rc = del_if_any(txn, 'b', id);
+		return rc ? rc : tenant_txn_ledger_forget(txn, id);
+	}
 	if (kind != 't')
 		return -EINVAL;
 	rc = del_if_any(txn, 't', id);

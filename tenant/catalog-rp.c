@@ -219,6 +219,8 @@ struct rp_add_arg {
 	struct tenant_rp *rp;
 	const uint8_t *map;
 	size_t map_len;
+	const uint8_t *clones;
+	size_t clones_len;
 };
 
 /* Stores the record, its map and the ownership index entry of a restore
@@ -281,6 +283,10 @@ static int rp_add_fn(struct tenant_txn *txn, void *arg)
 	rc = rp_next_id(txn, rp->disk_id, &rp->id);
 	if (!rc)
 		rc = rp_store(txn, route, rp, a->map, a->map_len);
+	if (!rc)
+		rc = tenant_txn_clones_add(txn, rp->disk_id, rp->id,
+					   d.extent_size, a->clones,
+					   a->clones_len);
 	if (rc)
 		return rc;
 	/* havend may also cut with an id it allocated directly, so an id
@@ -298,11 +304,23 @@ static int rp_add_fn(struct tenant_txn *txn, void *arg)
 int tenant_rp_add(struct tenant_catalog *cat, const char *route,
 		  struct tenant_rp *rp, const uint8_t *map, size_t map_len)
 {
-	struct rp_add_arg a = {.route = route, .map = map, .map_len = map_len};
+	return tenant_rp_add_cut(cat, route, rp, map, map_len, NULL, 0);
+}
+
+int tenant_rp_add_cut(struct tenant_catalog *cat, const char *route,
+		      struct tenant_rp *rp, const uint8_t *map, size_t map_len,
+		      const uint8_t *clones, size_t clones_len)
+{
+	struct rp_add_arg a = {.route = route,
+			       .map = map,
+			       .map_len = map_len,
+			       .clones = clones,
+			       .clones_len = clones_len};
 	struct tenant_rp tmp;
 	int rc;
 
-	if (!cat || !rp || !tenant_name_valid(route) || (map_len && !map))
+	if (!cat || !rp || !tenant_name_valid(route) || (map_len && !map) ||
+	    (clones_len && !clones))
 		return -EINVAL;
 	tmp = *rp;
 	if (!memchr(tmp.name, '\0', sizeof(tmp.name)) ||
@@ -490,6 +508,12 @@ static int rp_remove_fn(struct tenant_txn *txn, void *arg)
 	if (!rc)
 		rc = tenant_db_del(txn, TENANT_DB_SNAPS, skey, slen);
 	if (rc && rc != -ENOENT)
+		return rc;
+	/* Its clones move to the next older point or are gone, which
+	 * needs its own record still in place. */
+	rc = tenant_txn_clones_release(txn, a->disk_id, a->rp_id,
+				       d.extent_size);
+	if (rc)
 		return rc;
 	rc = tenant_db_del(txn, TENANT_DB_RP_MAPS, key, sizeof(key));
 	if (rc && rc != -ENOENT)

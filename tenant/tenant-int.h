@@ -170,5 +170,12 @@ int tenant_txn_quota_check(struct tenant_txn *txn, uint64_t tenant_id,
 /* Drops the limits and usage of a tenant ('t') or the bandwidth of a disk
  * ('d') that is removed. */
 int tenant_txn_limits_forget(struct tenant_txn *txn, char kind, uint64_t id);
+/* catalog-ledger.c: clone maps follow restore points (see there). */
+int tenant_txn_clones_add(struct tenant_txn *txn, uint64_t disk_id,
+			  uint64_t new_rp_id, uint32_t extent_size,
+			  const uint8_t *clones, size_t len);
+int tenant_txn_clones_release(struct tenant_txn *txn, uint64_t disk_id,
+			      uint64_t rp_id, uint32_t extent_size);
+int tenant_txn_ledger_forget(struct tenant_txn *txn, uint64_t disk_id);
 
 #endif

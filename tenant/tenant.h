@@ -495,6 +495,46 @@ int tenant_get_usage(struct tenant_catalog *cat, uint64_t tenant_id,
  * measured the tenant.  Removing a tenant or a disk drops its records. */
 #define TENANT_WEIGHT_MAX 1000
 
+/* ---- catalog-ledger.c: stored bytes ---- */
+
+/* What a disk costs in the store, as the catalog knows it: live bytes as
+ * havend last counted them (at each restore point, each retention pass
+ * and when the disk closes), history = the clones its restore points
+ * keep (exact per extent, kept up to date by every cut and removal), and
+ * the alert state `disk show` reports. */
+enum tenant_alert {
+	TENANT_ALERT_NONE = 0,
+	/* Writes are refused with ENOSPC: accepting them would need more
+	 * than the tenant's stored-bytes quota, and history is never
+	 * dropped early to make room. */
+	TENANT_ALERT_QUOTA_FULL = 1,
+};
+
+struct tenant_ledger {
+	uint64_t live;
+	uint64_t history;
+	uint32_t alert;	   /* enum tenant_alert */
+	uint64_t alert_ms; /* when the alert was raised */
+};
+
+int tenant_disk_get_ledger(struct tenant_catalog *cat, uint64_t disk_id,
+			   struct tenant_ledger *out);
+int tenant_disk_set_live(struct tenant_catalog *cat, uint64_t disk_id,
+			 uint64_t live);
+int tenant_disk_set_alert(struct tenant_catalog *cat, uint64_t disk_id,
+			  uint32_t alert, uint64_t when_ms);
+/* The tenant's stored bytes: every disk's history, plus the live bytes of
+ * each disk for which is_open (may be NULL) says false (the caller counts
+ * open disks itself, from memory). */
+int tenant_stored_bytes(struct tenant_catalog *cat, uint64_t tenant_id,
+			bool (*is_open)(uint64_t disk_id, void *arg),
+			void *arg, uint64_t *bytes);
+/* tenant_rp_add() with the clones made since the previous restore point
+ * (storage_disk_ledger_cut()), recorded with it in the same transaction. */
+int tenant_rp_add_cut(struct tenant_catalog *cat, const char *route,
+		      struct tenant_rp *rp, const uint8_t *map, size_t map_len,
+		      const uint8_t *clones, size_t clones_len);
+
 /* Provisioned bytes (the sum of the tenant's disk sizes) and its number
  * of disks, counted in one read transaction. */
 int tenant_get_provisioned(struct tenant_catalog *cat, uint64_t tenant_id,

@@ -380,8 +380,7 @@ struct gw_cli_usage {
 	struct tenant_limits lim;
 	uint64_t provisioned; /* sum of disk sizes */
 	uint32_t ndisks;
-	uint64_t stored;      /* as havend measured it */
-	uint64_t measured_ms; /* 0: never measured */
+	uint64_t stored; /* the ledger: live + history, in the catalog */
 };
 
 /* Reports. */

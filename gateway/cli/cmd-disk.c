@@ -356,12 +356,26 @@ struct disk_extra {
 	uint32_t interval; /* effective restore point interval */
 	size_t nrps;
 	struct gw_cli_policy pol;
+	struct tenant_ledger led;
 };
+
+static const char *alert_name(uint32_t a)
+{
+	return a == TENANT_ALERT_QUOTA_FULL ? "quota-full" : NULL;
+}
 
 static json_t *show_obj(const struct tenant_info *t,
 			const struct tenant_disk *d, const struct disk_extra *x)
 {
 	json_t *o = gw_cli_disk_json(d, t->name);
+	const char *alert = alert_name(x->led.alert);
+	json_t *stored = json_pack(
+		"{s:o, s:o, s:o}", "live", gw_cli_json_u64(x->led.live),
+		"history", gw_cli_json_u64(x->led.history), "total",
+		gw_cli_json_u64(x->led.live + x->led.history));
+	json_t *al = alert ? json_pack("{s:s, s:o}", "state", alert, "since",
+				       gw_cli_json_time_ms(x->led.alert_ms))
+			   : json_null();
 	uint64_t extents = (d->size + d->extent_size - 1) / d->extent_size;
 	json_t *v[] = {
 		gw_cli_json_u64(extents),
@@ -374,11 +388,21 @@ static json_t *show_obj(const struct tenant_info *t,
 		gw_cli_json_u64(d->snap_seq),
 		json_string(x->pol.text),
 		x->pol.inherited ? json_null() : json_string(x->pol.text),
+		stored,
+		al,
 	};
 	static const char *const k[] = {
-		"extents",    "allocated_extents",   "allocated_bytes",
-		"checkpoint", "checkpoint_override", "restore_points",
-		"snap_seq",   "retention",	     "retention_override",
+		"extents",
+		"allocated_extents",
+		"allocated_bytes",
+		"checkpoint",
+		"checkpoint_override",
+		"restore_points",
+		"snap_seq",
+		"retention",
+		"retention_override",
+		"stored",
+		"alert",
 	};
 	size_t i;
 	int err = 0;
@@ -426,6 +450,18 @@ static void show_text(const struct tenant_info *t, const struct tenant_disk *d,
 	       every, d->checkpoint_s ? "" : ", the tenant's", x->pol.text,
 	       x->pol.inherited ? ", the tenant's" : "", x->nrps, d->snap_seq,
 	       created);
+	gw_cli_fmt_size(x->led.live, size, sizeof(size));
+	gw_cli_fmt_size(x->led.history, bytes, sizeof(bytes));
+	printf("  stored:         %s live + %s restore point history\n", size,
+	       bytes);
+	if (alert_name(x->led.alert)) {
+		gw_cli_fmt_time(x->led.alert_ms / 1000, created,
+				sizeof(created));
+		printf("  ALERT:          %s since %s: writes needing space "
+		       "get ENOSPC; no restore point is removed early to make "
+		       "room (raise max-stored or remove restore points)\n",
+		       alert_name(x->led.alert), created);
+	}
 }
 
 static uint32_t effective_interval(const struct tenant_info *t,
@@ -458,6 +494,14 @@ static int disk_show_cmd(struct gw_cli *cli, int argc, char **argv)
 	    gw_cli_policy_get(cat, &t, &d, &x.pol) < 0 ||
 	    gw_cli_load_rps(cat, d.id, &rps) < 0)
 		goto out;
+	rc = tenant_disk_get_ledger(cat, d.id, &x.led);
+	if (rc < 0) {
+		gw_cli_fail("cannot read the ledger of disk %s: %s",
+			    argv[optind], gw_cli_strerror(rc));
+		rc = GW_CLI_FAIL;
+		goto out;
+	}
+	rc = GW_CLI_FAIL;
 	x.nrps = rps.n;
 	x.interval = effective_interval(&t, &d);
 	/* The count is a courtesy: an unreachable store must not hide

@@ -223,8 +223,10 @@ int gw_cli_load_usage(struct tenant_catalog *cat, const struct tenant_info *t,
 	if (err == 0)
 		err = tenant_get_provisioned(cat, t->id, &u->provisioned,
 					     &u->ndisks);
+	/* The ledger as the catalog has it: history exact, live bytes as
+	 * of havend's last count (each cut, retention pass and close). */
 	if (err == 0)
-		err = tenant_get_usage(cat, t->id, &u->stored, &u->measured_ms);
+		err = tenant_stored_bytes(cat, t->id, NULL, NULL, &u->stored);
 	if (err < 0)
 		gw_cli_fail("cannot read the limits and usage of tenant '%s': "
 			    "%s",
@@ -270,16 +272,8 @@ static json_t *quota_json(uint64_t used, bool known, uint64_t limit)
 json_t *gw_cli_usage_json(const struct gw_cli_usage *u)
 {
 	const struct tenant_limits *l = &u->lim;
-	bool measured = u->measured_ms != 0;
-	json_t *stored = quota_json(u->stored, measured, l->max_stored);
+	json_t *stored = quota_json(u->stored, true, l->max_stored);
 
-	if (stored &&
-	    json_object_set_new(stored, "measured",
-				measured ? gw_cli_json_time_ms(u->measured_ms)
-					 : json_null())) {
-		json_decref(stored);
-		stored = NULL;
-	}
 	/* Limits of 0 are unlimited, as on the command line.  Sessions are
 	 * counted by havend alone, so their use is null here. */
 	return json_pack(
@@ -306,10 +300,7 @@ int gw_cli_print_usage(const struct gw_cli_usage *u)
 	int err;
 
 	gw_cli_fmt_size(u->provisioned, used[0], sizeof(used[0]));
-	if (u->measured_ms)
-		gw_cli_fmt_size(u->stored, used[1], sizeof(used[1]));
-	else
-		snprintf(used[1], sizeof(used[1]), "not measured");
+	gw_cli_fmt_size(u->stored, used[1], sizeof(used[1]));
 	snprintf(used[2], sizeof(used[2]), "%" PRIu32, u->ndisks);
 	snprintf(used[3], sizeof(used[3]), "known to havend only");
 	fmt_limit(l->max_provisioned, true, lim[0], sizeof(lim[0]));

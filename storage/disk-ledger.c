@@ -1,0 +1,150 @@
+/* The stored-bytes ledger of an open disk: what the disk costs in the
+ * store, counted from what is really allocated.
+ *
+ * Two parts, both in whole extents (an object is at most one extent):
+ *   live    the extents the allocation map holds (nalloc, kept by
+ *           map_set/map_clear in disk.c);
+ *   clones  the extents the latest restore point held that changed since
+ *           it (nclones, kept by storage_disk_mark_changed): the first
+ *           write, zero or trim of such an extent after a cut makes the
+ *           store keep its old content for the restore point (a RADOS
+ *           clone, a file in the local store's .snaps/).
+ * At the next cut, the clones of the interval are handed over with
+ * storage_disk_ledger_cut(): the catalog keeps them with the restore
+ * point they preserve, and the count starts again from zero.  Older
+ * history is the catalog's business (tenant/catalog-ledger.c).
+ *
+ * Like the map, the ledger errs only upwards: a set map bit may name an
+ * object a failed write never created, and a partial last extent counts
+ * whole.
+ */
+#include "config.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "disk-int.h"
+
+int storage_disk_ledger_open(struct storage_disk *d,
+			     const struct storage_disk_params *p)
+{
+	size_t nbytes, i;
+
+	if (!p->cut_map || d->snap != STORAGE_SNAP_HEAD || d->clone)
+		return 0;
+	d->cutmap = storage_disk_bits_new(d->nextents, &d->cut_nwords);
+	if (!d->cutmap)
+		return -ENOMEM;
+	/* Extents past the recorded map did not exist at the cut (the disk
+	 * grew since): no clone can preserve them. */
+	nbytes = (size_t)((d->nextents + 7) / 8);
+	if (nbytes > p->cut_map_len)
+		nbytes = p->cut_map_len;
+	for (i = 0; i < nbytes; i++)
+		d->cutmap[i / 8] |= (uint64_t)p->cut_map[i] << (8 * (i % 8));
+	if (d->nextents % 64 && d->nextents / 64 < d->cut_nwords)
+		d->cutmap[d->nextents / 64] &=
+			(UINT64_C(1) << (d->nextents % 64)) - 1;
+	return 0;
+}
+
+void storage_disk_ledger_close(struct storage_disk *d)
+{
+	free(d->cutmap);
+	d->cutmap = NULL;
+}
+
+uint64_t storage_disk_stored_bytes(const struct storage_disk *d)
+{
+	assert(d && d->magic == DISK_MAGIC);
+	return (d->nalloc + d->nclones) << d->shift;
+}
+
+static bool cut_test(const struct storage_disk *d, uint64_t n)
+{
+	return d->cutmap && n / 64 < d->cut_nwords &&
+	       disk_bit_test(d->cutmap, n);
+}
+
+uint64_t storage_disk_write_cost(const struct storage_disk *d,
+				 enum storage_cmd cmd, uint64_t off,
+				 uint64_t len)
+{
+	uint64_t n, last, cost = 0, es;
+	bool clones, held;
+
+	assert(d && d->magic == DISK_MAGIC);
+	if (len == 0 || off >= d->size || !d->map)
+		return 0;
+	if (len > d->size - off)
+		len = d->size - off;
+	es = (uint64_t)d->extent_size;
+	last = (off + len - 1) >> d->shift;
+	for (n = off >> d->shift; n <= last; n++) {
+		held = disk_bit_test(d->map, n);
+		/* The first change since the cut clones what the cut held. */
+		clones = cut_test(d, n) && d->changed &&
+			 !disk_bit_test(d->changed, n);
+		if (cmd == STORAGE_WRITE) {
+			cost += held ? 0 : es;
+			cost += clones ? es : 0;
+		} else if (held && clones) {
+			/* Zeroing a whole extent removes the live object
+			 * while the clone takes its place: no growth. */
+			uint64_t start = n << d->shift;
+			bool whole = off <= start && off + len >= start + es;
+
+			cost += whole ? 0 : es;
+		}
+	}
+	return cost;
+}
+
+int storage_disk_ledger_cut(struct storage_disk *d, uint8_t **clones,
+			    size_t *len, uint64_t *bytes)
+{
+	size_t n, i;
+	uint8_t *m = NULL;
+	uint64_t *next;
+	uint64_t count = 0;
+
+	assert(d && d->magic == DISK_MAGIC);
+	*clones = NULL;
+	*len = 0;
+	*bytes = 0;
+	if (!d->map || !d->changed)
+		return -ENODATA;
+	if (d->cutmap && d->nclones) {
+		n = (size_t)((d->nextents + 7) / 8);
+		m = calloc(n ? n : 1, 1);
+		if (!m)
+			return -ENOMEM;
+		for (i = 0; i < d->nwords && i < d->cut_nwords; i++) {
+			uint64_t w = d->changed[i] & d->cutmap[i];
+
+			count += (uint64_t)__builtin_popcountll(w);
+			for (size_t b = 0; b < 8 && i * 8 + b < n; b++)
+				m[i * 8 + b] = (uint8_t)(w >> (8 * b));
+		}
+		*clones = m;
+		*len = n;
+		*bytes = count << d->shift;
+	}
+	/* The cut being made is the latest restore point from now on. */
+	next = malloc(d->nwords * sizeof(*next));
+	if (!next) {
+		free(m);
+		*clones = NULL;
+		*len = 0;
+		*bytes = 0;
+		return -ENOMEM;
+	}
+	memcpy(next, d->map, d->nwords * sizeof(*next));
+	free(d->cutmap);
+	d->cutmap = next;
+	d->cut_nwords = d->nwords;
+	d->nclones = 0;
+	return 0;
+}

@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# The stored-bytes quota, counted from what is really allocated: live
+# extents plus the restore point history (clones), 4 MiB extents.
+#  1. tenant qs (max-stored 40M) replicates 24 MiB with nbdcopy: 6 extents
+#     live; the session end cuts restore point 1.
+#  2. qemu-io overwrites the first 8 MiB: the store now keeps 2 extents of
+#     history for restore point 1, so the ledger holds 32 MiB.
+#  3. one python3-libnbd session: a 12 MiB write into a hole (3 more
+#     extents: 44 MiB > 40 MiB) gets ENOSPC, the client's error says "No
+#     space left on device"; the range still reads as zeros (nothing
+#     applied); rewriting the already changed first 8 MiB needs no space
+#     and succeeds; `disk show` reports the quota-full alert; no restore
+#     point was removed to make room.
+#  4. the quota is raised to 100M: the same session's 12 MiB write now
+#     succeeds; the alert clears; every byte reads back as written, and
+#     restore point 1 still reads back as the original 24 MiB.
+#  5. after the sessions end, `tenant show --json` gives stored used ==
+#     live 36 MiB (9 extents) + history: 8 MiB for restore point 1 and the
+#     overwritten 8 MiB for restore point 2 (cut at the end of step 3/4's
+#     session, before which those extents changed again) — exactly.
+#  6. removing restore point 1 releases its clones (history shrinks by
+#     them), as the store frees them.
+source "$(dirname "$0")/functions.sh"
+requires nbdcopy qemu-io
+requires_python_nbd
+requires_haven
+
+M=$((1 << 20))
+D=$TMP/haven
+port=$(free_port)
+B=$TMP/qs
+
+haven_init "$D" "tenant:qs" "bundle:qs:hq:$B" "disk:qs/vm/d:64M"
+hctl "$D" tenant set qs --max-stored 40M >/dev/null
+start_havend "$D" "$port"
+
+stored() { # the tenant's stored bytes as `tenant show --json` gives them
+    "$HAVENCTL" -d "$D" tenant show qs --json >"$TMP/t.json" || fail "tenant show"
+    json_eval "$TMP/t.json" "d['quotas']['stored']['used']"
+}
+# wait_stored BYTES: havend writes live bytes at cuts and closes, off the
+# loop; wait until the catalog has them.
+wait_stored() {
+    local deadline=$((SECONDS + 20)) got
+    while got=$(stored) && [[ $got != "$1" ]]; do
+        ((SECONDS < deadline)) || fail "stored bytes" "$1" "$got"
+        sleep 0.2
+    done
+}
+
+# --- 1 ------------------------------------------------------------------------
+check "24 MiB replicated under a 40 MiB stored quota"
+make_random "$TMP/img" 24
+run_to 120 nbdcopy "$TMP/img" "$(nbd_uri "$B" "$port" vm/d)" || fail "nbdcopy into qs"
+wait_rps "$D" qs/vm/d "$TMP/rps.json" "len(d) == 1" 30
+wait_stored $((24 * M))
+ok "stored $((24 * M)) after the copy and restore point 1"
+
+# --- 2 ------------------------------------------------------------------------
+check "overwriting 8 MiB after a restore point costs 8 MiB of history"
+qio_ok "$B" "$port" vm/d "write -P 0x11 0 8M"
+wait_rps "$D" qs/vm/d "$TMP/rps.json" "len(d) == 2" 30
+# Restore point 2 (this session's end) owns nothing yet; restore point 1
+# keeps the 2 overwritten extents.
+wait_stored $((32 * M))
+ok "stored $((32 * M))"
+
+# --- 3 and 4 ------------------------------------------------------------------
+check "ENOSPC at the quota, nothing applied, the same session goes on once raised"
+cat >"$TMP/quota.py" <<'PYEOF'
+import errno, subprocess, sys, time
+import nbd
+
+bundle, port, havenctl, d = sys.argv[1:5]
+M = 1 << 20
+h = nbd.NBD()
+h.set_tls(nbd.TLS_REQUIRE)
+h.set_tls_certificates(bundle)
+h.connect_uri(f"nbds://127.0.0.1:{port}/vm/d")
+
+def show():
+    out = subprocess.run([havenctl, "-d", d, "disk", "show", "qs/vm/d"],
+                         capture_output=True, text=True, check=True).stdout
+    return out
+
+# The first 8 MiB changed since restore point 2: 2 more extents of history
+# (40 MiB: exactly the quota), allowed.
+h.pwrite(b"\x22" * (8 * M), 0)
+try:
+    h.pwrite(b"\x33" * (12 * M), 40 * M)
+    sys.exit("FAIL: a write over the stored quota succeeded")
+except nbd.Error as e:
+    if e.errnum != errno.ENOSPC:
+        sys.exit(f"FAIL: expected ENOSPC, got {e.errnum}: {e}")
+    print(f"  refused as expected: {e}")
+if h.pread(12 * M, 40 * M) != bytes(12 * M):
+    sys.exit("FAIL: the refused write left data behind")
+# Already changed since the latest restore point: no new space.
+h.pwrite(b"\x44" * (4 * M), 0)
+h.flush()
+deadline = time.time() + 10
+while "ALERT:          quota-full" not in show():
+    if time.time() > deadline:
+        sys.exit("FAIL: disk show has no quota-full alert:\n" + show())
+    time.sleep(0.1)
+subprocess.run([havenctl, "-d", d, "tenant", "set", "qs", "--max-stored", "100M"],
+               check=True)
+deadline = time.time() + 10
+while True:
+    try:
+        h.pwrite(b"\x33" * (12 * M), 40 * M)
+        break
+    except nbd.Error as e:
+        # havend sees the new quota within a catalog poll (250 ms).
+        if e.errnum != errno.ENOSPC or time.time() > deadline:
+            sys.exit(f"FAIL: the write after raising the quota: {e}")
+        time.sleep(0.2)
+h.flush()
+deadline = time.time() + 10
+while "ALERT" in show():
+    if time.time() > deadline:
+        sys.exit("FAIL: the alert did not clear:\n" + show())
+    time.sleep(0.1)
+want = b"\x44" * (4 * M) + b"\x22" * (4 * M)
+if h.pread(8 * M, 0) != want or h.pread(12 * M, 40 * M) != b"\x33" * (12 * M):
+    sys.exit("FAIL: data read back differs")
+h.shutdown()
+PYEOF
+run_to 120 "$PY" "$TMP/quota.py" "$B" "$port" "$HAVENCTL" "$D" || fail "quota session"
+grep -q 'event=quota_full disk=qs/vm/d' "$HAVEND_LOG" || fail "havend logged no quota_full"
+grep -q 'error=NBD_ENOSPC reason="stored-bytes quota of tenant qs is full' "$HAVEND_LOG" ||
+    fail "havend logged no ENOSPC refusal with its reason"
+ok "ENOSPC, nothing applied, alert shown and cleared, session went on"
+
+check "restore point 1 still holds the original 24 MiB"
+nbd_read "$B" "$port" vm/d@1 "$TMP/rp1"
+head -c $((24 * M)) "$TMP/rp1" >"$TMP/rp1.head"
+same_file "$TMP/img" "$TMP/rp1.head" "restore point 1"
+ok
+
+# --- 5 ------------------------------------------------------------------------
+check "the ledger is exact after the sessions"
+wait_rps "$D" qs/vm/d "$TMP/rps.json" "len(d) == 3" 30
+# live: extents 0-5 and 10-12 = 9 extents; history: restore point 1 keeps
+# extents 0-1 (its content), restore point 2 extents 0-1 (0x11), restore
+# point 3 (after the last session) nothing.
+wait_stored $((36 * M + 16 * M))
+"$HAVENCTL" -d "$D" disk show qs/vm/d --json >"$TMP/d.json" || fail "disk show"
+json_ok "$TMP/d.json" "d['stored'] == {'live': $((36 * M)), 'history': $((16 * M)), 'total': $((52 * M))} and d['alert'] is None"
+ok "36 MiB live + 16 MiB history"
+
+# --- 6 ------------------------------------------------------------------------
+check "removing restore point 1 releases its clones"
+hctl "$D" rp remove qs/vm/d 1 >/dev/null
+wait_stored $((36 * M + 8 * M))
+ok "history 8 MiB after the removal"
+
+stop_havend
+echo "PASS"
