@@ -266,6 +266,7 @@ struct gw_load {
 	int64_t deficit;
 	bool in_rr;
 	struct gw_load *rr_next;
+	uint64_t active_ms; /* loop time of its last request start or end */
 	/* The stored-bytes ledger (ledger.c), when max_stored is set. */
 	uint64_t max_stored;
 	uint64_t stored_base; /* catalog part: history + closed disks */
@@ -286,6 +287,22 @@ void gw_sched_refresh(struct gw_server *srv);
 
 #define GW_TENANT_INFLIGHT_OPS 512
 #define GW_TENANT_INFLIGHT_BYTES ((size_t)256 << 20)
+/* While several tenants have requests in flight, the gateway's in-flight
+ * work is shared among them by weight (sched.c, gw_fair_share): a tenant
+ * at its share stops reading, however many connections it has. */
+#define GW_FAIR_BYTES ((size_t)64 << 20)
+#define GW_FAIR_OPS 256u
+#define GW_FAIR_MIN_BYTES ((size_t)4 << 20)
+#define GW_FAIR_MIN_OPS 16u
+/* A tenant counts as active this long after its last request ended. */
+#define GW_FAIR_IDLE_MS 200
+
+/* The in-flight bounds of a tenant now: its fair share under contention,
+ * else GW_TENANT_INFLIGHT_*. */
+void gw_fair_share(struct gw_server *srv, const struct gw_load *l,
+		   size_t *bytes, unsigned *ops);
+/* A request of the tenant started or ended (keeps it active). */
+void gw_fair_touch(struct gw_server *srv, struct gw_load *l);
 /* librados blocks its caller past 1024 ops or 100 MiB per cluster
  * handle by default; rados.c raises those, and these stay below. */
 #define GW_SERVER_INFLIGHT_OPS 8192
@@ -355,6 +372,10 @@ struct gw_server {
 	uint64_t next_conn_id;
 	bool draining;
 	uint64_t drain_started;
+	/* Fair shares (sched.c), recomputed once per loop iteration. */
+	uint64_t fair_at;
+	unsigned fair_tenants;
+	uint64_t fair_weight;
 };
 
 int gw_server_start(struct gw_server *srv, uv_loop_t *loop);

@@ -7,6 +7,16 @@
  * up, queues stay empty and this costs nothing; when it is the
  * bottleneck, a tenant with many connections cannot starve one with few.
  *
+ * Fair shares of the gateway: on a box whose CPU (TLS, copies) is the
+ * bottleneck, backend queues never build and the turns above never act;
+ * each connection then gets an equal part of the reading, so a tenant's
+ * throughput follows its number of connections.  So while more than one
+ * tenant has requests in flight, each may hold only its weight's share
+ * of GW_FAIR_BYTES / GW_FAIR_OPS in flight, and a tenant at its share
+ * stops reading its sockets.  All requests see about the same latency
+ * through the gateway, so equal in-flight shares give equal throughput
+ * (Little's law), whatever the connection counts.
+ *
  * Bandwidth: token buckets per tenant and per disk.  A connection whose
  * bucket is empty stops reading its socket (never buffering), and a 10 ms
  * timer lets it read again as tokens come back. */
@@ -17,6 +27,50 @@
 #define QUANTUM (1u << 20)
 #define MIN_COST 4096u
 #define TICK_MS 10
+
+/* ---- fair shares of in-flight work ---- */
+
+static bool fair_active(const struct gw_load *l, uint64_t now)
+{
+	return l->tenant_id &&
+	       (l->ops > 0 || now - l->active_ms < GW_FAIR_IDLE_MS);
+}
+
+void gw_fair_touch(struct gw_server *srv, struct gw_load *l)
+{
+	l->active_ms = uv_now(srv->loop);
+}
+
+void gw_fair_share(struct gw_server *srv, const struct gw_load *l,
+		   size_t *bytes, unsigned *ops)
+{
+	uint64_t now = uv_now(srv->loop), w;
+
+	/* Once per loop iteration: uv_now() moves only between them. */
+	if (srv->fair_at != now || !srv->fair_tenants) {
+		srv->fair_at = now;
+		srv->fair_tenants = 0;
+		srv->fair_weight = 0;
+		for (const struct gw_load *o = srv->loads; o; o = o->next) {
+			if (!fair_active(o, now))
+				continue;
+			srv->fair_tenants++;
+			srv->fair_weight += o->weight ? o->weight : 1;
+		}
+	}
+	if (srv->fair_tenants < 2 || !l->tenant_id) {
+		*bytes = GW_TENANT_INFLIGHT_BYTES;
+		*ops = GW_TENANT_INFLIGHT_OPS;
+		return;
+	}
+	w = l->weight ? l->weight : 1;
+	*bytes = (size_t)(GW_FAIR_BYTES * w / srv->fair_weight);
+	*ops = (unsigned)(GW_FAIR_OPS * w / srv->fair_weight);
+	if (*bytes < GW_FAIR_MIN_BYTES)
+		*bytes = GW_FAIR_MIN_BYTES;
+	if (*ops < GW_FAIR_MIN_OPS)
+		*ops = GW_FAIR_MIN_OPS;
+}
 
 /* ---- token buckets ---- */
 

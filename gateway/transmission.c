@@ -18,6 +18,8 @@ bool gw_tx_can_read(const struct gw_conn *c)
 {
 	const struct gw_config *cfg = &c->srv->cfg;
 	const struct gw_load *t = c->load, *all = &c->srv->load;
+	size_t t_bytes = 0;
+	unsigned t_ops = 0;
 
 	if (c->rx != GW_RX_HEADER)
 		return true; /* a payload must be consumed to progress */
@@ -25,15 +27,17 @@ bool gw_tx_can_read(const struct gw_conn *c)
 	 * the cut still falls between the same two writes. */
 	if (c->disk && c->disk->deferred)
 		return false;
+	if (t)
+		gw_fair_share(c->srv, t, &t_bytes, &t_ops);
 	/* Three bounds: the connection's, its tenant's (all connections
-	 * together) and the gateway's, the last kept below librados' own
-	 * throttle so that a submission never blocks the loop. */
+	 * together; its fair share while others are busy too) and the
+	 * gateway's, the last kept below librados' own throttle so that a
+	 * submission never blocks the loop. */
 	return c->inflight < cfg->conn_inflight_reqs &&
 	       c->inflight_bytes < cfg->conn_inflight_bytes &&
 	       uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp) <
 		       cfg->conn_inflight_bytes &&
-	       (!t || (t->ops < GW_TENANT_INFLIGHT_OPS &&
-		       t->bytes < GW_TENANT_INFLIGHT_BYTES)) &&
+	       (!t || (t->ops < t_ops && t->bytes < t_bytes)) &&
 	       all->ops < GW_SERVER_INFLIGHT_OPS &&
 	       all->bytes < GW_SERVER_INFLIGHT_BYTES;
 }
@@ -49,6 +53,7 @@ static void charge(struct gw_conn *c, int64_t bytes, int ops)
 	if (c->load) {
 		c->load->bytes += (size_t)bytes;
 		c->load->ops += (unsigned)ops;
+		gw_fair_touch(c->srv, c->load);
 	}
 }
 
@@ -66,6 +71,7 @@ static void uncharge(struct gw_conn *c, size_t bytes, unsigned ops)
 	if (c->load) {
 		c->load->bytes -= bytes;
 		c->load->ops -= ops;
+		gw_fair_touch(srv, c->load);
 	}
 	if (!was_full)
 		return;
