@@ -36,9 +36,9 @@ static bool disk_is_open(uint64_t disk_id, void *arg)
 {
 	struct gw_server *srv = arg;
 
+	/* Disks and clones take their ids from one counter. */
 	for (struct gw_disk *d = srv->disks; d; d = d->next)
-		if (d->key_id == disk_id && d->snap == STORAGE_SNAP_HEAD &&
-		    !d->clone)
+		if (d->key_id == disk_id && d->snap == STORAGE_SNAP_HEAD)
 			return true;
 	return false;
 }
@@ -94,6 +94,7 @@ struct ledger_job {
 	uint64_t disk_id;
 	uint64_t live;
 	bool alert; /* an alert change rather than live bytes */
+	bool clone; /* disk_id names a test or failover clone */
 	uint32_t state;
 	uint64_t when_ms;
 };
@@ -106,6 +107,8 @@ static void ledger_work(struct gw_job *j)
 	if (lj->alert)
 		r = tenant_disk_set_alert(lj->srv->cat, lj->disk_id, lj->state,
 					  lj->when_ms);
+	else if (lj->clone)
+		r = tenant_clone_set_live(lj->srv->cat, lj->disk_id, lj->live);
 	else
 		r = tenant_disk_set_live(lj->srv->cat, lj->disk_id, lj->live);
 	/* A disk removed meanwhile has nothing left to record. */
@@ -141,7 +144,7 @@ void gw_ledger_persist(struct gw_server *srv, struct gw_disk *d)
 	struct gw_disk *it;
 
 	for (it = d ? d : srv->disks; it; it = d ? NULL : it->next) {
-		if (it->snap != STORAGE_SNAP_HEAD || it->clone)
+		if (it->snap != STORAGE_SNAP_HEAD)
 			continue;
 		/* With the clones made since the latest restore point:
 		 * they are history only from the next cut on. */
@@ -149,11 +152,12 @@ void gw_ledger_persist(struct gw_server *srv, struct gw_disk *d)
 			    (struct ledger_job){
 				    .disk_id = it->key_id,
 				    .live = storage_disk_stored_bytes(it->sd),
+				    .clone = it->clone,
 			    });
 	}
 	/* A disk closing leaves the in-memory sum now, so the tenant's
 	 * base holds it until the catalog has the figure. */
-	if (d && d->snap == STORAGE_SNAP_HEAD && !d->clone) {
+	if (d && d->snap == STORAGE_SNAP_HEAD) {
 		struct gw_load *l = gw_load_find(srv, d->tenant_id);
 
 		if (l && l->max_stored)

@@ -150,7 +150,7 @@ static int own_mutate(struct storage_disk *d, struct storage_req *r,
 	ret = storage_disk_op_issue(d, r, o);
 	if (ret < 0)
 		return ret;
-	disk_bit_set(d->map, pc->n);
+	storage_disk_own(d, pc->n);
 	if (code == STORAGE_OP_TRUNCATE)
 		disk_bit_set(c->empty, pc->n);
 	else if (code == STORAGE_OP_WRITE)
@@ -262,7 +262,7 @@ static void cow_write_done(struct storage_completion *cp)
 	int ret = o->op.result < 0 ? (int)o->op.result : 0;
 
 	if (ret == 0) {
-		disk_bit_set(d->map, w->pc.n);
+		storage_disk_own(d, w->pc.n);
 		if (o->op.len == 0)
 			disk_bit_set(d->clone->empty, w->pc.n);
 	}

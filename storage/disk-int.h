@@ -126,6 +126,15 @@ static inline bool disk_is_mutation(enum storage_opcode code)
 	       code != STORAGE_OP_SYNC;
 }
 
+/* Sets a map bit, counting it for the ledger (nalloc). */
+static inline void storage_disk_own(struct storage_disk *d, uint64_t n)
+{
+	if (!disk_bit_test(d->map, n)) {
+		disk_bit_set(d->map, n);
+		d->nalloc++;
+	}
+}
+
 /* ---- disk.c ---- */
 
 /* An op for request r on extent n (the extent's oid filled in). */

@@ -532,6 +532,10 @@ static int test_finish_fn(struct tenant_txn *txn, void *arg)
 			     false);
 		if (rc && rc != -ENOENT && rc != -EINVAL)
 			return rc;
+		/* Its objects are gone: so is its cost. */
+		rc = tenant_txn_ledger_forget(txn, t.disks[i].clone_id);
+		if (rc)
+			return rc;
 	}
 	return test_put(txn, &t, 0);
 }

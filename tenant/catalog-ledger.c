@@ -339,6 +339,34 @@ int tenant_disk_set_live(struct tenant_catalog *cat, uint64_t disk_id,
 	return ledger_write(cat, &a);
 }
 
+static int clone_live_fn(struct tenant_txn *txn, void *arg)
+{
+	struct ledger_arg *a = arg;
+	struct tenant_ledger cur;
+	int rc;
+
+	/* A clone has no disk record; its ledger is its live bytes only. */
+	rc = ledger_get_txn(txn, a->disk_id, &cur);
+	if (rc)
+		return rc;
+	if (cur.live == a->l.live)
+		return TENANT_SKIP;
+	cur.live = a->l.live;
+	return ledger_put_txn(txn, a->disk_id, &cur);
+}
+
+int tenant_clone_set_live(struct tenant_catalog *cat, uint64_t clone_id,
+			  uint64_t live)
+{
+	struct ledger_arg a = {.disk_id = clone_id, .l.live = live};
+	int rc;
+
+	if (!cat || !clone_id)
+		return -EINVAL;
+	rc = tenant_cat_write(cat, clone_live_fn, &a);
+	return rc == TENANT_SKIP ? 0 : rc;
+}
+
 int tenant_disk_set_alert(struct tenant_catalog *cat, uint64_t disk_id,
 			  uint32_t alert, uint64_t when_ms)
 {
@@ -392,16 +420,70 @@ static int stored_cb(const struct tenant_val *k, const struct tenant_val *v,
 	return 0;
 }
 
+/* The clones of a running test or of a failover: their live bytes as
+ * havend last wrote them, unless open (then counted from memory). */
+static int add_clone(struct stored_arg *a, uint64_t clone_id)
+{
+	struct tenant_ledger l;
+	int rc;
+
+	if (a->is_open && a->is_open(clone_id, a->open_arg))
+		return 0;
+	rc = ledger_get_txn(a->txn, clone_id, &l);
+	if (!rc)
+		a->total += l.live;
+	return rc;
+}
+
+static int stored_test_cb(const struct tenant_val *k,
+			  const struct tenant_val *v, void *arg)
+{
+	struct stored_arg *a = arg;
+	struct tenant_test t;
+	int rc;
+
+	(void)k;
+	rc = tenant_rec_test_decode(v->data, v->len, &t);
+	if (rc || t.tenant_id != a->tenant_id || t.state != TENANT_TEST_RUNNING)
+		return rc;
+	for (uint32_t i = 0; !rc && i < t.ndisks && i < 16; i++)
+		rc = add_clone(a, t.disks[i].clone_id);
+	return rc;
+}
+
+static int stored_failover_cb(const struct tenant_val *k,
+			      const struct tenant_val *v, void *arg)
+{
+	struct stored_arg *a = arg;
+	struct tenant_failover f;
+	int rc;
+
+	(void)k;
+	rc = tenant_rec_failover_decode(v->data, v->len, &f);
+	for (uint32_t i = 0; !rc && i < f.ndisks && i < 16; i++)
+		rc = add_clone(a, f.disks[i].clone_id);
+	return rc;
+}
+
 static int stored_fn(struct tenant_txn *txn, void *arg)
 {
 	struct stored_arg *a = arg;
 	uint8_t prefix[8];
+	int rc;
 
 	a->txn = txn;
 	a->total = 0;
 	tenant_rec_put_be64(prefix, a->tenant_id);
-	return tenant_db_scan(txn, TENANT_DB_DISKS, prefix, sizeof(prefix),
-			      stored_cb, a);
+	rc = tenant_db_scan(txn, TENANT_DB_DISKS, prefix, sizeof(prefix),
+			    stored_cb, a);
+	if (!rc)
+		rc = tenant_db_scan(txn, TENANT_DB_FAILOVERS, prefix,
+				    sizeof(prefix), stored_failover_cb, a);
+	/* Tests are keyed by their own id: all of them, filtered. */
+	if (!rc)
+		rc = tenant_db_scan(txn, TENANT_DB_TESTS, NULL, 0,
+				    stored_test_cb, a);
+	return rc;
 }
 
 int tenant_stored_bytes(struct tenant_catalog *cat, uint64_t tenant_id,

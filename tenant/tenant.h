@@ -523,9 +523,14 @@ int tenant_disk_set_live(struct tenant_catalog *cat, uint64_t disk_id,
 			 uint64_t live);
 int tenant_disk_set_alert(struct tenant_catalog *cat, uint64_t disk_id,
 			  uint32_t alert, uint64_t when_ms);
+/* The live bytes of a test or failover clone (its objects), dropped when
+ * the test stops. */
+int tenant_clone_set_live(struct tenant_catalog *cat, uint64_t clone_id,
+			  uint64_t live);
 /* The tenant's stored bytes: every disk's history, plus the live bytes of
- * each disk for which is_open (may be NULL) says false (the caller counts
- * open disks itself, from memory). */
+ * each disk and of each clone of a running test or failover for which
+ * is_open (may be NULL) says false (the caller counts open disks and
+ * clones itself, from memory). */
 int tenant_stored_bytes(struct tenant_catalog *cat, uint64_t tenant_id,
 			bool (*is_open)(uint64_t disk_id, void *arg),
 			void *arg, uint64_t *bytes);

@@ -20,6 +20,9 @@
 #     session, before which those extents changed again) — exactly.
 #  6. removing restore point 1 releases its clones (history shrinks by
 #     them), as the store frees them.
+#  7. a failover test's clone counts: the operator writes 8 MiB into
+#     qs/vm/d@test-ID (2 extents of its own), the tenant's stored bytes
+#     grow by 8 MiB; stopping the test gives them back.
 source "$(dirname "$0")/functions.sh"
 requires nbdcopy qemu-io
 requires_python_nbd
@@ -30,7 +33,7 @@ D=$TMP/haven
 port=$(free_port)
 B=$TMP/qs
 
-haven_init "$D" "tenant:qs" "bundle:qs:hq:$B" "disk:qs/vm/d:64M"
+haven_init "$D" "tenant:qs" "bundle:qs:hq:$B" "operator:ops:$TMP/op" "disk:qs/vm/d:64M"
 hctl "$D" tenant set qs --max-stored 40M >/dev/null
 start_havend "$D" "$port"
 
@@ -154,6 +157,21 @@ check "removing restore point 1 releases its clones"
 hctl "$D" rp remove qs/vm/d 1 >/dev/null
 wait_stored $((36 * M + 8 * M))
 ok "history 8 MiB after the removal"
+
+# --- 7 ------------------------------------------------------------------------
+check "a failover test's clone is in the ledger while the test runs"
+"$HAVENCTL" -d "$D" failover test start qs/vm >"$TMP/ft.txt" || fail "failover test start"
+ID=$(sed -n 's/^Started failover test \([0-9][0-9]*\) of qs\/vm at:$/\1/p' "$TMP/ft.txt")
+[[ -n $ID ]] || fail "no test id" "an id" "$(cat "$TMP/ft.txt")"
+# qio_ok opens "@" exports read-only; a test clone is writable.
+run_to 60 qemu-io --object "$(qemu_object "$TMP/op")" \
+    --image-opts "$(qemu_opts "$TMP/op" "$port" "qs/vm/d@test-$ID")" \
+    -c "write -P 0x66 16M 8M" >"$TMP/qio.txt" 2>&1 || fail "write into the test clone" "ok" "$(cat "$TMP/qio.txt")"
+grep -q "wrote 8388608/8388608" "$TMP/qio.txt" || fail "write into the test clone" "wrote 8388608" "$(cat "$TMP/qio.txt")"
+wait_stored $((44 * M + 8 * M))
+hctl "$D" failover test stop "$ID" >/dev/null
+wait_stored $((44 * M))
+ok "8 MiB while the test ran, none after"
 
 stop_havend
 echo "PASS"
