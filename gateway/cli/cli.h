@@ -400,4 +400,10 @@ int gw_cli_print_usage(const struct gw_cli_usage *u);
 /* tenant remove NAME --purge, after its options were parsed. */
 int gw_cli_tenant_purge(struct gw_cli *cli, const char *name);
 
+/* cmd-disk-show.c */
+int gw_cli_disk_show(struct gw_cli *cli, int argc, char **argv);
+/* A disk's restore point interval: its own, else its tenant's. */
+uint32_t gw_cli_effective_interval(const struct tenant_info *t,
+				   const struct tenant_disk *d);
+
 #endif
