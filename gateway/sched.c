@@ -13,6 +13,7 @@
 #include <stdlib.h>
 
 #include "conn.h"
+#include "metrics.h"
 
 #define QUANTUM (1u << 20)
 #define MIN_COST 4096u
@@ -133,6 +134,7 @@ static void admit(struct gw_server *srv, struct gw_load *l)
 		l->qtail = NULL;
 	l->deficit -= (int64_t)cost(rq);
 	srv->sched_inflight++;
+	gw_metrics_submit(rq);
 	storage_disk_submit(rq->conn->disk->sd, &rq->sreq);
 }
 
@@ -164,6 +166,7 @@ void gw_sched_submit(struct gw_server *srv, struct gw_load *l,
 	if (!l) {
 		/* Only before a session has its budget; never expected. */
 		srv->sched_inflight++;
+		gw_metrics_submit(rq);
 		storage_disk_submit(rq->conn->disk->sd, &rq->sreq);
 		return;
 	}
