@@ -71,7 +71,7 @@ static void render_tenant(struct gw_server *srv, struct gw_mbuf *b,
 		if (c->load == l)
 			first = c;
 	if (t)
-		gw_mtenant_rates(t, &in, &out);
+		gw_mtenant_rates(t, uv_now(srv->loop), &in, &out);
 	gw_mbuf_printf(b, "{");
 	str_field(b, "tenant",
 		  !first || l->tenant_id == 0 ? GW_MOPERATORS

@@ -80,26 +80,31 @@ struct gw_mtenant *gw_mtenant_get(struct gw_metrics *m, uint64_t id)
 	if (!t)
 		return NULL;
 	t->id = id;
+	/* A first sample of zeros now, so rates count from the start. */
+	t->rate_ms[0] = uv_now(m->srv->loop);
+	t->rate_n = t->rate_pos = 1;
 	t->next = m->tenants[id % GW_MHASH];
 	m->tenants[id % GW_MHASH] = t;
 	return t;
 }
 
-void gw_mtenant_rates(const struct gw_mtenant *t, double *in, double *out)
+void gw_mtenant_rates(const struct gw_mtenant *t, uint64_t now_ms, double *in,
+		      double *out)
 {
-	unsigned newest, oldest;
+	unsigned oldest;
 	double dt;
 
 	*in = *out = 0;
-	if (t->rate_n < 2)
+	if (t->rate_n == 0)
 		return;
-	newest = (t->rate_pos + GW_MRATE - 1) % GW_MRATE;
+	/* From the oldest sample (up to GW_MRATE - 1 seconds back) to the
+	 * counters of now. */
 	oldest = (t->rate_pos + GW_MRATE - t->rate_n) % GW_MRATE;
-	dt = (double)(t->rate_ms[newest] - t->rate_ms[oldest]) / 1000.0;
-	if (dt <= 0)
+	dt = (double)(now_ms - t->rate_ms[oldest]) / 1000.0;
+	if (dt < 0.2)
 		return;
-	*in = (double)(t->rate_in[newest] - t->rate_in[oldest]) / dt;
-	*out = (double)(t->rate_out[newest] - t->rate_out[oldest]) / dt;
+	*in = (double)(t->written_bytes - t->rate_in[oldest]) / dt;
+	*out = (double)(t->read_bytes - t->rate_out[oldest]) / dt;
 }
 
 /* Every second: a sample of each tenant's byte counters, so /status can

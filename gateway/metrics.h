@@ -134,8 +134,10 @@ struct gw_metrics {
 /* A tenant's counters, created on first use (NULL if out of memory). */
 struct gw_mtenant *gw_mtenant_get(struct gw_metrics *m, uint64_t id);
 struct gw_mtenant *gw_mtenant_find(struct gw_metrics *m, uint64_t id);
-/* Bytes per second written (in) and read (out) over the samples. */
-void gw_mtenant_rates(const struct gw_mtenant *t, double *in, double *out);
+/* Bytes per second written (in) and read (out) over the last few
+ * seconds (now_ms: uv_now()). */
+void gw_mtenant_rates(const struct gw_mtenant *t, uint64_t now_ms, double *in,
+		      double *out);
 
 /* ---- metrics-text.c: the documents (loop thread) ---- */
 
