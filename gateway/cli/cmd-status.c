@@ -187,8 +187,8 @@ static int fetch_status(const struct gw_cli *cli, json_t **out)
 	err = read_addr(cli, host, sizeof(host), port, sizeof(port));
 	if (err == -ENOENT)
 		return gw_cli_fail("havend on %s runs without its metrics "
-				   "endpoint ([metrics] listen = off); status "
-				   "needs it",
+				   "endpoint (off, or its address was taken: "
+				   "see havend's log); status needs it",
 				   cli->dir),
 		       err;
 	if (err < 0)
