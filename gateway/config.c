@@ -32,6 +32,23 @@ struct load_ctx {
 	bool failed;
 };
 
+int gw_config_metrics(struct gw_config *cfg, const char *value)
+{
+	char host[128];
+	int port;
+
+	if (strcmp(value, "off") == 0) {
+		cfg->metrics[0] = '\0';
+	} else if (gw_parse_hostport(value, host, sizeof(host), &port) < 0 ||
+		   strlen(value) >= sizeof(cfg->metrics)) {
+		return -EINVAL;
+	} else {
+		strcpy(cfg->metrics, value);
+	}
+	cfg->metrics_set = true;
+	return 0;
+}
+
 int gw_parse_hostport(const char *s, char *host, size_t hostlen, int *port)
 {
 	const char *colon;
@@ -118,6 +135,11 @@ static int set_key(struct gw_config *cfg, const char *section, const char *key,
 		if (strcmp(key, "max_inflight_requests") == 0)
 			return parse_uint(value, 1, 1024,
 					  &cfg->conn_inflight_reqs);
+		return -ENOENT;
+	}
+	if (strcmp(section, "metrics") == 0) {
+		if (strcmp(key, "listen") == 0)
+			return gw_config_metrics(cfg, value);
 		return -ENOENT;
 	}
 	if (strcmp(section, "log") == 0) {
@@ -275,6 +297,7 @@ int gw_config_load(struct gw_config *cfg, const char *dir, char *err,
 	cfg->log_level = GW_LOG_INFO;
 	cfg->conn_inflight_bytes = 64u << 20;
 	cfg->conn_inflight_reqs = 128;
+	strcpy(cfg->metrics, "127.0.0.1:9309");
 
 	snprintf(path, sizeof(path), "%s/haven.conf", dir);
 	r = read_file(path, &text, err, errlen);

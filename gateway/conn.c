@@ -16,6 +16,7 @@
 #include <openssl/x509.h>
 
 #include "conn.h"
+#include "metrics.h"
 
 static uint64_t now_ms(void)
 {
@@ -362,6 +363,7 @@ static void tls_handshake(struct gw_conn *c)
 		return;
 	}
 	wp_send(c); /* deliver the alert */
+	gw_metrics_tls_failed(c->srv);
 	gw_tls_error(err, sizeof(err));
 	gw_log(GW_LOG_WARN,
 	       "event=tls_handshake_failed conn=%" PRIu64
@@ -378,6 +380,7 @@ static void identify(struct gw_conn *c)
 	int r;
 
 	if (!x || tenant_spki_pin(x, cred.pin) < 0) {
+		gw_metrics_tls(c->srv, GW_MTLS_NO_CERT);
 		gw_conn_close(c, "no client certificate");
 		return;
 	}
@@ -397,6 +400,9 @@ static void identify(struct gw_conn *c)
 		       r == -ENOENT   ? "unknown_or_revoked_certificate"
 		       : r == -EACCES ? "tenant_suspended"
 				      : "catalog_error");
+		gw_metrics_tls(c->srv, r == -ENOENT   ? GW_MTLS_UNKNOWN_CERT
+				       : r == -EACCES ? GW_MTLS_SUSPENDED
+						      : GW_MTLS_CATALOG);
 		wp_send(c);
 		gw_conn_close(c, "client certificate not authorised");
 		return;
@@ -409,6 +415,7 @@ static void identify(struct gw_conn *c)
 			 c->ident.tenant.name);
 	c->identified = true;
 	c->phase = GW_PHASE_OPTIONS;
+	gw_metrics_tls(c->srv, GW_MTLS_OK);
 	gw_hs_tls_up(c->hs);
 	gw_log(GW_LOG_INFO,
 	       "event=tls_established conn=%" PRIu64 " peer=%s tenant=%s "
@@ -544,6 +551,8 @@ static void handshake_timeout(uv_timer_t *t)
 			uv_close((uv_handle_t *)&c->tcp, tcp_closed);
 		return;
 	}
+	if (c->phase == GW_PHASE_TLS_HS)
+		gw_metrics_tls(c->srv, GW_MTLS_TIMEOUT);
 	gw_conn_close(c, "handshake timeout");
 	gw_server_flush_dirty(c->srv);
 }
@@ -580,6 +589,7 @@ void gw_conn_accept(struct gw_server *srv)
 		uv_close((uv_handle_t *)&c->tcp, tcp_closed);
 		return;
 	}
+	gw_metrics_accepted(srv);
 	uv_tcp_nodelay(&c->tcp, 1);
 	if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &sslen) == 0) {
 		char host[INET6_ADDRSTRLEN] = "?";
@@ -701,6 +711,7 @@ void gw_conn_close(struct gw_conn *c, const char *why)
 	if (c->phase == GW_PHASE_CLOSING)
 		return;
 	c->close_reason = why;
+	gw_metrics_throttle(c, false); /* accounts a wait cut short */
 	if (c->started_ms)
 		gw_log(GW_LOG_INFO,
 		       "event=session_end conn=%" PRIu64 " tenant=%s export=%s "

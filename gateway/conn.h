@@ -83,6 +83,7 @@ struct gw_conn {
 	bool draining;	/* no more requests; close when idle */
 	uint64_t bytes_in, bytes_out, requests;
 	uint64_t started_ms;
+	uint64_t throttled_since; /* uv_hrtime(), while throttled */
 
 	/* Plaintext output waiting for one SSL_write at the next flush. */
 	uint8_t *out;
@@ -99,6 +100,7 @@ struct gw_request {
 	uint64_t have;
 	struct storage_extent *extents;
 	uint64_t reserved; /* ledger bytes held until submitted */
+	uint64_t submit_ns; /* uv_hrtime() at the backend submit */
 };
 
 /* conn.c, for transmission.c */

@@ -51,6 +51,8 @@ struct gw_config {
 	enum gw_log_level log_level;
 	size_t conn_inflight_bytes; /* backpressure bound per connection */
 	unsigned conn_inflight_reqs;
+	char metrics[128]; /* HOST:PORT of /metrics; "": off */
+	bool metrics_set;  /* given by the admin (a bind failure is fatal) */
 };
 
 /* Loads DIR/haven.conf over the defaults.  On error, writes one line to
@@ -63,6 +65,8 @@ int gw_config_load(struct gw_config *cfg, const char *dir, char *err,
 int gw_config_parse_string(struct gw_config *cfg, const char *text,
 			   const char *name, char *err, size_t errlen);
 int gw_parse_hostport(const char *s, char *host, size_t hostlen, int *port);
+/* Sets the metrics address: HOST:PORT, or "off".  -EINVAL otherwise. */
+int gw_config_metrics(struct gw_config *cfg, const char *value);
 
 /* ---- loop.c: the completion queue ---- */
 
@@ -316,6 +320,9 @@ void gw_load_put(struct gw_server *srv, struct gw_load *l);
 
 /* Re-reads the catalog part of a tenant's ledger (after any change). */
 void gw_ledger_refresh(struct gw_server *srv, struct gw_load *l);
+/* Any tenant's stored bytes now (with or without sessions or quota). */
+int gw_ledger_stored(struct gw_server *srv, uint64_t tenant_id,
+		     uint64_t *bytes);
 /* The tenant's stored bytes now: catalog part + open disks + reserved. */
 uint64_t gw_ledger_total(struct gw_server *srv, const struct gw_load *l);
 struct gw_conn;
@@ -376,6 +383,7 @@ struct gw_server {
 	uint64_t fair_at;
 	unsigned fair_tenants;
 	uint64_t fair_weight;
+	struct gw_metrics *metrics; /* metrics.c; NULL when off */
 };
 
 int gw_server_start(struct gw_server *srv, uv_loop_t *loop);

@@ -79,6 +79,21 @@ uint64_t gw_ledger_total(struct gw_server *srv, const struct gw_load *l)
 	return total;
 }
 
+int gw_ledger_stored(struct gw_server *srv, uint64_t tenant_id, uint64_t *bytes)
+{
+	uint64_t base;
+	int r;
+
+	r = tenant_stored_bytes(srv->cat, tenant_id, disk_is_open, srv, &base);
+	if (r < 0)
+		return r;
+	for (struct gw_disk *d = srv->disks; d; d = d->next)
+		if (d->tenant_id == tenant_id && d->snap == STORAGE_SNAP_HEAD)
+			base += storage_disk_stored_bytes(d->sd);
+	*bytes = base;
+	return 0;
+}
+
 void gw_ledger_release(struct gw_load *l, uint64_t reserved)
 {
 	if (!l || !reserved)

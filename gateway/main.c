@@ -15,12 +15,14 @@
 
 #include "config.h"
 #include "gw.h"
+#include "metrics.h"
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: havend [-d DIR] [--listen HOST:PORT] "
-		"[--log-level LEVEL] [--check-config]\n"
+		"[--metrics HOST:PORT|off]\n"
+		"              [--log-level LEVEL] [--check-config]\n"
 		"\n"
 		"Serves the disks of the catalog in DIR (default $HAVEN_DIR,\n"
 		"then /var/lib/haven) over NBD with mandatory TLS.\n"
@@ -29,6 +31,10 @@ static void usage(FILE *f)
 		"  -l, --listen H:P     listen address (default from "
 		"haven.conf,\n"
 		"                       else 0.0.0.0:10809)\n"
+		"      --metrics H:P    /metrics, /healthz and /status "
+		"address\n"
+		"                       (default from haven.conf, else\n"
+		"                       127.0.0.1:9309; off disables them)\n"
 		"      --log-level L    debug, info, warn or error\n"
 		"      --check-config   validate the configuration and exit\n"
 		"  -V, --version        print the version\n");
@@ -38,6 +44,7 @@ struct options {
 	const char *dir;
 	const char *listen;
 	const char *log_level;
+	const char *metrics;
 	bool check;
 };
 
@@ -47,6 +54,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{"dir", required_argument, NULL, 'd'},
 		{"listen", required_argument, NULL, 'l'},
 		{"log-level", required_argument, NULL, 'L'},
+		{"metrics", required_argument, NULL, 'M'},
 		{"check-config", no_argument, NULL, 'C'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
@@ -67,6 +75,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		case 'L':
 			o->log_level = optarg;
+			break;
+		case 'M':
+			o->metrics = optarg;
 			break;
 		case 'C':
 			o->check = true;
@@ -105,6 +116,12 @@ static int apply_overrides(struct gw_config *cfg, const struct options *o)
 			return -EINVAL;
 		}
 		strcpy(cfg->listen, o->listen);
+	}
+	if (o->metrics && gw_config_metrics(cfg, o->metrics) < 0) {
+		fprintf(stderr,
+			"havend: --metrics '%s': expected HOST:PORT or off\n",
+			o->metrics);
+		return -EINVAL;
 	}
 	if (o->log_level &&
 	    gw_log_parse_level(o->log_level, &cfg->log_level) < 0) {
@@ -162,6 +179,8 @@ int main(int argc, char **argv)
 	if (o.check) {
 		printf("dir = %s\nlisten = %s\nhandshake_timeout = %u\n",
 		       srv.cfg.dir, srv.cfg.listen, srv.cfg.handshake_timeout);
+		printf("metrics = %s\n",
+		       srv.cfg.metrics[0] ? srv.cfg.metrics : "off");
 		return 0;
 	}
 	/* Request buffers of up to 32 MiB come and go all the time; served
@@ -194,6 +213,14 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	uv_loop_init(&loop);
+	r = gw_metrics_start(&srv, &loop);
+	if (r < 0) {
+		uv_loop_close(&loop);
+		SSL_CTX_free(srv.ssl_ctx);
+		gw_tls_io_exit();
+		tenant_catalog_close(srv.cat);
+		return 1;
+	}
 	r = gw_server_start(&srv, &loop);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	uv_loop_close(&loop);

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 
 #include "conn.h"
+#include "metrics.h"
 
 #define QUANTUM (1u << 20)
 #define MIN_COST 4096u
@@ -184,6 +185,7 @@ static void to_disk(struct gw_request *rq)
 {
 	struct gw_conn *c = rq->conn;
 
+	gw_metrics_submit(rq);
 	storage_disk_submit(c->disk->sd, &rq->sreq);
 	gw_ledger_release(c->load, rq->reserved);
 	rq->reserved = 0;

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "conn.h"
+#include "metrics.h"
 
 #define WATCH_INTERVAL_MS 250
 #define DRAIN_DEADLINE_MS 30000
@@ -457,5 +458,6 @@ void gw_server_maybe_done(struct gw_server *srv)
 	uv_close((uv_handle_t *)&srv->sigterm, NULL);
 	uv_close((uv_handle_t *)&srv->sigint, NULL);
 	gw_queue_close(&srv->queue);
+	gw_metrics_stop(srv);
 	gw_log(GW_LOG_INFO, "event=stopped");
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "conn.h"
+#include "metrics.h"
 
 #define STATUS_MAX_RUNS 1024
 
@@ -112,6 +113,7 @@ static void reply_error(struct gw_conn *c, const struct gw_req *req,
 	char msg[256];
 	size_t n;
 
+	gw_metrics_error(c, err);
 	/* With structured replies a READ must never get a simple reply, and
 	 * the error chunk carries a message the client can show. */
 	if (c->structured) {
@@ -188,6 +190,7 @@ static void req_done(struct storage_req *sr, int result)
 
 	if (rq->magic != GW_REQUEST_MAGIC || c->magic != GW_CONN_MAGIC)
 		abort(); /* a completion for a freed request: a bug */
+	gw_metrics_done(rq, result);
 	gw_sched_done(c->srv);
 	uncharge(c,
 		 rq->req.type == NBD_CMD_READ || rq->req.type == NBD_CMD_WRITE
@@ -401,6 +404,7 @@ static void handle_header(struct gw_conn *c)
 		gw_conn_close(c, "bad request magic");
 		return;
 	}
+	gw_metrics_request(c, req.type);
 	switch (gw_req_validate(&req, &caps, &err, &why)) {
 	case GW_REQ_DISCONNECT:
 		gw_conn_close(c, why ? why : "protocol violation");
@@ -467,11 +471,11 @@ void gw_tx_pump(struct gw_conn *c)
 				return;
 			}
 			if (!bandwidth_ok(c)) {
-				c->throttled = true;
+				gw_metrics_throttle(c, true);
 				gw_sched_throttled(c->srv);
 				return;
 			}
-			c->throttled = false;
+			gw_metrics_throttle(c, false);
 			n = gw_conn_read_plain(c, c->hdr + c->hdr_have,
 					       NBD_REQUEST_SIZE - c->hdr_have);
 			if (n > 0) {

@@ -37,6 +37,9 @@
 #define GW_CLI_PKI "pki"
 #define GW_CLI_STORE "store"
 #define GW_CLI_LOCK "havend.lock" /* held by a running havend */
+/* The address of havend's metrics endpoint, written by havend (the same
+ * name as GW_METRICS_ADDR_FILE in gateway/metrics.h). */
+#define GW_CLI_METRICS "havend.metrics"
 
 /* How long havenctl waits for havend to carry out a request. */
 #define GW_CLI_REQUEST_TIMEOUT_MS 30000
@@ -289,6 +292,7 @@ int gw_cli_cmd_route(struct gw_cli *cli, int argc, char **argv);
 int gw_cli_cmd_rp(struct gw_cli *cli, int argc, char **argv);
 int gw_cli_cmd_export(struct gw_cli *cli, int argc, char **argv);
 int gw_cli_cmd_failover(struct gw_cli *cli, int argc, char **argv);
+int gw_cli_cmd_status(struct gw_cli *cli, int argc, char **argv);
 
 /* cmd-cert.c, shared with tenant show: one credential as JSON (tenant is
  * NULL for an operator credential), and a table of credentials (reports). */

@@ -26,6 +26,8 @@ static const struct gw_cli_cmd commands[] = {
 	 "copy a disk or a restore point into a file"},
 	{"failover", gw_cli_cmd_failover,
 	 "DR tests, failover and failover status of a VM"},
+	{"status", gw_cli_cmd_status,
+	 "live sessions per tenant with rates (asks havend)"},
 	{"help", cmd_help, "show the usage of a command"},
 };
 

@@ -190,6 +190,49 @@ static void test_load(void **state)
 	rmdir(dir);
 }
 
+/* [metrics] listen: default loopback, an address, off, and refusals
+ * naming the line and key. */
+static void test_metrics(void **state)
+{
+	char dir[] = "/tmp/haven-test-config-XXXXXX";
+	char path[128], err[512];
+	struct gw_config cfg;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/haven.conf", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("[log]\nlevel = info\n", f);
+	fclose(f);
+	assert_int_equal(gw_config_load(&cfg, dir, err, sizeof(err)), 0);
+	assert_string_equal(cfg.metrics, "127.0.0.1:9309");
+	assert_false(cfg.metrics_set);
+	unlink(path);
+	rmdir(dir);
+
+	assert_int_equal(parse(&cfg, "[metrics]\nlisten = [::1]:9400\n", err,
+			       sizeof(err)),
+			 0);
+	assert_string_equal(cfg.metrics, "[::1]:9400");
+	assert_true(cfg.metrics_set);
+	assert_int_equal(
+		parse(&cfg, "[metrics]\nlisten = off\n", err, sizeof(err)), 0);
+	assert_string_equal(cfg.metrics, "");
+	assert_true(cfg.metrics_set);
+	assert_int_equal(
+		parse(&cfg, "\n[metrics]\nlisten = 9309\n", err, sizeof(err)),
+		-EINVAL);
+	assert_string_equal(err, "haven.conf:3: bad value for key 'listen' in "
+				 "[metrics]: '9309'");
+	assert_int_equal(
+		parse(&cfg, "[metrics]\nport = 9309\n", err, sizeof(err)),
+		-EINVAL);
+	assert_string_equal(err, "haven.conf:2: unknown key 'port' in "
+				 "[metrics]: '9309'");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -199,6 +242,7 @@ int main(void)
 		cmocka_unit_test(test_first_error),
 		cmocka_unit_test(test_long_line),
 		cmocka_unit_test(test_load),
+		cmocka_unit_test(test_metrics),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
