@@ -32,12 +32,8 @@
 #define LAST (NEXT - 1)
 #define MAXSNAPS 8
 
-struct backend_case {
-	const char *type;
-};
-
 struct fx {
-	const struct backend_case *bc;
+	const char *type; /* the backend */
 	char dir[PATH_MAX];
 	char ns[64];
 	uint64_t id;
@@ -93,22 +89,21 @@ static void live_open(struct fx *f, uint64_t size, bool with_cut)
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
+	const char *pool = getenv("HAVEN_TEST_CEPH_POOL");
 
 	assert_non_null(f);
-	f->bc = *state;
-	f->route.type = f->bc->type;
+	f->type = *state;
 	snprintf(f->ns, sizeof(f->ns), "ledger-%ld-%u", (long)getpid(),
 		 ++ns_counter);
 	f->id = 0x2000 + ns_counter;
-	if (strcmp(f->bc->type, "local") == 0) {
-		strcpy(f->dir, "/tmp/haven-disk-ledger-XXXXXX");
-		assert_non_null(mkdtemp(f->dir));
-		f->route.path = f->dir;
-	} else if (strcmp(f->bc->type, "rados") == 0) {
-		f->route.ceph_conf = getenv("HAVEN_TEST_CEPH_CONF");
-		f->route.pool = getenv("HAVEN_TEST_CEPH_POOL");
-		if (!f->route.pool)
-			f->route.pool = "haven-test";
+	/* Each backend reads the fields it needs. */
+	f->route.type = f->type;
+	f->route.ceph_conf = getenv("HAVEN_TEST_CEPH_CONF");
+	f->route.pool = pool ? pool : "haven-test";
+	if (strcmp(f->type, "local") == 0) {
+		snprintf(f->dir, sizeof(f->dir), "/tmp/haven-ledger-XXXXXX");
+		f->route.path = mkdtemp(f->dir);
+		assert_non_null(f->route.path);
 	}
 	assert_int_equal(storage_sync_new(&f->sync), 0);
 	assert_int_equal(storage_store_open(&f->route,
@@ -124,7 +119,7 @@ static int teardown(void **state)
 	struct fx *f = *state;
 
 	storage_disk_close(f->d);
-	if (strcmp(f->bc->type, "rados") == 0)
+	if (strcmp(f->type, "rados") == 0)
 		storage_disk_destroy(f->st, f->ns, f->id, f->size, ES);
 	for (unsigned i = 0; i < f->nsnaps; i++)
 		storage_store_snap_remove(f->st, f->snaps[i]);
@@ -512,32 +507,29 @@ static void test_view(void **state)
 	storage_disk_close(v);
 }
 
-#define LEDGER_TESTS(bc)                                                       \
-	{                                                                      \
-		T(test_live_extents, bc), T(test_clones, bc),                  \
-			T(test_zero_after_cut, bc), T(test_partial_last, bc),  \
-			T(test_reopen, bc), T(test_grown, bc),                 \
-			T(test_view, bc),                                      \
-	}
-#define T(fn, bc)                                                              \
-	cmocka_unit_test_prestate_setup_teardown(fn, setup, teardown, &(bc))
-
-static struct backend_case memory_case = {"memory"};
-static struct backend_case local_case = {"local"};
-static struct backend_case rados_case = {"rados"};
+static char backends[][8] = {"memory", "local", "rados"};
 
 int main(void)
 {
-	const struct CMUnitTest memory_tests[] = LEDGER_TESTS(memory_case);
-	const struct CMUnitTest local_tests[] = LEDGER_TESTS(local_case);
-	const struct CMUnitTest rados_tests[] = LEDGER_TESTS(rados_case);
 	int failed = 0;
 
-	failed +=
-		cmocka_run_group_tests_name("memory", memory_tests, NULL, NULL);
-	failed += cmocka_run_group_tests_name("local", local_tests, NULL, NULL);
-	if (getenv("HAVEN_TEST_CEPH_CONF"))
-		failed += cmocka_run_group_tests_name("rados", rados_tests,
-						      NULL, NULL);
+	for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
+#define T(fn)                                                                  \
+	cmocka_unit_test_prestate_setup_teardown(fn, setup, teardown,          \
+						 backends[i])
+		const struct CMUnitTest tests[] = {
+			T(test_live_extents),	T(test_clones),
+			T(test_zero_after_cut), T(test_partial_last),
+			T(test_reopen),		T(test_grown),
+			T(test_view),
+		};
+#undef T
+
+		if (strcmp(backends[i], "rados") == 0 &&
+		    !getenv("HAVEN_TEST_CEPH_CONF"))
+			continue;
+		failed += cmocka_run_group_tests_name(backends[i], tests, NULL,
+						      NULL);
+	}
 	return failed ? 1 : 0;
 }
