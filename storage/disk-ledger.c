@@ -69,11 +69,13 @@ static bool cut_test(const struct storage_disk *d, uint64_t n)
 }
 
 uint64_t storage_disk_write_cost(const struct storage_disk *d,
-				 enum storage_cmd cmd, uint64_t off,
-				 uint64_t len)
+				 enum storage_cmd cmd, unsigned flags,
+				 uint64_t off, uint64_t len)
 {
 	uint64_t n, last, cost = 0, es;
 	bool clones, held;
+	/* ZERO with NO_HOLE writes zeros into the object: it stays. */
+	bool keep = cmd == STORAGE_ZERO && (flags & STORAGE_F_NO_HOLE);
 
 	assert(d && d->magic == DISK_MAGIC);
 	if (len == 0 || off >= d->size || !d->map ||
@@ -99,7 +101,7 @@ uint64_t storage_disk_write_cost(const struct storage_disk *d,
 			uint64_t start = n << d->shift;
 			uint64_t end =
 				d->size - start < es ? d->size : start + es;
-			bool whole = off <= start && off + len >= end;
+			bool whole = !keep && off <= start && off + len >= end;
 
 			cost += whole ? 0 : es;
 		}

@@ -50,6 +50,7 @@ struct fx {
 	uint8_t *clones;
 	size_t clones_len;
 	uint64_t clone_bytes;
+	unsigned flags; /* of the requests run() submits and cost() prices */
 };
 
 static unsigned ns_counter;
@@ -161,6 +162,7 @@ static void run(struct fx *f, enum storage_cmd cmd, uint64_t off, uint64_t len)
 		memset(buf, 0xa5, len);
 	}
 	t.r.cmd = cmd;
+	t.r.flags = f->flags;
 	t.r.off = off;
 	t.r.len = len;
 	t.r.buf = buf;
@@ -183,7 +185,7 @@ static void write_ext(struct fx *f, uint64_t n)
 static uint64_t cost(struct fx *f, enum storage_cmd cmd, uint64_t off,
 		     uint64_t len)
 {
-	return storage_disk_write_cost(f->d, cmd, off, len);
+	return storage_disk_write_cost(f->d, cmd, f->flags, off, len);
 }
 
 static uint64_t stored(struct fx *f)
@@ -390,6 +392,33 @@ static void test_zero_after_cut(void **state)
 	assert_int_equal(stored(f), 0);
 }
 
+/* ZERO with NO_HOLE writes zeros into the object instead of removing
+ * it: after a cut, the clone comes on top of the live extent. */
+static void test_zero_no_hole(void **state)
+{
+	struct fx *f = *state;
+	static const uint64_t want[] = {0, 1};
+
+	for (uint64_t n = 0; n < 3; n++)
+		write_ext(f, n);
+	f->flags = STORAGE_F_NO_HOLE;
+	/* No restore point: zeros in place cost nothing. */
+	run_priced(f, STORAGE_ZERO, 2 * ES, ES, 0);
+	assert_int_equal(stored(f), 3 * ES);
+	cut(f);
+	run_priced(f, STORAGE_ZERO, 0, ES, ES);
+	assert_int_equal(stored(f), 4 * ES);
+	run_priced(f, STORAGE_ZERO, 0, ES, 0);
+	run_priced(f, STORAGE_ZERO, ES + 1, 10, ES);
+	/* Over a hole nothing is written. */
+	run_priced(f, STORAGE_ZERO, 5 * ES, 2 * ES, 0);
+	assert_int_equal(stored(f), 5 * ES);
+	expect_objects(f, 3);
+	cut(f);
+	expect_clones(f, want, 2);
+	assert_int_equal(stored(f), 3 * ES);
+}
+
 /* The last extent is partial: it counts whole, and zeroing it up to the
  * disk's end removes it. */
 static void test_partial_last(void **state)
@@ -498,7 +527,8 @@ static void test_view(void **state)
 	cut(f);
 	p.snap = f->snaps[0];
 	assert_int_equal(storage_disk_open(f->st, &p, &v), 0);
-	assert_int_equal(storage_disk_write_cost(v, STORAGE_WRITE, 0, ES), 0);
+	assert_int_equal(storage_disk_write_cost(v, STORAGE_WRITE, 0, 0, ES),
+			 0);
 	assert_int_equal(storage_disk_ledger_cut(v, &clones, &len, &bytes),
 			 -ENODATA);
 	assert_null(clones);
@@ -519,9 +549,9 @@ int main(void)
 						 backends[i])
 		const struct CMUnitTest tests[] = {
 			T(test_live_extents),	T(test_clones),
-			T(test_zero_after_cut), T(test_partial_last),
-			T(test_reopen),		T(test_grown),
-			T(test_view),
+			T(test_zero_after_cut), T(test_zero_no_hole),
+			T(test_partial_last),	T(test_reopen),
+			T(test_grown),		T(test_view),
 		};
 #undef T
 
