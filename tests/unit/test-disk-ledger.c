@@ -335,7 +335,7 @@ static void test_clones(void **state)
 	/* A read changes nothing, even of an extent the cut held. */
 	assert_int_equal(cost(f, STORAGE_READ, 0, 10), 0);
 	assert_int_equal(cost(f, STORAGE_READ, 0, ES), 0);
-	/* Written after the cut: never cloned, whatever happens next. */
+	/* 5 was a hole at the cut: zeroing it frees it, no clone. */
 	run_priced(f, STORAGE_ZERO, 5 * ES, ES, 0);
 	assert_int_equal(stored(f), 8 * ES);
 	/* No new extent and no new clone. */
