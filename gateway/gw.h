@@ -330,8 +330,8 @@ struct gw_conn;
  * refuses it (-ENOSPC, with the reason in why) when it would take the
  * tenant over its stored-bytes quota; *reserved is what the caller gives
  * back with gw_ledger_release() once the request was submitted. */
-int gw_ledger_admit(struct gw_conn *c, enum storage_cmd cmd, uint64_t off,
-		    uint64_t len, uint64_t *reserved, char *why,
+int gw_ledger_admit(struct gw_conn *c, enum storage_cmd cmd, unsigned flags,
+		    uint64_t off, uint64_t len, uint64_t *reserved, char *why,
 		    size_t whylen);
 void gw_ledger_release(struct gw_load *l, uint64_t reserved);
 /* Writes the live bytes of a disk that is closing (or of every open live

@@ -209,8 +209,9 @@ static void fmt_size(uint64_t v, char *buf, size_t len)
 	snprintf(buf, len, u ? "%.1f %s" : "%.0f %s", x, units[u]);
 }
 
-int gw_ledger_admit(struct gw_conn *c, enum storage_cmd cmd, uint64_t off,
-		    uint64_t len, uint64_t *reserved, char *why, size_t whylen)
+int gw_ledger_admit(struct gw_conn *c, enum storage_cmd cmd, unsigned flags,
+		    uint64_t off, uint64_t len, uint64_t *reserved, char *why,
+		    size_t whylen)
 {
 	struct gw_server *srv = c->srv;
 	struct gw_load *l = c->load;
@@ -220,7 +221,7 @@ int gw_ledger_admit(struct gw_conn *c, enum storage_cmd cmd, uint64_t off,
 	*reserved = 0;
 	if (!l || !l->max_stored || !c->disk)
 		return 0;
-	cost = storage_disk_write_cost(c->disk->sd, cmd, off, len);
+	cost = storage_disk_write_cost(c->disk->sd, cmd, flags, off, len);
 	if (cost == 0)
 		return 0;
 	total = gw_ledger_total(srv, l);

@@ -304,8 +304,9 @@ static bool quota_ok(struct gw_conn *c, struct gw_request *rq,
 {
 	char why[320];
 
-	if (gw_ledger_admit(c, cmd, rq->req.offset, rq->req.length,
-			    &rq->reserved, why, sizeof(why)) == 0)
+	if (gw_ledger_admit(c, cmd, rq->sreq.flags, rq->req.offset,
+			    rq->req.length, &rq->reserved, why,
+			    sizeof(why)) == 0)
 		return true;
 	gw_log(GW_LOG_WARN,
 	       "event=request_refused conn=%" PRIu64 " tenant=%s cmd=%s "

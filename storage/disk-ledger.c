@@ -69,14 +69,18 @@ static bool cut_test(const struct storage_disk *d, uint64_t n)
 }
 
 uint64_t storage_disk_write_cost(const struct storage_disk *d,
-				 enum storage_cmd cmd, uint64_t off,
-				 uint64_t len)
+				 enum storage_cmd cmd, unsigned flags,
+				 uint64_t off, uint64_t len)
 {
 	uint64_t n, last, cost = 0, es;
 	bool clones, held;
+	/* ZERO with NO_HOLE writes zeros into the object: it stays. */
+	bool keep = cmd == STORAGE_ZERO && (flags & STORAGE_F_NO_HOLE);
 
 	assert(d && d->magic == DISK_MAGIC);
-	if (len == 0 || off >= d->size || !d->map)
+	if (len == 0 || off >= d->size || !d->map ||
+	    (cmd != STORAGE_WRITE && cmd != STORAGE_ZERO &&
+	     cmd != STORAGE_TRIM))
 		return 0;
 	if (len > d->size - off)
 		len = d->size - off;
@@ -91,10 +95,13 @@ uint64_t storage_disk_write_cost(const struct storage_disk *d,
 			cost += held ? 0 : es;
 			cost += clones ? es : 0;
 		} else if (held && clones) {
-			/* Zeroing a whole extent removes the live object
-			 * while the clone takes its place: no growth. */
+			/* Zeroing a whole extent (the last one ends at the
+			 * disk's end) removes the live object while the
+			 * clone takes its place: no growth. */
 			uint64_t start = n << d->shift;
-			bool whole = off <= start && off + len >= start + es;
+			uint64_t end =
+				d->size - start < es ? d->size : start + es;
+			bool whole = !keep && off <= start && off + len >= end;
 
 			cost += whole ? 0 : es;
 		}

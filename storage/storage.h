@@ -210,10 +210,11 @@ int storage_store_snap_remove(struct storage_store *st, uint64_t id);
  * the catalog.  O(1). */
 uint64_t storage_disk_stored_bytes(const struct storage_disk *d);
 /* How much storage_disk_stored_bytes() may grow by if a request with this
- * command and range is submitted now (an upper bound; 0 for reads). */
+ * command, flags (STORAGE_F_NO_HOLE matters) and range is submitted now
+ * (an upper bound; 0 for reads). */
 uint64_t storage_disk_write_cost(const struct storage_disk *d,
-				 enum storage_cmd cmd, uint64_t off,
-				 uint64_t len);
+				 enum storage_cmd cmd, unsigned flags,
+				 uint64_t off, uint64_t len);
 /* At a cut, right before storage_disk_take_changed(): the clones made
  * since the previous cut (a map in storage_disk_map()'s format, malloc'ed,
  * NULL when there are none, and their bytes), which preserve that
