@@ -77,6 +77,32 @@ static int list_one(const struct tenant_disk *d, void *arg)
 	return lc->emit(lc->hs, name, "") < 0 ? -EIO : 0;
 }
 
+/* Operators also see the clones of running failover tests. */
+static int list_test(const struct tenant_test *t, void *arg)
+{
+	struct list_ctx *lc = arg;
+	char name[3 * (TENANT_NAME_MAX + 1) + 32], desc[96];
+	struct tenant_info ti;
+	struct tenant_disk d;
+
+	if (t->state != TENANT_TEST_RUNNING ||
+	    tenant_get(lc->cat, t->tenant_id, &ti) < 0)
+		return 0;
+	for (uint32_t i = 0; i < t->ndisks && i < 16; i++) {
+		if (tenant_disk_get_by_id(lc->cat, t->disks[i].disk_id, &d) < 0)
+			continue;
+		snprintf(name, sizeof(name), "%s/%s/%s@test-%" PRIu64, ti.name,
+			 d.vm, d.name, t->id);
+		snprintf(desc, sizeof(desc),
+			 "failover test %" PRIu64
+			 ": writable clone of restore point %" PRIu64,
+			 t->id, t->disks[i].rp_id);
+		if (lc->emit(lc->hs, name, desc) < 0)
+			return -EIO;
+	}
+	return 0;
+}
+
 uint32_t gw_exports_list(struct gw_server *srv, const struct gw_identity *id,
 			 struct gw_hs *hs,
 			 int (*emit)(struct gw_hs *hs, const char *name,
@@ -86,6 +112,9 @@ uint32_t gw_exports_list(struct gw_server *srv, const struct gw_identity *id,
 	uint64_t tenant = id->cred.operator_role ? 0 : id->tenant.id;
 
 	if (tenant_disk_list(srv->cat, tenant, list_one, &lc) < 0)
+		return NBD_REP_ERR_SHUTDOWN;
+	if (id->cred.operator_role &&
+	    tenant_test_list(srv->cat, list_test, &lc) < 0)
 		return NBD_REP_ERR_SHUTDOWN;
 	return 0;
 }

@@ -183,6 +183,16 @@ mine=$(sed "s/test-$ID/X/g" "$ERR")
 open_err "$B" "$CE"
 ok "$(head -1 "$ERR")"
 
+check "NBD_OPT_LIST: the operator sees $CE with its description, the tenant does not"
+run_to 60 nbdinfo --list "$(nbd_uri "$OP" "$port" "")" >"$TMP/oplist" 2>&1 ||
+    fail "nbdinfo --list as the operator" "ok" "$(cat "$TMP/oplist")"
+grep -q "^export=\"$CE\":" "$TMP/oplist" || fail "operator list" "$CE" "$(grep export= "$TMP/oplist")"
+grep -q "description: failover test $ID: writable clone of restore point $R1" "$TMP/oplist" ||
+    fail "clone description" "failover test $ID: ..." "$(cat "$TMP/oplist")"
+run_to 60 nbdinfo --list "$(nbd_uri "$B" "$port" "")" >"$TMP/tlist" 2>&1 || fail "nbdinfo --list as the tenant"
+! grep -q "@test-" "$TMP/tlist" || fail "the tenant's list shows a test clone" "" "$(grep export= "$TMP/tlist")"
+ok
+
 check "RP1 cannot be removed while the test runs (pinned)"
 ctl_fails rp remove t/vm1/disk0 "$R1"
 rp_list "$D" t/vm1/disk0 "$rps"
@@ -213,6 +223,8 @@ grep -q closed "$TMP/holder" || fail "the holder: $(cat "$TMP/holder")"
 n=$(clone_objects "$CLONE")
 [[ $n -eq 0 ]] || fail "clone objects after stop" 0 "$n"
 open_err "$OP" "$CE"
+run_to 60 nbdinfo --list "$(nbd_uri "$OP" "$port" "")" >"$TMP/oplist" 2>&1 || fail "nbdinfo --list"
+! grep -q "@test-$ID" "$TMP/oplist" || fail "a stopped test's clone is still listed"
 ok "$(cat "$OUT")"
 
 check "test show: stopped, duration, bytes written, note"
