@@ -270,6 +270,8 @@ enum tenant_req_state {
 	TENANT_REQ_FAILED = 2,
 };
 
+#define TENANT_REQ_NAME_MAX 199
+
 struct tenant_req {
 	uint64_t id; /* assigned by req_add */
 	uint32_t type;
@@ -280,7 +282,9 @@ struct tenant_req {
 	uint64_t disk_id; /* 0 with RP_CREATE: every disk of the VM */
 	uint64_t rp_id;
 	uint64_t size;
-	char name[TENANT_NAME_MAX + 1];
+	/* A restore point's name, or the note of a test stop (up to
+	 * TENANT_REQ_NAME_MAX bytes; records hold it length-prefixed). */
+	char name[TENANT_REQ_NAME_MAX + 1];
 	int32_t error;	   /* -errno when FAILED */
 	char message[200]; /* result for the operator */
 };

@@ -49,7 +49,7 @@ static const char stop_usage[] =
 	"Stop a DR test: close the sessions on its clones, delete the clones'\n"
 	"objects and unpin the restore points.  If havend runs, it does it.\n"
 	"\n"
-	"  --note TEXT  the result, kept with the test (up to 63 characters)\n"
+	"  --note TEXT  the result, kept with the test (up to 199 characters)\n"
 	"  -h, --help   show this help\n";
 
 static const char promote_usage[] =
@@ -419,9 +419,9 @@ static int check_note(const char *note)
 	const char *p;
 
 	/* havend gets the note in a request's name field. */
-	if (strlen(note) > TENANT_NAME_MAX) {
+	if (strlen(note) > TENANT_REQ_NAME_MAX) {
 		gw_cli_fail("note too long (%zu bytes): at most %d",
-			    strlen(note), TENANT_NAME_MAX);
+			    strlen(note), TENANT_REQ_NAME_MAX);
 		return -EINVAL;
 	}
 	for (p = note; *p; p++) {
