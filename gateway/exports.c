@@ -179,7 +179,7 @@ int gw_disk_open_live(struct gw_server *srv, const struct tenant_info *t,
 	};
 	uint64_t *snaps = NULL, last_ms = 0;
 	struct tenant_rp latest;
-	uint8_t *cut_map = NULL;
+	uint8_t *cut_map = NULL, *saved = NULL;
 	struct gw_disk *d;
 	unsigned n = 0;
 	int r;
@@ -205,8 +205,16 @@ int gw_disk_open_live(struct gw_server *srv, const struct tenant_info *t,
 	    tenant_rp_map(srv->cat, td->id, latest.id, &cut_map,
 			  &p.cut_map_len) == 0)
 		p.cut_map = cut_map;
+	/* The map saved at the last clean close spares a listing of the
+	 * store (seconds for a big Ceph namespace, on the loop).  Taking it
+	 * deletes it before anything is written, so a crash from here on
+	 * leaves no stale map: the next open lists. */
+	if (tenant_disk_take_map(srv->cat, td->id, &saved, &p.saved_map_len) ==
+	    0)
+		p.saved_map = saved;
 	d = disk_new(srv, t, td, &p);
 	free(cut_map);
+	free(saved);
 	if (!d) {
 		free(snaps);
 		return -errno;
@@ -220,8 +228,9 @@ int gw_disk_open_live(struct gw_server *srv, const struct tenant_info *t,
 	if (!d->last_cut_ms)
 		d->last_cut_ms = (uint64_t)time(NULL) * 1000;
 	gw_log(GW_LOG_INFO,
-	       "event=disk_open disk=%s size=%" PRIu64 " restore_points=%u",
-	       d->label, td->size, n);
+	       "event=disk_open disk=%s size=%" PRIu64
+	       " restore_points=%u map=%s",
+	       d->label, td->size, n, p.saved_map ? "saved" : "listed");
 	gw_rp_write_header(srv, d);
 	*out = d;
 	return 0;
@@ -263,6 +272,29 @@ static int disk_open_rp(struct gw_server *srv, const struct tenant_info *t,
 	return 0;
 }
 
+/* Every request of the disk is over: its map is exactly what the store
+ * holds (or errs on the safe side), for the next open.  Synchronous, so
+ * that a reopen right after cannot race a late save. */
+static void save_map(struct gw_server *srv, struct gw_disk *d)
+{
+	uint8_t *map = NULL;
+	size_t len = 0;
+	int r;
+
+	if (d->snap != STORAGE_SNAP_HEAD || d->clone)
+		return;
+	r = storage_disk_map(d->sd, &map, &len);
+	if (r == 0)
+		r = tenant_disk_save_map(srv->cat, d->key_id, map, len);
+	/* A disk removed meanwhile needs no map. */
+	if (r < 0 && r != -ENOENT)
+		gw_log(GW_LOG_WARN,
+		       "event=map_save_failed disk=%s error=\"%s\" "
+		       "effect=\"the next open lists the store\"",
+		       d->label, strerror(-r));
+	free(map);
+}
+
 void gw_disk_put(struct gw_server *srv, struct gw_disk *d)
 {
 	struct gw_disk **pp;
@@ -277,6 +309,7 @@ void gw_disk_put(struct gw_server *srv, struct gw_disk *d)
 	}
 	gw_log(GW_LOG_INFO, "event=disk_close disk=%s", d->label);
 	gw_ledger_persist(srv, d);
+	save_map(srv, d);
 	storage_disk_close(d->sd);
 	free(d->snaps);
 	free(d);

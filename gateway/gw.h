@@ -222,6 +222,10 @@ void gw_rp_session_end(struct gw_server *srv, struct gw_disk *d);
 /* Runs havenctl's pending requests. */
 void gw_rp_run_requests(struct gw_server *srv);
 void gw_rp_pool_refill(struct gw_server *srv, struct gw_store *s);
+/* A disk's header object text from the catalog (malloc'ed; NULL on
+ * error).  Any thread. */
+char *gw_header_text(struct tenant_catalog *cat, const struct tenant_disk *td,
+		     const char *label, size_t *len);
 /* Rewrites a live disk's header object from the catalog. */
 void gw_rp_write_header(struct gw_server *srv, struct gw_disk *d);
 bool gw_rp_idle(struct gw_server *srv);

@@ -317,20 +317,33 @@ static void header_written(struct storage_req *r, int result)
 
 /* The header makes the data in the store self-describing: with the
  * catalog lost, every disk and restore point can be found again. */
-void gw_rp_write_header(struct gw_server *srv, struct gw_disk *d)
+char *gw_header_text(struct tenant_catalog *cat, const struct tenant_disk *td,
+		     const char *label, size_t *len)
 {
 	struct header_ctx h = {malloc(1024), 0, 1024};
+
+	hdr_add(&h,
+		"haven-disk 1\nid %" PRIu64 "\nlabel %s\nsize %" PRIu64
+		"\nextent_size %" PRIu32 "\nsnap_seq %" PRIu64 "\n",
+		td->id, label, td->size, td->extent_size, td->snap_seq);
+	if (tenant_rp_list(cat, td->id, hdr_rp, &h) < 0) {
+		free(h.buf);
+		return NULL;
+	}
+	*len = h.len;
+	return h.buf;
+}
+
+void gw_rp_write_header(struct gw_server *srv, struct gw_disk *d)
+{
+	struct header_ctx h = {NULL, 0, 0};
 	struct header_write *hw;
 	struct tenant_disk td;
 
 	if (d->snap != STORAGE_SNAP_HEAD || d->clone ||
 	    tenant_disk_get_by_id(srv->cat, d->key_id, &td) < 0)
 		return;
-	hdr_add(&h,
-		"haven-disk 1\nid %" PRIu64 "\nlabel %s\nsize %" PRIu64
-		"\nextent_size %" PRIu32 "\nsnap_seq %" PRIu64 "\n",
-		td.id, d->label, td.size, td.extent_size, td.snap_seq);
-	tenant_rp_list(srv->cat, td.id, hdr_rp, &h);
+	h.buf = gw_header_text(srv->cat, &td, d->label, &h.len);
 	hw = calloc(1, sizeof(*hw));
 	if (!h.buf || !hw) {
 		free(h.buf);

@@ -37,7 +37,71 @@ struct open_job {
 	struct tenant_route tr;
 	struct storage_store *st;
 	int err;
+	unsigned repaired; /* header objects written again */
 };
+
+/* Header objects are written after the catalog: a crash in between
+ * leaves one behind, until the disk is next opened.  Before the route's
+ * store is handed to the loop (so no disk of it is open and nothing else
+ * writes its headers), every header that differs from the catalog is
+ * written again. */
+struct repair_ctx {
+	struct open_job *oj;
+	struct storage_store *st; /* blocking ops: a store of its own */
+	const struct tenant_info *t;
+	unsigned fixed;
+};
+
+static int repair_disk(const struct tenant_disk *td, void *arg)
+{
+	struct repair_ctx *rc = arg;
+	char label[3 * (TENANT_NAME_MAX + 1)];
+	void *cur = NULL;
+	size_t len, curlen = 0;
+	char *text;
+	int r;
+
+	snprintf(label, sizeof(label), "%s/%s/%s", rc->t->name, td->vm,
+		 td->name);
+	text = gw_header_text(rc->oj->srv->cat, td, label, &len);
+	if (!text)
+		return 0;
+	r = storage_header_read(rc->st, rc->t->ns, td->id, &cur, &curlen);
+	if (r == 0 && curlen == len && memcmp(cur, text, len) == 0)
+		r = 1; /* up to date */
+	/* A disk never written has no header: none to repair. */
+	else if (r == 0)
+		r = storage_header_write(rc->st, rc->t->ns, td->id, text, len);
+	if (r == 0)
+		rc->fixed++;
+	free(cur);
+	free(text);
+	return 0;
+}
+
+static int repair_tenant(const struct tenant_info *t, void *arg)
+{
+	struct repair_ctx *rc = arg;
+
+	if (strcmp(t->route, rc->oj->tr.name) != 0)
+		return 0;
+	rc->t = t;
+	return tenant_disk_list(rc->oj->srv->cat, t->id, repair_disk, rc);
+}
+
+static void repair_headers(struct open_job *oj, const struct storage_route *sr)
+{
+	struct repair_ctx rc = {.oj = oj};
+	struct storage_sync *sync = NULL;
+
+	if (storage_sync_new(&sync) == 0 &&
+	    storage_store_open(sr, storage_sync_env(sync), &rc.st) == 0) {
+		tenant_list(oj->srv->cat, repair_tenant, &rc);
+		storage_store_close(rc.st);
+	}
+	storage_sync_free(sync);
+	oj->repaired = rc.fixed;
+}
 
 static void open_work(struct gw_job *j)
 {
@@ -54,6 +118,8 @@ static void open_work(struct gw_job *j)
 	/* Connecting to a Ceph cluster can take seconds (or time out when
 	 * it is down), so it never happens on the loop. */
 	oj->err = storage_store_open(&sr, &oj->srv->env, &oj->st);
+	if (oj->err == 0)
+		repair_headers(oj, &sr);
 }
 
 static void open_done(struct gw_job *j)
@@ -72,6 +138,11 @@ static void open_done(struct gw_job *j)
 		s->st = oj->st;
 		gw_log(GW_LOG_INFO, "event=route_open route=%s type=%s",
 		       s->route, oj->tr.type);
+		if (oj->repaired)
+			gw_log(GW_LOG_WARN,
+			       "event=headers_repaired route=%s disks=%u "
+			       "reason=\"behind the catalog after a crash\"",
+			       s->route, oj->repaired);
 		gw_rp_pool_refill(oj->srv, s);
 	}
 	free(oj);
@@ -150,6 +221,18 @@ int gw_server_store(struct gw_server *srv, const char *route,
 	}
 	gw_log(GW_LOG_INFO, "event=route_open route=%s type=%s", route,
 	       tr.type);
+	{
+		/* A local store: file reads, quick enough on the loop, and
+		 * before the caller opens any disk of it. */
+		struct open_job oj = {.srv = srv, .s = s, .tr = tr};
+
+		repair_headers(&oj, &sr);
+		if (oj.repaired)
+			gw_log(GW_LOG_WARN,
+			       "event=headers_repaired route=%s disks=%u "
+			       "reason=\"behind the catalog after a crash\"",
+			       route, oj.repaired);
+	}
 	gw_rp_pool_refill(srv, s);
 	*out = s;
 	return 0;

@@ -302,7 +302,7 @@ static void submit(struct gw_conn *c, struct gw_request *rq,
 static bool quota_ok(struct gw_conn *c, struct gw_request *rq,
 		     enum storage_cmd cmd)
 {
-	char why[320];
+	char why[256];
 
 	if (gw_ledger_admit(c, cmd, rq->sreq.flags, rq->req.offset,
 			    rq->req.length, &rq->reserved, why,

@@ -163,6 +163,11 @@ void storage_disk_op_end(struct storage_disk *d, struct storage_req *r,
 
 /* ---- disk-rp.c ---- */
 
+/* A live disk's map from the one saved at its last clean close (len must
+ * cover exactly its extents, else -ENODATA: list instead). */
+int storage_disk_map_load(struct storage_disk *d, const uint8_t *map,
+			  size_t len);
+
 /* At open, once the data ioctx is open: the write snap context, the
  * header ioctx and the change map of a live disk, or a view's map. */
 int storage_disk_rp_open(struct storage_disk *d,

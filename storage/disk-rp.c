@@ -262,6 +262,23 @@ int storage_disk_map(struct storage_disk *d, uint8_t **map, size_t *len)
 	return 0;
 }
 
+int storage_disk_map_load(struct storage_disk *d, const uint8_t *map,
+			  size_t len)
+{
+	uint64_t n;
+
+	/* Only a map of exactly this disk: anything else is listed. */
+	if (len != (size_t)((d->nextents + 7) / 8))
+		return -ENODATA;
+	d->map = storage_disk_bits_new(d->nextents, &d->nwords);
+	if (!d->map)
+		return -ENOMEM;
+	for (n = 0; n < d->nextents; n++)
+		if ((map[n / 8] >> (n % 8)) & 1)
+			storage_disk_own(d, n);
+	return 0;
+}
+
 /* A view's map from the one recorded at its cut.  Extents the recorded
  * map does not cover may hold data: their bits are set, since a set bit
  * costs a read while a wrong clear bit would lose data. */
@@ -466,6 +483,30 @@ out:
 	free(b);
 	if (io)
 		st->be_ops->ioctx_close(io);
+	return ret;
+}
+
+int storage_header_write(struct storage_store *st, const char *ns,
+			 uint64_t disk_id, const void *buf, size_t len)
+{
+	struct storage_op op;
+	void *io = NULL;
+	int ret;
+
+	if (!st || !ns || (len && !buf))
+		return -EINVAL;
+	ret = st->be_ops->ioctx_open(st->be, ns, &io);
+	if (ret < 0)
+		return ret;
+	/* A fresh ioctx carries no snap context: never cloned. */
+	storage_op_init(&op, STORAGE_OP_WRITE_FULL, NULL);
+	ret = storage_oid_header(op.oid, sizeof(op.oid), disk_id);
+	if (ret == 0) {
+		op.buf = (void *)(uintptr_t)buf;
+		op.len = len;
+		ret = storage_op_run(st, io, &op);
+	}
+	st->be_ops->ioctx_close(io);
 	return ret;
 }
 

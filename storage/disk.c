@@ -655,13 +655,15 @@ int storage_disk_open(struct storage_store *st,
 			goto out;
 	}
 	/* The listing shows HEAD objects only, which says nothing about a
-	 * snap: a view takes the map recorded at its cut, if any.  For a
-	 * clone it finds the extents it holds of its own. */
-	if (p->snap == STORAGE_SNAP_HEAD) {
+	 * snap: a view takes the map recorded at its cut, if any, a clone
+	 * lists its own extents, a live disk takes its saved map if any. */
+	ret = p->saved_map && !p->parent_id && p->snap == STORAGE_SNAP_HEAD
+		      ? storage_disk_map_load(d, p->saved_map, p->saved_map_len)
+		      : -ENODATA;
+	if (ret == -ENODATA && p->snap == STORAGE_SNAP_HEAD)
 		ret = map_build(d);
-		if (ret < 0)
-			goto out;
-	}
+	if (ret < 0 && ret != -ENODATA)
+		goto out;
 	ret = storage_disk_rp_open(d, p);
 	if (ret == 0)
 		ret = storage_disk_ledger_open(d, p);

@@ -98,6 +98,12 @@ struct storage_disk_params {
 	 * stored-bytes ledger.  NULL: no restore point. */
 	const uint8_t *cut_map;
 	size_t cut_map_len;
+	/* The live disk's allocation map as saved at its last clean close
+	 * (same format), instead of listing the store: the caller vouches
+	 * that nothing wrote the disk since.  Ignored (listed) unless it
+	 * covers exactly the disk's extents. */
+	const uint8_t *saved_map;
+	size_t saved_map_len;
 	/* A writable clone of a restore point: the clone's own objects are
 	 * named by 'id'; an extent it never wrote reads from the parent disk
 	 * 'parent_id' at 'parent_snap' (holes per parent_map, copied at
@@ -193,6 +199,9 @@ int storage_disk_resize(struct storage_disk *d, uint64_t new_size);
  * buf[0..len) (never cloned by snapshots).  Completes through done like a
  * request: set r->buf, r->len, r->done; r->cmd is ignored. */
 void storage_disk_write_header(struct storage_disk *d, struct storage_req *r);
+/* Replaces the header object with buf[0..len).  Blocking. */
+int storage_header_write(struct storage_store *st, const char *ns,
+			 uint64_t disk_id, const void *buf, size_t len);
 /* Reads the header object into a malloc'ed buffer.  Blocking. */
 int storage_header_read(struct storage_store *st, const char *ns,
 			uint64_t disk_id, void **buf, size_t *len);

@@ -10,6 +10,10 @@
  *            RADOS clone, a file in the local store's .snaps/).
  *   limits   'l' | disk id (be64) -> ledger record: the disk's live bytes
  *            as havend last counted them, and its alert state.
+ *   rp_maps  disk id (be64) | 0 (be64) -> the live disk's allocation map
+ *            saved by havend at a clean close, taken (read and deleted)
+ *            when it opens the disk again; absent after a crash, when
+ *            havend lists the store instead.
  *
  * Who owns a clone.  A change to an extent after cut k preserves the
  * extent's content as of k in a clone; that clone also serves every
@@ -382,12 +386,97 @@ int tenant_disk_set_alert(struct tenant_catalog *cat, uint64_t disk_id,
 
 int tenant_txn_ledger_forget(struct tenant_txn *txn, uint64_t disk_id)
 {
-	uint8_t key[LEDGER_KEY_LEN];
+	uint8_t key[LEDGER_KEY_LEN], skey[16];
 	int rc;
 
 	ledger_key(key, disk_id);
 	rc = tenant_db_del(txn, TENANT_DB_LIMITS, key, sizeof(key));
+	if (rc && rc != -ENOENT)
+		return rc;
+	tenant_rec_put_be64(skey, disk_id);
+	tenant_rec_put_be64(skey + 8, 0);
+	rc = tenant_db_del(txn, TENANT_DB_RP_MAPS, skey, sizeof(skey));
 	return rc == -ENOENT ? 0 : rc;
+}
+
+/* ---- the live map saved at a clean close ---- */
+
+struct saved_arg {
+	uint64_t disk_id;
+	const uint8_t *in;
+	size_t in_len;
+	uint8_t *out;
+	size_t out_len;
+};
+
+static void saved_key(uint8_t *k, uint64_t disk_id)
+{
+	/* Restore point ids start at 1: id 0 is free for this. */
+	tenant_rec_put_be64(k, disk_id);
+	tenant_rec_put_be64(k + 8, 0);
+}
+
+static int save_fn(struct tenant_txn *txn, void *arg)
+{
+	struct saved_arg *a = arg;
+	struct tenant_disk d;
+	uint8_t key[16];
+	int rc;
+
+	rc = tenant_txn_disk_get(txn, a->disk_id, &d);
+	if (rc)
+		return rc;
+	saved_key(key, a->disk_id);
+	return tenant_db_put(txn, TENANT_DB_RP_MAPS, key, sizeof(key),
+			     a->in_len ? a->in : (const uint8_t *)"", a->in_len,
+			     0);
+}
+
+int tenant_disk_save_map(struct tenant_catalog *cat, uint64_t disk_id,
+			 const uint8_t *map, size_t len)
+{
+	struct saved_arg a = {.disk_id = disk_id, .in = map, .in_len = len};
+
+	if (!cat || (len && !map))
+		return -EINVAL;
+	return tenant_cat_write(cat, save_fn, &a);
+}
+
+static int take_fn(struct tenant_txn *txn, void *arg)
+{
+	struct saved_arg *a = arg;
+	struct tenant_val v;
+	uint8_t key[16];
+	int rc;
+
+	saved_key(key, a->disk_id);
+	rc = tenant_db_get(txn, TENANT_DB_RP_MAPS, key, sizeof(key), &v);
+	if (rc)
+		return rc;
+	a->out = malloc(v.len ? v.len : 1);
+	if (!a->out)
+		return -ENOMEM;
+	memcpy(a->out, v.data, v.len);
+	a->out_len = v.len;
+	return tenant_db_del(txn, TENANT_DB_RP_MAPS, key, sizeof(key));
+}
+
+int tenant_disk_take_map(struct tenant_catalog *cat, uint64_t disk_id,
+			 uint8_t **map, size_t *len)
+{
+	struct saved_arg a = {.disk_id = disk_id};
+	int rc;
+
+	if (!cat || !map || !len)
+		return -EINVAL;
+	rc = tenant_cat_write(cat, take_fn, &a);
+	if (rc) {
+		free(a.out);
+		return rc;
+	}
+	*map = a.out;
+	*len = a.out_len;
+	return 0;
 }
 
 /* ---- a tenant's total ---- */

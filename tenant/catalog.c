@@ -21,6 +21,8 @@
  *   disk_by_id      disk id (be64) -> key in disks
  *   rps             disk id (be64) | rp id (be64) -> restore point record
  *   rp_maps         disk id (be64) | rp id (be64) -> allocation map bytes
+ *                   (rp id 0: the live map saved at a clean close; with a
+ *                   trailing 'c': a clone map; see catalog-ledger.c)
  *   snaps           route | NUL | snap id (be64) -> disk id | rp id (be64)
  *   snap_pool       route | NUL | snap id (be64) -> empty
  *   reqs            request id (be64) -> request record

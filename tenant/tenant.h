@@ -538,6 +538,14 @@ int tenant_clone_set_live(struct tenant_catalog *cat, uint64_t clone_id,
 int tenant_stored_bytes(struct tenant_catalog *cat, uint64_t tenant_id,
 			bool (*is_open)(uint64_t disk_id, void *arg),
 			void *arg, uint64_t *bytes);
+/* The live disk's allocation map (storage_disk_map() format) saved when
+ * havend closed it cleanly: save it at close, take it (read and delete in
+ * one transaction, -ENOENT if there is none) at the next open, so that a
+ * crash while the disk is open never leaves a stale map behind. */
+int tenant_disk_save_map(struct tenant_catalog *cat, uint64_t disk_id,
+			 const uint8_t *map, size_t len);
+int tenant_disk_take_map(struct tenant_catalog *cat, uint64_t disk_id,
+			 uint8_t **map, size_t *len);
 /* tenant_rp_add() with the clones made since the previous restore point
  * (storage_disk_ledger_cut()), recorded with it in the same transaction. */
 int tenant_rp_add_cut(struct tenant_catalog *cat, const char *route,
