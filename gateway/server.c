@@ -246,6 +246,7 @@ static void watch(uv_timer_t *t)
 	struct gw_server *srv = t->data;
 	uint64_t gen;
 
+	gw_audit_tick(srv);
 	if (srv->draining) {
 		if (any_deferred(srv))
 			gw_rp_run_requests(srv);
@@ -420,6 +421,7 @@ void gw_server_stop(struct gw_server *srv, const char *why)
 	if (srv->draining)
 		return;
 	gw_log(GW_LOG_INFO, "event=stopping reason=%s", why);
+	gw_audit_flush(srv);
 	srv->draining = true;
 	srv->drain_started = uv_now(srv->loop);
 	if (srv->listening) {

@@ -510,7 +510,7 @@ int tenant_get_provisioned(struct tenant_catalog *cat, uint64_t tenant_id,
  * rewrites or deletes an entry. */
 #define TENANT_AUDIT_HASH_LEN 32
 #define TENANT_AUDIT_ACTOR_MAX 127
-#define TENANT_AUDIT_ACTION_MAX 47
+#define TENANT_AUDIT_ACTION_MAX 63
 #define TENANT_AUDIT_RESULT_MAX 15
 #define TENANT_AUDIT_DETAIL_MAX 1023
 

@@ -26,6 +26,8 @@ static const struct gw_cli_cmd commands[] = {
 	 "copy a disk or a restore point into a file"},
 	{"failover", gw_cli_cmd_failover,
 	 "DR tests, failover and failover status of a VM"},
+	{"audit", gw_cli_cmd_audit,
+	 "show or verify the audit trail of changes and refused logins"},
 	{"help", cmd_help, "show the usage of a command"},
 };
 
@@ -128,7 +130,11 @@ int main(int argc, char **argv)
 	if (!*cli.dir)
 		return gw_cli_usage_error(&cli, "empty data directory");
 
+	/* Every change is recorded in the catalog's audit trail (audit.c):
+	 * with the change itself, or after the command when it failed. */
+	gw_cli_audit_begin(&cli, argc - optind, argv + optind);
 	rc = run(&cli, argc - optind, argv + optind);
+	gw_cli_audit_end(rc);
 
 	/* A full disk or a closed pipe must not pass for success. */
 	if (fflush(stdout) != 0 || ferror(stdout)) {
