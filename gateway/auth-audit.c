@@ -50,13 +50,16 @@ static void audit_work(struct gw_job *j)
 static void audit_done(struct gw_job *j)
 {
 	struct audit_job *aj = (struct audit_job *)j;
+	struct gw_server *srv = aj->srv;
 
 	if (aj->err < 0)
 		gw_log(GW_LOG_ERROR,
 		       "event=audit_append_failed action=%s error=\"%s\"",
 		       aj->e.action, strerror(-aj->err));
-	aj->srv->audit.pending--;
+	srv->audit.pending--;
 	free(aj);
+	/* A stopping server waits for the catalog chain to be idle. */
+	gw_server_maybe_done(srv);
 }
 
 static void push_entry(struct gw_server *srv, const char *tenant,
