@@ -15,6 +15,10 @@
  * back is counted, and when the window closes one summary entry records
  * the count (suppressed=K) and the address that lost most.  At most
  * AUDIT_PER_WINDOW + 1 entries a minute, whatever the attacker does.
+ *
+ * Changes havend makes on its own (a tenant suspended when its lease
+ * ended) are recorded by the job that made them, right after the change
+ * (gw_audit_append_sync).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -62,6 +66,32 @@ static void audit_done(struct gw_job *j)
 	gw_server_maybe_done(srv);
 }
 
+static void fill(struct tenant_audit *e, const char *tenant, const char *action,
+		 const char *result, const char *detail)
+{
+	e->time_ms = gw_now_ms();
+	snprintf(e->actor, sizeof(e->actor), "havend");
+	if (tenant && tenant_name_valid(tenant))
+		snprintf(e->tenant, sizeof(e->tenant), "%s", tenant);
+	snprintf(e->action, sizeof(e->action), "%s", action);
+	snprintf(e->result, sizeof(e->result), "%s", result);
+	snprintf(e->detail, sizeof(e->detail), "%s", detail);
+}
+
+void gw_audit_append_sync(struct gw_server *srv, const char *tenant,
+			  const char *action, const char *detail)
+{
+	struct tenant_audit e = {0};
+	int err;
+
+	fill(&e, tenant, action, "ok", detail);
+	err = tenant_audit_append(srv->cat, &e);
+	if (err < 0)
+		gw_log(GW_LOG_ERROR,
+		       "event=audit_append_failed action=%s error=\"%s\"",
+		       action, strerror(-err));
+}
+
 static void push_entry(struct gw_server *srv, const char *tenant,
 		       const char *detail)
 {
@@ -70,13 +100,7 @@ static void push_entry(struct gw_server *srv, const char *tenant,
 	if (!aj)
 		return;
 	aj->srv = srv;
-	aj->e.time_ms = gw_now_ms();
-	snprintf(aj->e.actor, sizeof(aj->e.actor), "havend");
-	if (tenant && tenant_name_valid(tenant))
-		snprintf(aj->e.tenant, sizeof(aj->e.tenant), "%s", tenant);
-	snprintf(aj->e.action, sizeof(aj->e.action), "auth.fail");
-	snprintf(aj->e.result, sizeof(aj->e.result), "refused");
-	snprintf(aj->e.detail, sizeof(aj->e.detail), "%s", detail);
+	fill(&aj->e, tenant, "auth.fail", "refused", detail);
 	aj->job.fn = audit_work;
 	aj->job.done = audit_done;
 	srv->audit.pending++;

@@ -326,6 +326,10 @@ void gw_audit_tls_fail(struct gw_server *srv, const char *peer, SSL *ssl);
  * (stopping): one summary entry if failures were held back. */
 void gw_audit_tick(struct gw_server *srv);
 void gw_audit_flush(struct gw_server *srv);
+/* Records a change havend made itself (actor "havend"), right after it;
+ * pool threads only (a catalog write).  Failures are logged. */
+void gw_audit_append_sync(struct gw_server *srv, const char *tenant,
+			  const char *action, const char *detail);
 
 /* ---- server.c ---- */
 

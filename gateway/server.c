@@ -289,6 +289,9 @@ static void lease_work(struct gw_job *j)
 
 	lj->err =
 		tenant_set_state(lj->srv->cat, lj->tenant_id, TENANT_SUSPENDED);
+	if (!lj->err)
+		gw_audit_append_sync(lj->srv, lj->name, "tenant.suspend",
+				     "reason=lease_expired");
 }
 
 static void lease_done(struct gw_job *j)
