@@ -143,8 +143,8 @@ static int verify(struct tenant_catalog *cat)
 				   "%" PRIu64 ": %s",
 				   c.bad_seq, c.why);
 	hash_hex(c.head, head);
-	printf("audit log verified: %" PRIu64 " entries, head %s\n", c.count,
-	       c.count ? head : "none");
+	printf("audit log verified: %" PRIu64 " %s, head %s\n", c.count,
+	       c.count == 1 ? "entry" : "entries", c.count ? head : "none");
 	return GW_CLI_OK;
 }
 
