@@ -3,10 +3,10 @@
 # Runs apt-get as root (through sudo when not root).
 set -eu
 
-pkgs="build-essential pkg-config meson ninja-build clang
+pkgs="build-essential pkg-config meson ninja-build clang python3-lmdb
       libssl-dev libuv1-dev liblmdb-dev librados-dev libcmocka-dev
       libinih-dev libjansson-dev openssl lmdb-utils
-      nbdkit libnbd-bin python3 python3-libnbd python3-lmdb qemu-utils
+      nbdkit libnbd-bin python3 python3-libnbd qemu-utils
       ceph-mon ceph-osd ceph-common procps iproute2"
 
 if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
