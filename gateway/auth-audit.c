@@ -219,9 +219,12 @@ static void tenant_of_subject(X509 *x, char *out, size_t len)
 }
 
 void gw_audit_cert_refused(struct gw_server *srv, const char *peer, X509 *x,
-			   const char *pin_hex, const char *tenant,
-			   const char *reason)
+			   const char *pin_hex, const char *tenant, int err)
 {
+	/* The same reasons as conn.c's event=auth_failed log line. */
+	const char *reason = err == -ENOENT   ? "unknown_or_revoked_certificate"
+			     : err == -EACCES ? "tenant_suspended"
+					      : "catalog_error";
 	char name[TENANT_NAME_MAX + 1], subject[256], more[512];
 	char q[300];
 

@@ -361,8 +361,8 @@ static void tls_handshake(struct gw_conn *c)
 		gw_conn_mark_dirty(c);
 		return;
 	}
-	wp_send(c); /* deliver the alert */
 	gw_audit_tls_fail(c->srv, c->peer, c->ssl);
+	wp_send(c); /* deliver the alert */
 	gw_tls_error(err, sizeof(err));
 	gw_log(GW_LOG_WARN,
 	       "event=tls_handshake_failed conn=%" PRIu64
@@ -391,19 +391,17 @@ static void identify(struct gw_conn *c)
 			r = -EACCES;
 	}
 	if (r < 0) {
-		const char *why = r == -ENOENT
-					  ? "unknown_or_revoked_certificate"
-				  : r == -EACCES ? "tenant_suspended"
-						 : "catalog_error";
-
 		gw_log(GW_LOG_WARN,
 		       "event=auth_failed conn=%" PRIu64 " peer=%s pin=%s "
 		       "reason=%s",
-		       c->id, c->peer, hex, why);
+		       c->id, c->peer, hex,
+		       r == -ENOENT   ? "unknown_or_revoked_certificate"
+		       : r == -EACCES ? "tenant_suspended"
+				      : "catalog_error");
+		wp_send(c);
 		gw_audit_cert_refused(
 			c->srv, c->peer, x, hex,
-			r == -EACCES ? c->ident.tenant.name : NULL, why);
-		wp_send(c);
+			r == -EACCES ? c->ident.tenant.name : NULL, r);
 		gw_conn_close(c, "client certificate not authorised");
 		return;
 	}

@@ -206,10 +206,10 @@ void gw_audit_auth_fail(struct gw_server *srv, const char *peer,
 			const char *tenant, const char *reason,
 			const char *more);
 /* A verified certificate that maps to no live credential (tenant NULL)
- * or to a suspended tenant. */
+ * or to a suspended tenant: err is what identify() got (-ENOENT,
+ * -EACCES, or a catalog error). */
 void gw_audit_cert_refused(struct gw_server *srv, const char *peer, X509 *x,
-			   const char *pin_hex, const char *tenant,
-			   const char *reason);
+			   const char *pin_hex, const char *tenant, int err);
 /* A failed handshake: recorded if the client certificate was refused or
  * missing.  Call before gw_tls_error(). */
 void gw_audit_tls_fail(struct gw_server *srv, const char *peer, SSL *ssl);

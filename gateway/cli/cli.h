@@ -298,6 +298,8 @@ void gw_cli_audit_error(const char *line);
 /* Records what only the outcome tells: a refused or failed change, an
  * export.  Best effort; never prints. */
 void gw_cli_audit_end(int rc);
+/* cmd-audit.c: havenctl audit. */
+int gw_cli_cmd_audit(struct gw_cli *cli, int argc, char **argv);
 
 /* ---- the command groups ---- */
 
@@ -309,7 +311,6 @@ int gw_cli_cmd_route(struct gw_cli *cli, int argc, char **argv);
 int gw_cli_cmd_rp(struct gw_cli *cli, int argc, char **argv);
 int gw_cli_cmd_export(struct gw_cli *cli, int argc, char **argv);
 int gw_cli_cmd_failover(struct gw_cli *cli, int argc, char **argv);
-int gw_cli_cmd_audit(struct gw_cli *cli, int argc, char **argv);
 
 /* cmd-cert.c, shared with tenant show: one credential as JSON (tenant is
  * NULL for an operator credential), and a table of credentials (reports). */

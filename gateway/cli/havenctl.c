@@ -24,10 +24,10 @@ static const struct gw_cli_cmd commands[] = {
 	{"route", gw_cli_cmd_route, "add and list storage routes"},
 	{"export", gw_cli_cmd_export,
 	 "copy a disk or a restore point into a file"},
-	{"failover", gw_cli_cmd_failover,
-	 "DR tests, failover and failover status of a VM"},
 	{"audit", gw_cli_cmd_audit,
 	 "show or verify the audit trail of changes and refused logins"},
+	{"failover", gw_cli_cmd_failover,
+	 "DR tests, failover and failover status of a VM"},
 	{"help", cmd_help, "show the usage of a command"},
 };
 
