@@ -134,12 +134,12 @@ int main(int argc, char **argv)
 	 * with the change itself, or after the command when it failed. */
 	gw_cli_audit_begin(&cli, argc - optind, argv + optind);
 	rc = run(&cli, argc - optind, argv + optind);
-	gw_cli_audit_end(rc);
 
 	/* A full disk or a closed pipe must not pass for success. */
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		if (rc == GW_CLI_OK)
 			rc = gw_cli_fail("writing output: %s", strerror(errno));
 	}
+	gw_cli_audit_end(rc);
 	return rc;
 }

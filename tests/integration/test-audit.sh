@@ -204,3 +204,14 @@ grep -q "entry $n:" <<<"$out" || fail "--verify after a new entry" "entry $n" "$
 ok "$out"
 hctl "$D" audit --verify >/dev/null
 ok "the original directory is untouched"
+
+check "a change that fails after changing the catalog: ok, then failed"
+"$HAVENCTL" -d "$D" tenant add late >/dev/full 2>"$TMP/full.err" &&
+    fail "tenant add with its output on /dev/full succeeded"
+audit_json "$TMP/d.json"
+json_ok "$TMP/d.json" '[(e["action"], e["result"], e["tenant"]) for e in d[-2:]] == [("tenant.add", "ok", "late"), ("tenant.add", "failed", "late")]'
+json_ok "$TMP/d.json" '"writing output" in d[-1]["detail"]'
+# The head printed before still names its entry.
+json_ok "$TMP/d.json" "len(d) == $n + 2 and d[$n - 1]['hash'] == '$head'"
+hctl "$D" audit --verify >/dev/null
+ok
