@@ -103,8 +103,11 @@ static int next_link(struct tenant_txn *txn, uint64_t *seq,
 	uint64_t last = 0;
 	int rc;
 
+	/* A damaged head counts as none: the last entry still links on. */
 	rc = head_get(txn, &h);
-	if (rc)
+	if (rc == -EIO)
+		memset(&h, 0, sizeof(h));
+	else if (rc)
 		return rc;
 	*seq = h.count + 1;
 	memcpy(prev, h.hash, TENANT_AUDIT_HASH_LEN);

@@ -3,8 +3,8 @@
  * or not at all; verification passes on an intact log and names the first
  * bad entry when one was modified (with or without a recomputed hash),
  * removed from the middle or the end, or moved, the tampering done with
- * raw LMDB as an attacker with the file would; appends go on after
- * tampering; a catalog without the audit database (made by an older
+ * raw LMDB as an attacker with the file would, or its head damaged;
+ * appends go on after tampering; a catalog without the audit database (made by an older
  * binary) gets one at open and keeps its schema version. */
 #include <errno.h>
 #include <ftw.h>
@@ -443,6 +443,28 @@ static void test_tamper_truncate(void **state)
 	expect_broken(f->cat, 2, "head record missing");
 }
 
+/* A head that does not even decode is reported, and appends go on from
+ * the newest entry. */
+static void test_damaged_head(void **state)
+{
+	struct fixture *f = *state;
+	MDB_val k = {.mv_size = 10, .mv_data = (void *)"audit_head"};
+	MDB_val v = {.mv_size = 3, .mv_data = (void *)"bad"};
+	struct tenant_audit e[3], more;
+	struct raw r;
+
+	append3(f->cat, e);
+	raw_open(f, &r);
+	assert_int_equal(mdb_put(r.txn, r.meta, &k, &v, 0), 0);
+	raw_close(f, &r);
+	expect_broken(f->cat, 4, "head record damaged");
+	append(f->cat, "acme", "tenant.suspend", "tenant suspend acme", &more);
+	assert_int_equal(more.seq, 4);
+	assert_memory_equal(more.prev, e[2].hash, sizeof(more.prev));
+	/* The append rewrote the head: the chain is whole again. */
+	assert_true(verify(f->cat).ok);
+}
+
 static void test_tamper_reorder(void **state)
 {
 	struct fixture *f = *state;
@@ -530,6 +552,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tamper_truncate, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_tamper_reorder, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_damaged_head, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_catalog_without_audit_db,
 						setup, teardown),
