@@ -148,25 +148,26 @@ void gw_cli_audit_error(const char *line)
 	snprintf(audit.error, sizeof(audit.error), "%s", line);
 }
 
-/* Commands that only read (and the bare command groups, which only print
- * their usage) leave no entry when they fail. */
+/* Commands that only read (their last word says so: "tenant list",
+ * "failover status", "status"), and the bare command groups, which only
+ * print their usage, leave no entry when they fail. */
 static bool read_only(const char *cmd)
 {
 	static const char *const groups[] = {
 		"tenant",   "cert",	     "disk",  "rp",   "route",
 		"failover", "failover test", "audit", "help", "",
 	};
-	static const char *const verbs[] = {" list", " show", " status"};
-	size_t i, n = strlen(cmd), k;
+	static const char *const verbs[] = {"list", "show", "status"};
+	const char *last = strrchr(cmd, ' ');
+	size_t i;
 
+	last = last ? last + 1 : cmd;
 	for (i = 0; i < sizeof(groups) / sizeof(groups[0]); i++)
 		if (!strcmp(cmd, groups[i]))
 			return true;
-	for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
-		k = strlen(verbs[i]);
-		if (n >= k && !strcmp(cmd + n - k, verbs[i]))
+	for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		if (!strcmp(last, verbs[i]))
 			return true;
-	}
 	return false;
 }
 
