@@ -5,8 +5,10 @@
  * command line (gw_cli_audit_begin), and gw_cli_catalog_open() attaches it
  * to the catalog handle the command opens, so the catalog appends it in
  * the same write transaction as the command's first change (see
- * tenant_audit_attach()).  A change is thus never committed without its
- * entry, and an entry never claims a change that was rolled back.  After
+ * tenant_audit_attach()).  A command's changes thus never reach the
+ * catalog before its entry does, and an entry never claims a change that
+ * was rolled back (a later write of the same command that fails is
+ * recorded as "failed", below).  After
  * the command, gw_cli_audit_end() appends in a transaction of its own what
  * only the outcome can tell: "refused" for a change command that failed
  * before it changed anything (with its error line), "failed" for one that
