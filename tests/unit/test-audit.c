@@ -4,8 +4,9 @@
  * bad entry when one was modified (with or without a recomputed hash),
  * removed from the middle or the end, or moved, the tampering done with
  * raw LMDB as an attacker with the file would, or its head damaged;
- * appends go on after tampering; a catalog without the audit database (made by an older
- * binary) gets one at open and keeps its schema version. */
+ * appends go on after tampering; a catalog without the audit database
+ * (made by an older binary) gets one at open and keeps its schema
+ * version. */
 #include <errno.h>
 #include <ftw.h>
 #include <setjmp.h>
