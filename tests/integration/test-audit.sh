@@ -133,15 +133,16 @@ grep -q "invalid --since" "$TMP/since.err" || fail "--since error" "invalid --si
 ok
 
 check "a burst of refused logins is cut to a few entries and a count"
-for _ in $(seq 7); do
+for _ in $(seq 12); do
     run_to 60 nbdinfo --size "$(nbd_uri "$TMP/pki/foreign-client" "$port" vm1/disk0)" >/dev/null 2>&1 &&
         fail "foreign-client was served"
 done
 stop_havend
 audit_json "$TMP/b.json"
-# 10 refused logins from 127.0.0.1 in all (3 above, 7 here): those not
-# recorded one by one are counted by a summary entry.
-"$PY" - "$TMP/b.json" <<'EOF' || fail "refused logins: entries + suppressed != 10"
+# 15 refused logins from 127.0.0.1 in all (3 above, 12 here): those not
+# recorded one by one are counted by a summary entry.  12 are more than
+# one address may leave in a minute, even if a minute ends among them.
+"$PY" - "$TMP/b.json" <<'EOF' || fail "refused logins: entries + suppressed != 15"
 import json, re, sys
 d = json.load(open(sys.argv[1]))
 fails = [e for e in d if e["action"] == "auth.fail"]
@@ -150,7 +151,7 @@ summ = [int(re.search(r"suppressed=(\d+)", e["detail"]).group(1))
         for e in fails if "suppressed=" in e["detail"]]
 print("  %d entries, %d summaries counting %d" % (len(single), len(summ), sum(summ)))
 assert summ and sum(summ) >= 1, "no summary entry"
-assert len(single) + sum(summ) == 10
+assert len(single) + sum(summ) == 15
 assert "top_peer=127.0.0.1" in [e for e in fails if "suppressed=" in e["detail"]][0]["detail"]
 EOF
 ok
