@@ -362,6 +362,7 @@ static void tls_handshake(struct gw_conn *c)
 		gw_conn_mark_dirty(c);
 		return;
 	}
+	gw_audit_tls_fail(c->srv, c->peer, c->ssl);
 	wp_send(c); /* deliver the alert */
 	gw_metrics_tls_failed(c->srv);
 	gw_tls_error(err, sizeof(err));
@@ -404,6 +405,9 @@ static void identify(struct gw_conn *c)
 				       : r == -EACCES ? GW_MTLS_SUSPENDED
 						      : GW_MTLS_CATALOG);
 		wp_send(c);
+		gw_audit_cert_refused(
+			c->srv, c->peer, x, hex,
+			r == -EACCES ? c->ident.tenant.name : NULL, r);
 		gw_conn_close(c, "client certificate not authorised");
 		return;
 	}

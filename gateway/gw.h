@@ -186,6 +186,48 @@ void gw_chain_init(struct gw_chain *ch, uv_loop_t *loop);
 void gw_chain_push(struct gw_chain *ch, struct gw_job *j);
 bool gw_chain_idle(const struct gw_chain *ch);
 
+/* ---- auth-audit.c: refused logins in the audit trail ---- */
+
+#define GW_AUDIT_PEERS 64
+
+struct gw_audit_peer {
+	char addr[48]; /* without the port */
+	unsigned logged, dropped;
+};
+
+/* What the current window (a minute) recorded and held back. */
+struct gw_audit_limit {
+	uint64_t window_start; /* loop time */
+	unsigned logged;
+	unsigned npeers;
+	struct gw_audit_peer peers[GW_AUDIT_PEERS];
+	uint64_t suppressed;
+	unsigned pending; /* appends not done yet */
+};
+
+/* Records a refused login of peer ("HOST:PORT"): tenant may be NULL,
+ * reason is a symbol, more holds key=value pairs (may be NULL).  Rate
+ * limited; appended off the loop. */
+void gw_audit_auth_fail(struct gw_server *srv, const char *peer,
+			const char *tenant, const char *reason,
+			const char *more);
+/* A verified certificate that maps to no live credential (tenant NULL)
+ * or to a suspended tenant: err is what identify() got (-ENOENT,
+ * -EACCES, or a catalog error). */
+void gw_audit_cert_refused(struct gw_server *srv, const char *peer, X509 *x,
+			   const char *pin_hex, const char *tenant, int err);
+/* A failed handshake: recorded if the client certificate was refused or
+ * missing.  Call before gw_tls_error(). */
+void gw_audit_tls_fail(struct gw_server *srv, const char *peer, SSL *ssl);
+/* Closes the window when its minute is over (the catalog watch), or now
+ * (stopping): one summary entry if failures were held back. */
+void gw_audit_tick(struct gw_server *srv);
+void gw_audit_flush(struct gw_server *srv);
+/* Records a change havend made itself (actor "havend"), right after it;
+ * pool threads only (a catalog write).  Failures are logged. */
+void gw_audit_append_sync(struct gw_server *srv, const char *tenant,
+			  const char *action, const char *detail);
+
 /* ---- rp.c: restore points ---- */
 
 /* The route's snap id pool, filled ahead of time off the loop. */
@@ -367,6 +409,7 @@ struct gw_server {
 	struct gw_chain catalog_chain; /* catalog writes, in order */
 	struct gw_chain snap_chain;    /* snap id allocation and release */
 	struct gw_chain route_chain;   /* opening Ceph connections */
+	struct gw_audit_limit audit;   /* refused logins (auth-audit.c) */
 	int lock_fd;		       /* flock on DIR/havend.lock */
 	uint64_t busy[64];	       /* requests being run */
 	unsigned nbusy;

@@ -330,6 +330,7 @@ static void watch(uv_timer_t *t)
 	struct gw_server *srv = t->data;
 	uint64_t gen;
 
+	gw_audit_tick(srv);
 	if (srv->draining) {
 		if (any_deferred(srv))
 			gw_rp_run_requests(srv);
@@ -372,6 +373,9 @@ static void lease_work(struct gw_job *j)
 
 	lj->err =
 		tenant_set_state(lj->srv->cat, lj->tenant_id, TENANT_SUSPENDED);
+	if (!lj->err)
+		gw_audit_append_sync(lj->srv, lj->name, "tenant.suspend",
+				     "reason=lease_expired");
 }
 
 static void lease_done(struct gw_job *j)
@@ -504,6 +508,7 @@ void gw_server_stop(struct gw_server *srv, const char *why)
 	if (srv->draining)
 		return;
 	gw_log(GW_LOG_INFO, "event=stopping reason=%s", why);
+	gw_audit_flush(srv);
 	srv->draining = true;
 	srv->drain_started = uv_now(srv->loop);
 	if (srv->listening) {

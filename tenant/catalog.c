@@ -33,6 +33,8 @@
  *   limits          't' | tenant id (be64) -> limits record;
  *                   'u' | tenant id (be64) -> usage record (stored bytes);
  *                   'b' | disk id (be64) -> disk bandwidth record
+ *   audit           seq (be64) -> audit entry (catalog-audit.c); its head,
+ *                   "audit_head" in meta, is u64 count | SHA-256
  * Big-endian ids make memcmp order numeric order.  The disks key separates
  * VM and disk with a NUL, which sorts below every name character, so the
  * key order is exactly (tenant, vm, name); the route keys use the same
@@ -47,6 +49,13 @@
  * Schema 4 added limits (quotas, bandwidth, weight, lease end, usage); no
  * counter and no record changed, so its upgrade only creates the database.
  * A tenant or disk without a limits record has no limits.
+ *
+ * The audit database came later without a new schema version: an older
+ * binary refuses a newer schema outright, but a database it does not know
+ * is invisible to it, so old havend and havenctl keep working on a catalog
+ * that has one (their changes just go unrecorded).  A catalog made by an
+ * older binary lacks it; the first open by a binary that knows it creates
+ * it, taking the writer lock once like an upgrade ('late' below).
  */
 #include <errno.h>
 #include <limits.h>
@@ -84,6 +93,7 @@ static const char K_NEXT_TEST[] = "next_test_id";
 static const struct {
 	const char *name;
 	unsigned since;
+	bool late; /* may be missing from a catalog of its schema */
 } db_names[TENANT_DB_COUNT] = {
 	[TENANT_DB_META] = {"meta", 1},
 	[TENANT_DB_ROUTES] = {"routes", 1},
@@ -101,11 +111,15 @@ static const struct {
 	[TENANT_DB_TESTS] = {"tests", 3},
 	[TENANT_DB_FAILOVERS] = {"failovers", 3},
 	[TENANT_DB_LIMITS] = {"limits", 4},
+	[TENANT_DB_AUDIT] = {"audit", 4, true},
 };
 
 struct tenant_catalog {
 	MDB_env *env;
 	MDB_dbi dbi[TENANT_DB_COUNT];
+	/* tenant_audit_attach(): appended by the next write, then done. */
+	struct tenant_audit *audit;
+	bool *audit_done;
 };
 
 struct tenant_txn {
@@ -236,32 +250,67 @@ int tenant_meta_next_id(struct tenant_txn *txn, const char *name, uint64_t *id)
 	return tenant_meta_put(txn, name, strlen(name), *id + 1);
 }
 
-/* Runs fn in one write transaction and bumps the generation in the same
- * transaction, so a reader never sees a change without its generation. */
-int tenant_cat_write(struct tenant_catalog *cat, tenant_txn_fn fn, void *arg)
+/* A change: the generation is bumped, and an attached audit entry is
+ * appended, in the change's own transaction. */
+static int change_tail(struct tenant_txn *t)
+{
+	struct tenant_catalog *cat = t->cat;
+	uint64_t gen;
+	int rc;
+
+	if (cat->audit && !*cat->audit_done) {
+		rc = tenant_txn_audit_append(t, cat->audit);
+		if (rc)
+			return rc;
+	}
+	rc = tenant_meta_get(t, K_GEN, strlen(K_GEN), &gen);
+	return rc ? rc : tenant_meta_put(t, K_GEN, strlen(K_GEN), gen + 1);
+}
+
+static int cat_write(struct tenant_catalog *cat, tenant_txn_fn fn, void *arg,
+		     bool change)
 {
 	struct tenant_txn t = {.cat = cat};
-	uint64_t gen;
 	int rc;
 
 	rc = txn_begin(cat, 0, &t.txn);
 	if (rc)
 		return rc;
 	rc = fn(&t, arg);
-	if (rc)
-		goto out;
-	rc = tenant_meta_get(&t, K_GEN, strlen(K_GEN), &gen);
-	if (rc)
-		goto out;
-	rc = tenant_meta_put(&t, K_GEN, strlen(K_GEN), gen + 1);
+	if (!rc && change)
+		rc = change_tail(&t);
 	if (rc)
 		goto out;
 	rc = from_lmdb(mdb_txn_commit(t.txn));
 	t.txn = NULL;
+	if (!rc && change && cat->audit)
+		*cat->audit_done = true;
 out:
 	if (t.txn)
 		mdb_txn_abort(t.txn);
 	return rc;
+}
+
+/* Runs fn in one write transaction and bumps the generation in the same
+ * transaction, so a reader never sees a change without its generation. */
+int tenant_cat_write(struct tenant_catalog *cat, tenant_txn_fn fn, void *arg)
+{
+	return cat_write(cat, fn, arg, true);
+}
+
+int tenant_cat_write_nogen(struct tenant_catalog *cat, tenant_txn_fn fn,
+			   void *arg)
+{
+	return cat_write(cat, fn, arg, false);
+}
+
+void tenant_audit_attach(struct tenant_catalog *cat, struct tenant_audit *e,
+			 bool *appended)
+{
+	if (!cat)
+		return;
+	cat->audit = e && appended ? e : NULL;
+	cat->audit_done = cat->audit ? appended : NULL;
 }
 
 int tenant_cat_read(struct tenant_catalog *cat, tenant_txn_fn fn, void *arg)
@@ -319,6 +368,9 @@ static int open_dbs(struct tenant_catalog *cat, MDB_txn *txn, unsigned dflags)
 
 	for (i = TENANT_DB_META + 1; i < TENANT_DB_COUNT; i++) {
 		rc = mdb_dbi_open(txn, db_names[i].name, dflags, &cat->dbi[i]);
+		/* A late database is created by a writing pass. */
+		if (rc == MDB_NOTFOUND && db_names[i].late)
+			return NEED_UPGRADE;
 		/* Same schema version but a database missing: not ours. */
 		if (rc == MDB_NOTFOUND)
 			return -EPROTO;
@@ -465,6 +517,27 @@ int tenant_catalog_generation(struct tenant_catalog *cat, uint64_t *gen)
 }
 
 /* ---- scanning ---- */
+
+int tenant_db_last(struct tenant_txn *txn, enum tenant_db db,
+		   struct tenant_val *key, struct tenant_val *val)
+{
+	MDB_cursor *cur = NULL;
+	MDB_val k, v;
+	int rc;
+
+	rc = from_lmdb(mdb_cursor_open(txn->txn, txn->cat->dbi[db], &cur));
+	if (rc)
+		return rc;
+	rc = from_lmdb(mdb_cursor_get(cur, &k, &v, MDB_LAST));
+	if (!rc) {
+		key->data = k.mv_data;
+		key->len = k.mv_size;
+		val->data = v.mv_data;
+		val->len = v.mv_size;
+	}
+	mdb_cursor_close(cur);
+	return rc;
+}
 
 static bool has_prefix(const MDB_val *k, const void *prefix, size_t plen)
 {

@@ -679,3 +679,50 @@ int tenant_rec_bandwidth_decode(const void *buf, size_t len, uint64_t *out)
 	*out = r_uint(&r, 8);
 	return r.err;
 }
+
+int tenant_rec_audit_encode(const struct tenant_audit *e, uint8_t *buf,
+			    size_t cap, size_t *len)
+{
+	struct wcur w;
+
+	w_begin(&w, buf, cap);
+	w_uint(&w, e->seq, 8);
+	w_uint(&w, e->time_ms, 8);
+	w_str(&w, e->actor, sizeof(e->actor));
+	w_str(&w, e->tenant, sizeof(e->tenant));
+	w_str(&w, e->action, sizeof(e->action));
+	w_str(&w, e->result, sizeof(e->result));
+	w_str(&w, e->detail, sizeof(e->detail));
+	w_bytes(&w, e->prev, sizeof(e->prev));
+	w_bytes(&w, e->hash, sizeof(e->hash));
+	return w_end(&w, len);
+}
+
+int tenant_rec_audit_decode(const void *buf, size_t len,
+			    struct tenant_audit *out)
+{
+	const size_t chain = 2 * TENANT_AUDIT_HASH_LEN;
+	const uint8_t *b = buf;
+	struct rcur r;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = r_begin(&r, buf, len);
+	if (rc)
+		return rc;
+	if (len < HDR_LEN + chain)
+		return -EIO;
+	/* The fields end where the chain begins. */
+	r.len = len - chain;
+	out->seq = r_uint(&r, 8);
+	out->time_ms = r_uint(&r, 8);
+	r_str(&r, out->actor, sizeof(out->actor));
+	r_str(&r, out->tenant, sizeof(out->tenant));
+	r_str(&r, out->action, sizeof(out->action));
+	r_str(&r, out->result, sizeof(out->result));
+	r_str(&r, out->detail, sizeof(out->detail));
+	memcpy(out->prev, b + len - chain, TENANT_AUDIT_HASH_LEN);
+	memcpy(out->hash, b + len - TENANT_AUDIT_HASH_LEN,
+	       TENANT_AUDIT_HASH_LEN);
+	return r.err;
+}

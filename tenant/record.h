@@ -101,6 +101,17 @@ int tenant_rec_bandwidth_encode(uint64_t bw, uint8_t *buf, size_t cap,
 				size_t *len);
 int tenant_rec_bandwidth_decode(const void *buf, size_t len, uint64_t *out);
 
+/* Audit log entries (catalog database audit).  The last 64 bytes of the
+ * record are always prev and hash, whatever the version: fields added
+ * later go before them, so a reader finds the chain at the same place and
+ * the hash always covers every byte before it.  The encoder writes the
+ * hash field as given; catalog-audit.c computes it over the first
+ * len - TENANT_AUDIT_HASH_LEN bytes and patches it in. */
+int tenant_rec_audit_encode(const struct tenant_audit *e, uint8_t *buf,
+			    size_t cap, size_t *len);
+int tenant_rec_audit_decode(const void *buf, size_t len,
+			    struct tenant_audit *out);
+
 /* Fixed-width helpers shared with the catalog's keys and meta values. */
 void tenant_rec_put_be64(uint8_t *p, uint64_t v);
 uint64_t tenant_rec_get_be64(const void *p);

@@ -1,6 +1,6 @@
 /* Internal to the tenant library: the catalog's storage layer, shared by
- * catalog-ops.c, catalog-rp.c, catalog-req.c, catalog-dr.c and
- * catalog-limits.c.
+ * catalog-ops.c, catalog-rp.c, catalog-req.c, catalog-dr.c,
+ * catalog-limits.c and catalog-audit.c.
  *
  * catalog.c is the only file that includes <lmdb.h> (design rule), so
  * everything the other catalog files need from LMDB comes through here:
@@ -41,6 +41,9 @@ enum tenant_db {
 	TENANT_DB_FAILOVERS,
 	/* Schema 4. */
 	TENANT_DB_LIMITS,
+	/* Schema 4 too, created by the first open of a binary that knows it
+	 * (see catalog.c). */
+	TENANT_DB_AUDIT,
 	TENANT_DB_COUNT
 };
 
@@ -58,6 +61,11 @@ typedef int (*tenant_txn_fn)(struct tenant_txn *txn, void *arg);
 /* Runs fn in one write transaction and bumps the generation in it; a
  * non-zero result of fn aborts everything fn wrote. */
 int tenant_cat_write(struct tenant_catalog *cat, tenant_txn_fn fn, void *arg);
+/* The same without bumping the generation and without the attached audit
+ * entry (tenant_audit_attach): for the audit log's own appends, which
+ * change nothing havend has to react to. */
+int tenant_cat_write_nogen(struct tenant_catalog *cat, tenant_txn_fn fn,
+			   void *arg);
 /* Runs fn in a short read transaction. */
 int tenant_cat_read(struct tenant_catalog *cat, tenant_txn_fn fn, void *arg);
 
@@ -80,6 +88,10 @@ typedef int (*tenant_scan_fn)(const struct tenant_val *key,
 int tenant_db_scan(struct tenant_txn *txn, enum tenant_db db,
 		   const void *prefix, size_t plen, tenant_scan_fn cb,
 		   void *arg);
+
+/* The record with the largest key of a database: -ENOENT when empty. */
+int tenant_db_last(struct tenant_txn *txn, enum tenant_db db,
+		   struct tenant_val *key, struct tenant_val *val);
 
 /* 1 if some key starts with prefix, 0 if none, or a negative errno. */
 int tenant_db_any(struct tenant_txn *txn, enum tenant_db db, const void *prefix,
@@ -177,5 +189,11 @@ int tenant_txn_clones_add(struct tenant_txn *txn, uint64_t disk_id,
 int tenant_txn_clones_release(struct tenant_txn *txn, uint64_t disk_id,
 			      uint64_t rp_id, uint32_t extent_size);
 int tenant_txn_ledger_forget(struct tenant_txn *txn, uint64_t disk_id);
+
+/* ---- catalog-audit.c ---- */
+
+/* Appends e to the audit log inside txn: fills seq, time_ms (when 0),
+ * prev and hash, and moves the head. */
+int tenant_txn_audit_append(struct tenant_txn *txn, struct tenant_audit *e);
 
 #endif

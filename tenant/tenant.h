@@ -557,4 +557,69 @@ int tenant_rp_add_cut(struct tenant_catalog *cat, const char *route,
 int tenant_get_provisioned(struct tenant_catalog *cat, uint64_t tenant_id,
 			   uint64_t *bytes, uint32_t *ndisks);
 
+/* ---- catalog-audit.c: the audit trail ---- */
+
+/* An append-only, hash-chained log of administrative changes and of
+ * authentication failures, kept in the catalog.  Every entry carries the
+ * SHA-256 of its predecessor (prev) and its own hash over its canonical
+ * encoding, prev included; a head record (count and hash of the newest
+ * entry) makes a cut-off tail visible too.  Nothing in the library ever
+ * rewrites or deletes an entry. */
+#define TENANT_AUDIT_HASH_LEN 32
+#define TENANT_AUDIT_ACTOR_MAX 127
+#define TENANT_AUDIT_ACTION_MAX 63
+#define TENANT_AUDIT_RESULT_MAX 15
+#define TENANT_AUDIT_DETAIL_MAX 1023
+
+struct tenant_audit {
+	uint64_t seq;	  /* 1, 2, ...; assigned when appended */
+	uint64_t time_ms; /* unix milliseconds; 0: now, when appended */
+	char actor[TENANT_AUDIT_ACTOR_MAX + 1];	  /* "havenctl:alice(1000)" */
+	char tenant[TENANT_NAME_MAX + 1];	  /* "" when none */
+	char action[TENANT_AUDIT_ACTION_MAX + 1]; /* "tenant.add" */
+	char result[TENANT_AUDIT_RESULT_MAX + 1]; /* "ok", "refused" */
+	char detail[TENANT_AUDIT_DETAIL_MAX + 1];
+	uint8_t prev[TENANT_AUDIT_HASH_LEN]; /* zeros for entry 1 */
+	uint8_t hash[TENANT_AUDIT_HASH_LEN];
+};
+
+/* Appends one entry in a transaction of its own; fills seq, time_ms (if
+ * 0), prev and hash.  Does not bump the generation. */
+int tenant_audit_append(struct tenant_catalog *cat, struct tenant_audit *e);
+/* Makes the next write of this handle that changes something (any write
+ * function of tenant.h) append e in the same transaction, so the change
+ * and its entry are committed together or not at all; *appended becomes
+ * true when that transaction committed.  e and appended are borrowed:
+ * they must outlive the handle or a later attach (NULL detaches). */
+void tenant_audit_attach(struct tenant_catalog *cat, struct tenant_audit *e,
+			 bool *appended);
+
+/* Entries at or after since_ms (0: all), of one tenant (NULL: all). */
+struct tenant_audit_filter {
+	uint64_t since_ms;
+	const char *tenant;
+};
+
+/* Oldest first (by seq); cb runs after the read transaction ended. */
+int tenant_audit_list(struct tenant_catalog *cat,
+		      const struct tenant_audit_filter *f,
+		      int (*cb)(const struct tenant_audit *e, void *arg),
+		      void *arg);
+
+/* What tenant_audit_verify() found.  ok false: bad_seq names the first
+ * entry that is wrong or missing (count + 1 when the tail was cut off)
+ * and why says what is wrong with it. */
+struct tenant_audit_check {
+	bool ok;
+	uint64_t count; /* entries checked */
+	uint8_t head[TENANT_AUDIT_HASH_LEN];
+	uint64_t bad_seq;
+	char why[200];
+};
+
+/* Walks the whole chain.  0 when it could check (see out->ok), or a
+ * negative errno when the catalog could not be read. */
+int tenant_audit_verify(struct tenant_catalog *cat,
+			struct tenant_audit_check *out);
+
 #endif

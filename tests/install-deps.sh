@@ -3,7 +3,7 @@
 # Runs apt-get as root (through sudo when not root).
 set -eu
 
-pkgs="build-essential pkg-config meson ninja-build clang
+pkgs="build-essential pkg-config meson ninja-build clang python3-lmdb
       libssl-dev libuv1-dev liblmdb-dev librados-dev libcmocka-dev
       libinih-dev libjansson-dev libmicrohttpd-dev openssl lmdb-utils
       nbdkit libnbd-bin python3 python3-libnbd qemu-utils

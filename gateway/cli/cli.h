@@ -282,6 +282,28 @@ int gw_cli_print_rps(const struct tenant_info *t,
  * so that it is never earlier than the real one. */
 void gw_cli_fmt_deadline(uint64_t unix_ms, char *buf, size_t len);
 
+/* ---- audit.c: this invocation's entry in the audit trail ---- */
+
+/* Starts the entry: the actor (unix user) and the command line (argv
+ * after the global options).  cli is borrowed for the process's life. */
+void gw_cli_audit_begin(const struct gw_cli *cli, int argc, char **argv);
+/* Makes the handle's first change carry the entry (gw_cli_catalog_open
+ * calls it; so does init, which creates the catalog itself). */
+void gw_cli_audit_attach(struct tenant_catalog *cat);
+/* The tenant the command acts on. */
+void gw_cli_audit_tenant(const char *name);
+/* Adds " key=value" details (a credential's pin, ...). */
+void gw_cli_audit_note(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+/* The first error line the command printed (gw_cli_fail and
+ * gw_cli_usage_error pass it on). */
+void gw_cli_audit_error(const char *line);
+/* Records what only the outcome tells: a refused or failed change, an
+ * export.  Best effort; never prints. */
+void gw_cli_audit_end(int rc);
+/* cmd-audit.c: havenctl audit. */
+int gw_cli_cmd_audit(struct gw_cli *cli, int argc, char **argv);
+
 /* ---- the command groups ---- */
 
 int gw_cli_cmd_init(struct gw_cli *cli, int argc, char **argv);
@@ -376,6 +398,9 @@ int gw_cli_limits_apply(struct tenant_catalog *cat, const struct tenant_info *t,
  * seconds; report. */
 int gw_cli_parse_rate(const char *arg, uint64_t *out);
 int gw_cli_parse_date(const char *arg, uint64_t *out);
+/* The same without none and without reporting: YYYY-MM-DD or
+ * YYYY-MM-DDTHH:MM[:SS]Z in unix seconds, else -EINVAL. */
+int gw_cli_parse_utc(const char *arg, uint64_t *out);
 /* "50 MiB/s" or "unlimited". */
 void gw_cli_fmt_rate(uint64_t rate, char *buf, size_t len);
 

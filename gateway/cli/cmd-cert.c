@@ -317,7 +317,7 @@ static int issue(const struct gw_cli *cli, struct tenant_catalog *cat,
 		 const struct cert_args *a, const char *cn, const char *org,
 		 struct tenant_cred *c)
 {
-	char pki[PATH_MAX], out[PATH_MAX];
+	char pki[PATH_MAX], out[PATH_MAX], pin[2 * TENANT_PIN_LEN + 1];
 	struct stat st;
 	bool created;
 	int err;
@@ -339,6 +339,8 @@ static int issue(const struct gw_cli *cli, struct tenant_catalog *cat,
 		return gw_cli_fail("cannot issue certificate '%s': %s", cn,
 				   gw_cli_strerror(err));
 	c->issued = (uint64_t)time(NULL);
+	tenant_pin_hex(c->pin, pin);
+	gw_cli_audit_note("pin=%s", pin);
 	err = tenant_cred_add(cat, c);
 	if (err < 0) {
 		remove_bundle(a->out, created);
@@ -569,6 +571,9 @@ static int cert_revoke_cmd(struct gw_cli *cli, int argc, char **argv)
 	    pick_revoke(cat, &a, &creds, &c) < 0)
 		goto out;
 	tenant_pin_hex(c.pin, pin);
+	if (!c.operator_role)
+		gw_cli_audit_tenant(cred_owner(&c, &tenants));
+	gw_cli_audit_note("pin=%s", pin);
 	err = tenant_cred_revoke(cat, c.pin);
 	if (err < 0) {
 		gw_cli_fail("cannot revoke %s: %s", pin,

@@ -461,6 +461,8 @@ static int test_stop_cmd(struct gw_cli *cli, int argc, char **argv)
 		return GW_CLI_FAIL;
 	if (gw_cli_fo_get_test(cat, argv[optind], &x) < 0)
 		goto out;
+	gw_cli_fo_load_view(cat, &x, &v);
+	gw_cli_audit_tenant(v.tenant);
 	if (x.state != TENANT_TEST_RUNNING) {
 		gw_cli_fail("failover test %" PRIu64 " is not running (%s)",
 			    x.id, gw_cli_fo_state_name(x.state));

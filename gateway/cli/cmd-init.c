@@ -201,6 +201,7 @@ static int make_catalog(const struct init_state *s)
 	if (err < 0)
 		return gw_cli_fail("cannot create catalog %s: %s", path,
 				   gw_cli_strerror(err));
+	gw_cli_audit_attach(cat);
 	snprintf(r.name, sizeof(r.name), "%s", GW_CLI_DEFAULT_ROUTE);
 	snprintf(r.type, sizeof(r.type), "local");
 	err = tenant_route_add(cat, &r);

@@ -64,7 +64,7 @@ static int parse_count(const char *what, const char *arg, uint32_t max,
 	return 0;
 }
 
-int gw_cli_parse_date(const char *arg, uint64_t *out)
+int gw_cli_parse_utc(const char *arg, uint64_t *out)
 {
 	static const char *const fmts[] = {"%Y-%m-%d", "%Y-%m-%dT%H:%MZ",
 					   "%Y-%m-%dT%H:%M:%SZ"};
@@ -73,10 +73,6 @@ int gw_cli_parse_date(const char *arg, uint64_t *out)
 	time_t t;
 	size_t i;
 
-	if (!strcmp(arg, "none") || !strcmp(arg, "0")) {
-		*out = 0;
-		return 0;
-	}
 	for (i = 0; i < sizeof(fmts) / sizeof(fmts[0]); i++) {
 		memset(&tm, 0, sizeof(tm));
 		end = strptime(arg, fmts[i], &tm);
@@ -88,6 +84,17 @@ int gw_cli_parse_date(const char *arg, uint64_t *out)
 			return 0;
 		}
 	}
+	return -EINVAL;
+}
+
+int gw_cli_parse_date(const char *arg, uint64_t *out)
+{
+	if (!strcmp(arg, "none") || !strcmp(arg, "0")) {
+		*out = 0;
+		return 0;
+	}
+	if (gw_cli_parse_utc(arg, out) == 0)
+		return 0;
 	gw_cli_fail("invalid date '%s': use YYYY-MM-DD or "
 		    "YYYY-MM-DDTHH:MM[:SS]Z (UTC), or none",
 		    arg);

@@ -219,6 +219,7 @@ static int tenant_add_cmd(struct gw_cli *cli, int argc, char **argv)
 	}
 	if (gw_cli_nargs(cli, argc - optind, 1, 1, "tenant NAME") < 0)
 		return GW_CLI_USAGE;
+	gw_cli_audit_tenant(argv[optind]);
 	if (check_new_name(argv[optind]) < 0 ||
 	    gw_cli_check_name("route", route) < 0 ||
 	    (every &&

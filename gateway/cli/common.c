@@ -119,15 +119,17 @@ int gw_cli_help(const char *usage)
 
 int gw_cli_usage_error(const struct gw_cli *cli, const char *fmt, ...)
 {
+	char msg[512];
 	va_list ap;
 
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	gw_cli_audit_error(msg);
 	fputs("havenctl: ", stderr);
 	if (cli->cmd[0])
 		fprintf(stderr, "%s: ", cli->cmd);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\nTry 'havenctl %s%s--help'.\n", cli->cmd,
+	fprintf(stderr, "%s\nTry 'havenctl %s%s--help'.\n", msg, cli->cmd,
 		cli->cmd[0] ? " " : "");
 	return GW_CLI_USAGE;
 }
@@ -148,13 +150,14 @@ int gw_cli_nargs(const struct gw_cli *cli, int argc, int min, int max,
 
 int gw_cli_fail(const char *fmt, ...)
 {
+	char msg[1024];
 	va_list ap;
 
-	fputs("havenctl: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	gw_cli_audit_error(msg);
+	fprintf(stderr, "havenctl: %s\n", msg);
 	return GW_CLI_FAIL;
 }
 
@@ -213,8 +216,10 @@ int gw_cli_catalog_open(const struct gw_cli *cli, struct tenant_catalog **out)
 		return -ENOENT;
 	}
 	err = tenant_catalog_open(path, 0, out);
-	if (err == 0)
+	if (err == 0) {
+		gw_cli_audit_attach(*out);
 		return 0;
+	}
 fail:
 	gw_cli_fail("cannot open catalog %s/%s: %s", cli->dir, GW_CLI_CATALOG,
 		    gw_cli_strerror(err));
@@ -226,6 +231,7 @@ int gw_cli_tenant_get(struct tenant_catalog *cat, const char *name,
 {
 	int err;
 
+	gw_cli_audit_tenant(name);
 	err = gw_cli_check_name("tenant", name);
 	if (err < 0)
 		return err;

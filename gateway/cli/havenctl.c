@@ -24,6 +24,8 @@ static const struct gw_cli_cmd commands[] = {
 	{"route", gw_cli_cmd_route, "add and list storage routes"},
 	{"export", gw_cli_cmd_export,
 	 "copy a disk or a restore point into a file"},
+	{"audit", gw_cli_cmd_audit,
+	 "show or verify the audit trail of changes and refused logins"},
 	{"failover", gw_cli_cmd_failover,
 	 "DR tests, failover and failover status of a VM"},
 	{"status", gw_cli_cmd_status,
@@ -130,6 +132,9 @@ int main(int argc, char **argv)
 	if (!*cli.dir)
 		return gw_cli_usage_error(&cli, "empty data directory");
 
+	/* Every change is recorded in the catalog's audit trail (audit.c):
+	 * with the change itself, or after the command when it failed. */
+	gw_cli_audit_begin(&cli, argc - optind, argv + optind);
 	rc = run(&cli, argc - optind, argv + optind);
 
 	/* A full disk or a closed pipe must not pass for success. */
@@ -137,5 +142,6 @@ int main(int argc, char **argv)
 		if (rc == GW_CLI_OK)
 			rc = gw_cli_fail("writing output: %s", strerror(errno));
 	}
+	gw_cli_audit_end(rc);
 	return rc;
 }

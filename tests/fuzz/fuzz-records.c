@@ -38,6 +38,7 @@ CODEC(cred, struct tenant_cred);
 CODEC(disk, struct tenant_disk);
 CODEC(rp, struct tenant_rp);
 CODEC(req, struct tenant_req);
+CODEC(audit, struct tenant_audit);
 
 struct codec {
 	int (*enc)(const void *s, uint8_t *b, size_t cap, size_t *len);
@@ -52,8 +53,8 @@ struct codec {
 	}
 
 static const struct codec codecs[] = {
-	ENTRY(route), ENTRY(tenant), ENTRY(cred),
-	ENTRY(disk),  ENTRY(rp),     ENTRY(req),
+	ENTRY(route), ENTRY(tenant), ENTRY(cred),  ENTRY(disk),
+	ENTRY(rp),    ENTRY(req),    ENTRY(audit),
 };
 
 /* decode(in) = a; encode(a) = e1; decode(e1) = b; encode(b) = e2; then

@@ -206,6 +206,9 @@ hctl "$D" tenant set b --lease-until 2020-01-01 >/dev/null
 wait_havend_log "event=lease_expired tenant=b action=suspended result=ok" 10
 "$HAVENCTL" -d "$D" tenant show b --json >"$TMP/b.json"
 json_ok "$TMP/b.json" "d['state'] == 'suspended' and d['lease_until'] == '2020-01-01T00:00:00Z'"
+# The audit trail says who suspended it.
+"$HAVENCTL" -d "$D" audit --tenant b --json >"$TMP/b-audit.json"
+json_ok "$TMP/b-audit.json" 'd[-1]["actor"] == "havend" and d[-1]["action"] == "tenant.suspend" and "reason=lease_expired" in d[-1]["detail"]'
 if out=$(run_to 30 nbdinfo --size "$(nbd_uri "$B" "$port" vm/d0)" 2>&1); then
     fail "nbdinfo of a tenant past its lease" "refused" "$out"
 fi

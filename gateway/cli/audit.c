@@ -1,0 +1,204 @@
+/* This invocation's entry in the audit trail.
+ *
+ * Every havenctl command that changes something is recorded, by the
+ * dispatcher rather than by each command: main() starts the entry with the
+ * command line (gw_cli_audit_begin), and gw_cli_catalog_open() attaches it
+ * to the catalog handle the command opens, so the catalog appends it in
+ * the same write transaction as the command's first change (see
+ * tenant_audit_attach()).  A command's changes thus never reach the
+ * catalog before its entry does, and an entry never claims a change that
+ * was rolled back (a later write of the same command that fails is
+ * recorded as "failed", below).  After
+ * the command, gw_cli_audit_end() appends in a transaction of its own what
+ * only the outcome can tell: "refused" for a change command that failed
+ * before it changed anything (with its error line), "failed" for one that
+ * failed after its first change, and "ok" for an export (which reads
+ * tenant data without changing the catalog).  Those after-the-fact
+ * entries are best effort: when the catalog cannot be opened there is
+ * nothing to record into.
+ *
+ * Commands add what the command line alone does not say: the tenant they
+ * act on (gw_cli_tenant_get notes it) and details such as a credential's
+ * pin.  havenctl runs one command per process, so the context is one
+ * static object.
+ */
+#include <errno.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+static struct {
+	bool active;
+	const struct gw_cli *cli;
+	struct tenant_audit e;
+	bool appended;	 /* committed with a change */
+	char args[512];	 /* the command line */
+	char notes[256]; /* " key=value" pairs */
+	char error[256]; /* the first error line printed */
+} audit;
+
+static void set_actor(struct tenant_audit *e)
+{
+	const char *sudo = getenv("SUDO_USER");
+	struct passwd *pw = getpwuid(getuid());
+	char user[64];
+
+	if (pw && pw->pw_name)
+		snprintf(user, sizeof(user), "%s", pw->pw_name);
+	else
+		snprintf(user, sizeof(user), "uid%u", (unsigned)getuid());
+	/* Who ran sudo is only worth saying when sudo made us root. */
+	if (getuid() == 0 && sudo && *sudo)
+		snprintf(e->actor, sizeof(e->actor),
+			 "havenctl:%s(%u),sudo:%.32s", user, (unsigned)getuid(),
+			 sudo);
+	else
+		snprintf(e->actor, sizeof(e->actor), "havenctl:%s(%u)", user,
+			 (unsigned)getuid());
+}
+
+/* Appends s to buf, in single quotes when it holds characters that would
+ * make the line ambiguous. */
+static void append_arg(char *buf, size_t len, const char *s)
+{
+	size_t n = strlen(buf);
+	bool quote = !*s || strpbrk(s, " \t\n'\"\\") != NULL;
+
+	if (n + 1 >= len)
+		return;
+	snprintf(buf + n, len - n, "%s%s%s%s", n ? " " : "", quote ? "'" : "",
+		 s, quote ? "'" : "");
+	/* Control characters would break the table; keep the rest. */
+	for (char *p = buf + n; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+}
+
+/* detail = command line, notes, and ": error" once there is one. */
+static void compose(void)
+{
+	struct tenant_audit *e = &audit.e;
+
+	snprintf(e->detail, sizeof(e->detail), "%s%s%s%s", audit.args,
+		 audit.notes, audit.error[0] ? ": " : "", audit.error);
+}
+
+void gw_cli_audit_begin(const struct gw_cli *cli, int argc, char **argv)
+{
+	int i;
+
+	memset(&audit, 0, sizeof(audit));
+	audit.active = true;
+	audit.cli = cli;
+	set_actor(&audit.e);
+	for (i = 0; i < argc; i++)
+		append_arg(audit.args, sizeof(audit.args), argv[i]);
+	compose();
+}
+
+/* "failover test start" -> "failover.test.start". */
+static void set_action(void)
+{
+	struct tenant_audit *e = &audit.e;
+	char *p;
+
+	snprintf(e->action, sizeof(e->action), "%s", audit.cli->cmd);
+	for (p = e->action; *p; p++)
+		if (*p == ' ')
+			*p = '.';
+}
+
+void gw_cli_audit_attach(struct tenant_catalog *cat)
+{
+	if (!audit.active)
+		return;
+	set_action();
+	snprintf(audit.e.result, sizeof(audit.e.result), "ok");
+	tenant_audit_attach(cat, &audit.e, &audit.appended);
+}
+
+void gw_cli_audit_tenant(const char *name)
+{
+	if (!audit.active || !name || !tenant_name_valid(name))
+		return;
+	snprintf(audit.e.tenant, sizeof(audit.e.tenant), "%s", name);
+}
+
+void gw_cli_audit_note(const char *fmt, ...)
+{
+	size_t n = strlen(audit.notes);
+	va_list ap;
+
+	if (!audit.active || n + 2 >= sizeof(audit.notes))
+		return;
+	audit.notes[n++] = ' ';
+	va_start(ap, fmt);
+	vsnprintf(audit.notes + n, sizeof(audit.notes) - n, fmt, ap);
+	va_end(ap);
+	compose();
+}
+
+void gw_cli_audit_error(const char *line)
+{
+	if (!audit.active || audit.error[0])
+		return;
+	snprintf(audit.error, sizeof(audit.error), "%s", line);
+}
+
+/* Commands that only read (their last word says so: "tenant list",
+ * "failover status", "status"), and the bare command groups, which only
+ * print their usage, leave no entry when they fail. */
+static bool read_only(const char *cmd)
+{
+	static const char *const groups[] = {
+		"tenant",   "cert",	     "disk",  "rp",   "route",
+		"failover", "failover test", "audit", "help", "",
+	};
+	static const char *const verbs[] = {"list", "show", "status"};
+	const char *last = strrchr(cmd, ' ');
+	size_t i;
+
+	last = last ? last + 1 : cmd;
+	for (i = 0; i < sizeof(groups) / sizeof(groups[0]); i++)
+		if (!strcmp(cmd, groups[i]))
+			return true;
+	for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		if (!strcmp(last, verbs[i]))
+			return true;
+	return false;
+}
+
+void gw_cli_audit_end(int rc)
+{
+	struct tenant_catalog *cat = NULL;
+	const char *cmd;
+	char path[TENANT_PATH_MAX];
+
+	if (!audit.active)
+		return;
+	audit.active = false;
+	cmd = audit.cli->cmd;
+	if (audit.appended && rc == GW_CLI_OK)
+		return; /* recorded with the change */
+	if (!audit.appended && rc == GW_CLI_OK && strcmp(cmd, "export") != 0)
+		return; /* changed nothing: --help, a change with no effect */
+	if (!audit.appended && rc != GW_CLI_OK && read_only(cmd))
+		return;
+	set_action();
+	snprintf(audit.e.result, sizeof(audit.e.result), "%s",
+		 rc == GW_CLI_OK  ? "ok"
+		 : audit.appended ? "failed"
+				  : "refused");
+	compose();
+	audit.e.time_ms = 0;
+	if (gw_cli_path(audit.cli, GW_CLI_CATALOG, path, sizeof(path)) < 0 ||
+	    access(path, F_OK) < 0 || tenant_catalog_open(path, 0, &cat) < 0)
+		return;
+	tenant_audit_append(cat, &audit.e);
+	tenant_catalog_close(cat);
+}
