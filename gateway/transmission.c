@@ -32,10 +32,10 @@ bool gw_tx_can_read(const struct gw_conn *c)
 	       c->inflight_bytes < cfg->conn_inflight_bytes &&
 	       uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp) <
 		       cfg->conn_inflight_bytes &&
-	       (!t || (t->ops < GW_TENANT_INFLIGHT_OPS &&
-		       t->bytes < GW_TENANT_INFLIGHT_BYTES)) &&
-	       all->ops < GW_SERVER_INFLIGHT_OPS &&
-	       all->bytes < GW_SERVER_INFLIGHT_BYTES;
+	       (!t || (t->ops < cfg->tenant_inflight_reqs &&
+		       t->bytes < cfg->tenant_inflight_bytes)) &&
+	       all->ops < cfg->total_inflight_reqs &&
+	       all->bytes < cfg->total_inflight_bytes;
 }
 
 static void charge(struct gw_conn *c, int64_t bytes, int ops)

@@ -19,25 +19,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void defaults(struct gw_config *cfg)
 {
-	memset(cfg, 0, sizeof(*cfg));
-	strcpy(cfg->dir, "/var/lib/haven");
-	strcpy(cfg->listen, "0.0.0.0:10809");
-	cfg->handshake_timeout = 10;
-	cfg->log_level = GW_LOG_INFO;
-	cfg->conn_inflight_bytes = 64u << 20;
-	cfg->conn_inflight_reqs = 128;
+	gw_config_defaults(cfg, "/var/lib/haven");
 }
 
 static void check_config(const struct gw_config *cfg)
 {
-	char host[128];
+	char host[GW_HOSTPORT_MAX];
 	int port;
 
-	if (strnlen(cfg->listen, sizeof(cfg->listen)) == sizeof(cfg->listen))
+	if (cfg->nlisten < 1 || cfg->nlisten > GW_LISTEN_MAX)
 		abort();
-	if (gw_parse_hostport(cfg->listen, host, sizeof(host), &port) != 0 ||
-	    port < 0 || port > 65535)
-		abort();
+	for (unsigned i = 0; i < cfg->nlisten; i++) {
+		if (strnlen(cfg->listen[i], GW_HOSTPORT_MAX) == GW_HOSTPORT_MAX)
+			abort();
+		if (gw_parse_hostport(cfg->listen[i], host, sizeof(host),
+				      &port) != 0 ||
+		    port < 1 || port > 65535)
+			abort();
+	}
 	if (cfg->handshake_timeout < 1 || cfg->handshake_timeout > 3600)
 		abort();
 	if (cfg->conn_inflight_reqs < 1 || cfg->conn_inflight_reqs > 1024)
@@ -45,8 +44,19 @@ static void check_config(const struct gw_config *cfg)
 	if (cfg->log_level != GW_LOG_DEBUG && cfg->log_level != GW_LOG_INFO &&
 	    cfg->log_level != GW_LOG_WARN && cfg->log_level != GW_LOG_ERROR)
 		abort();
-	if (strcmp(cfg->dir, "/var/lib/haven") != 0 ||
-	    cfg->conn_inflight_bytes != 64u << 20)
+	if (cfg->tls_min_version != TLS1_2_VERSION &&
+	    cfg->tls_min_version != TLS1_3_VERSION)
+		abort();
+	if (strnlen(cfg->tls_ciphers, sizeof(cfg->tls_ciphers)) ==
+		    sizeof(cfg->tls_ciphers) ||
+	    strnlen(cfg->tls_ciphersuites, sizeof(cfg->tls_ciphersuites)) ==
+		    sizeof(cfg->tls_ciphersuites))
+		abort();
+	/* The loop must never block in librados. */
+	if (cfg->total_inflight_reqs >= cfg->ceph_inflight_ops ||
+	    cfg->total_inflight_bytes >= cfg->ceph_inflight_bytes)
+		abort();
+	if (strcmp(cfg->dir, "/var/lib/haven") != 0)
 		abort(); /* not settable from the file */
 }
 
