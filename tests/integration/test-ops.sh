@@ -9,9 +9,13 @@
 #  3. meson install --destdir puts havend, havenctl, the systemd unit and
 #     both man pages in place; the unit passes systemd-analyze verify and
 #     carries its sandbox; the pages lint clean with groff, render with
-#     man, and havend(8) documents every configuration key.
+#     man, and havend(8) documents every configuration key;
+#  4. havend listens on every address of a listen list (IPv4 and IPv6),
+#     closes connections past max_connections, and exits 1 naming an
+#     address it cannot bind.
 source "$(dirname "$0")/functions.sh"
 requires_haven
+holds=()
 
 # --- 1. --help everywhere ----------------------------------------------------
 
@@ -288,3 +292,72 @@ for cmd in init tenant cert disk rp route export failover; do
     grep -qE "^ *$cmd" "$TMP/havenctl.txt" || fail "havenctl(8) does not describe $cmd"
 done
 ok
+
+# --- 4. listen addresses and the connection limit, live ----------------------
+
+requires nbdinfo
+requires_python_nbd
+D2=$TMP/d2 B=$TMP/b
+haven_init "$D2" tenant:t bundle:t:hq:"$B" disk:t/vm/d0:8M
+p1=$(free_port) p2=$(free_port)
+printf '[gateway]\nlisten = 127.0.0.1:%d, [::1]:%d\n[limits]\nmax_connections = 2\n' \
+    "$p1" "$p2" >"$D2/haven.conf"
+
+check "havend serves on every address of [gateway] listen (IPv4 and IPv6)"
+HAVEND_LOG=$D2/havend.log HAVEND_LOG_FROM=1
+"$HAVEND" -d "$D2" 2>>"$HAVEND_LOG" &
+HAVEND_PID=$!
+PIDS+=("$HAVEND_PID")
+wait_havend_log "event=listening addr=127.0.0.1:$p1\$" 10
+wait_havend_log "event=listening addr=\[::1\]:$p2\$" 10
+u4="nbds://127.0.0.1:$p1/vm/d0?tls-certificates=$B"
+u6="nbds://[::1]:$p2/vm/d0?tls-certificates=$B"
+[[ $(run_to 30 nbdinfo --size "$u4") == $((8 << 20)) ]] || fail "nbdinfo over 127.0.0.1:$p1"
+[[ $(run_to 30 nbdinfo --size "$u6") == $((8 << 20)) ]] || fail "nbdinfo over [::1]:$p2"
+ok
+
+check "max_connections = 2: a third connection is closed at once"
+sleep 0.5
+for u in "$u4" "$u6"; do
+    "$PY" - "$u" "$TMP/hold.stop" >>"$TMP/hold.out" 2>&1 <<'EOF' &
+import os, sys, time
+import nbd
+h = nbd.NBD()
+h.set_uri_allow_local_file(True)
+h.connect_uri(sys.argv[1])
+print("ready", flush=True)
+while not os.path.exists(sys.argv[2]):
+    time.sleep(0.05)
+h.shutdown()
+EOF
+    PIDS+=("$!")
+    holds+=("$!")
+done
+for _ in $(seq 100); do [[ $(grep -c ready "$TMP/hold.out") -eq 2 ]] && break; sleep 0.1; done
+[[ $(grep -c ready "$TMP/hold.out") -eq 2 ]] || fail "two sessions did not connect: $(cat "$TMP/hold.out")"
+if out=$(run_to 30 nbdinfo --size "$u4" 2>&1); then
+    fail "a third connection with max_connections = 2" "refused" "$out"
+fi
+wait_havend_log 'reason="connection limit reached"' 5
+touch "$TMP/hold.stop"
+for p in "${holds[@]}"; do
+    wait_exit "$p" 10 || fail "libnbd client did not close"
+done
+sleep 0.5
+[[ $(run_to 30 nbdinfo --size "$u6") == $((8 << 20)) ]] || fail "nbdinfo after the two sessions closed"
+ok
+
+check "an address that cannot be bound: havend exits 1 and names it"
+D3=$TMP/d3
+haven_init "$D3"
+if "$HAVEND" -d "$D3" --listen "127.0.0.1:$(free_port),127.0.0.1:$p1" 2>"$TMP/d3.log"; then
+    fail "havend started with an address in use"
+else
+    rc=$?
+fi
+[[ $rc -eq 1 ]] || fail "exit status with an address in use" 1 "$rc"
+grep -q "event=listen_failed addr=127.0.0.1:$p1 " "$TMP/d3.log" ||
+    fail "no listen_failed for 127.0.0.1:$p1: $(cat "$TMP/d3.log")"
+ok
+
+stop_havend

@@ -5,7 +5,8 @@
 #  2. a tenant added and another tenant's certificate revoked, then
 #     SIGHUP: the revoked certificate's open session is closed and a new
 #     connection with it refused; the new tenant connects;
-#  3. a configuration change (log level info -> debug) takes effect;
+#  3. configuration changes take effect: log level info -> debug, and
+#     max_sessions_per_tenant (new sessions only; a's go on);
 #  4. a change that needs a restart ([ceph]) is logged and not applied;
 #  5. a broken haven.conf on SIGHUP is refused with file, line and key,
 #     and havend keeps serving with the old configuration;
@@ -25,18 +26,27 @@ haven_init "$D" tenant:a tenant:v bundle:a:hq:"$A" bundle:v:hq:"$V" \
 hctl "$D" tenant set a --bandwidth 16M >/dev/null
 start_havend "$D" "$port"
 
-# hup: send SIGHUP and wait for havend's verdict (reloaded or refused).
+# hup: send SIGHUP and wait for havend's verdict (reloaded or refused),
+# left in HUP_VERDICT.
 hup() {
-    local n
-    n=$(tail -c "+$HAVEND_LOG_FROM" "$HAVEND_LOG" | grep -cE 'event=(reloaded|reload_refused)' || true)
+    local n deadline=$((SECONDS + 10))
+    verdicts() {
+        tail -c "+$HAVEND_LOG_FROM" "$HAVEND_LOG" | grep -E 'event=(reloaded|reload_refused)' || true
+    }
+    n=$(verdicts | wc -l)
     kill -HUP "$HAVEND_PID"
-    local deadline=$((SECONDS + 10))
-    until (($(tail -c "+$HAVEND_LOG_FROM" "$HAVEND_LOG" |
-        grep -cE 'event=(reloaded|reload_refused)' || true) > n)); do
+    until (($(verdicts | wc -l) > n)); do
         havend_alive
         ((SECONDS < deadline)) || fail "no reload verdict 10 s after SIGHUP"
         sleep 0.05
     done
+    HUP_VERDICT=$(verdicts | tail -1)
+}
+
+# hup_ok: SIGHUP, and the reload must succeed.
+hup_ok() {
+    hup
+    grep -q 'event=reloaded' <<<"$HUP_VERDICT" || fail "reload" "event=reloaded" "$HUP_VERDICT"
 }
 
 # --- the long copy ---------------------------------------------------------
@@ -85,8 +95,8 @@ hctl "$D" disk create n/vm/d0 --size 8M >/dev/null
 hctl "$D" cert revoke v --site hq >/dev/null
 sed -i 's/^level = info$/level = debug/' "$D/haven.conf"
 grep -qx 'level = debug' "$D/haven.conf" || fail "haven.conf edit"
-hup
-wait_havend_log 'event=reloaded log_level=debug' 5
+hup_ok
+grep -q 'log_level=debug' <<<"$HUP_VERDICT" || fail "reload verdict" "log_level=debug" "$HUP_VERDICT"
 ok
 
 check "v's open session is closed, and v cannot connect again"
@@ -111,13 +121,43 @@ tail -c "+$HAVEND_LOG_FROM" "$HAVEND_LOG" | grep -q 'level=debug event=accept' |
     fail "no debug line after level = debug and SIGHUP"
 ok
 
+check "[limits] max_sessions_per_tenant = 1 by SIGHUP: a's running sessions go on, n gets one"
+printf '[limits]\nmax_sessions_per_tenant = 1\n' >>"$D/haven.conf"
+hup_ok
+"$PY" - "$(nbd_uri "$N" "$port" vm/d0)" "$TMP/nhold.stop" >"$TMP/nhold.out" 2>&1 <<'EOF' &
+import os, sys, time
+import nbd
+h = nbd.NBD()
+h.set_uri_allow_local_file(True)
+h.connect_uri(sys.argv[1])
+print("ready", flush=True)
+while not os.path.exists(sys.argv[2]):
+    time.sleep(0.05)
+h.shutdown()
+EOF
+nhold=$!
+PIDS+=("$nhold")
+for _ in $(seq 100); do grep -q ready "$TMP/nhold.out" && break; sleep 0.1; done
+grep -q ready "$TMP/nhold.out" || fail "n's session did not connect: $(cat "$TMP/nhold.out")"
+if out=$(LIBNBD_DEBUG=1 run_to 30 nbdinfo --size "$(nbd_uri "$N" "$port" vm/d0)" 2>&1); then
+    fail "n's second session with max_sessions_per_tenant = 1" "refused" "$(tail -3 <<<"$out")"
+fi
+grep -qi "session limit reached" <<<"$out" ||
+    fail "refusal message" "session limit reached ..." "$(grep -i 'error\|policy' <<<"$out" | tail -5)"
+touch "$TMP/nhold.stop"
+wait_exit "$nhold" 10 || fail "n's libnbd client did not close"
+alive "$copy" || echo "  (a's copy finished meanwhile)"
+sed -i '/^max_sessions_per_tenant = 1$/d' "$D/haven.conf"
+hup_ok
+ok
+
 # --- 4. a key that needs a restart -----------------------------------------
 
 check "a changed [ceph] op_timeout is logged as needing a restart and not applied"
 # (havend runs with --listen: the command line wins over the file's
 # listen, before and after a reload.)
 printf '[ceph]\nop_timeout = 60\n' >>"$D/haven.conf"
-hup
+hup_ok
 wait_havend_log 'event=reload_needs_restart key=ceph.op_timeout action=kept_running_value' 5
 nbd_size "$N" "$port" vm/d0 >/dev/null
 ok
@@ -130,7 +170,8 @@ sed -i 's/^level = debug$/level = info/' "$D/haven.conf"
 printf '[limits]\nmax_connections = 0\n' >>"$D/haven.conf"
 line=$(wc -l <"$D/haven.conf")
 hup
-wait_havend_log "event=reload_refused error=\"$D/haven.conf:$line: bad value for key 'max_connections' in \[limits\]: '0'" 5
+grep -qF "event=reload_refused error=\"$D/haven.conf:$line: bad value for key 'max_connections' in [limits]: '0'" <<<"$HUP_VERDICT" ||
+    fail "reload of a broken haven.conf" "event=reload_refused error=\"$D/haven.conf:$line: ... 'max_connections' ..." "$HUP_VERDICT"
 # The old configuration (level = debug) still holds: a new connection
 # still logs at debug, and it is served.
 from=$(stat -c %s "$HAVEND_LOG")
@@ -144,11 +185,11 @@ check "a missing server key on SIGHUP is refused too; havend goes on"
 cp "$TMP/good.conf" "$D/haven.conf"
 mv "$D/pki/server-key.pem" "$TMP/server-key.pem"
 hup
-wait_havend_log 'event=reload_refused error="cannot load the TLS keys' 5
+grep -qF 'event=reload_refused error="cannot load the TLS keys' <<<"$HUP_VERDICT" ||
+    fail "reload without the server key" "event=reload_refused ..." "$HUP_VERDICT"
 mv "$TMP/server-key.pem" "$D/pki/server-key.pem"
 nbd_size "$N" "$port" vm/d0 >/dev/null
-hup
-wait_havend_log 'event=reloaded' 5
+hup_ok
 ok
 
 # --- 1. the copy that ran through it all ------------------------------------
@@ -194,8 +235,7 @@ cp "$D/pki/ca-cert.pem" "$TMP/ca-cert.pem"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
     -subj /CN=other-ca -keyout "$TMP/other-ca.key" -out "$D/pki/ca-cert.pem" 2>/dev/null ||
     fail "openssl req for another CA"
-hup
-wait_havend_log 'event=reloaded' 5
+hup_ok
 wait_exit "$hold" 10 || fail "n's session still open 10 s after the CA changed"
 [[ $WAIT_RC -eq 0 ]] || fail "n's client: $(cat "$TMP/hold2.out")"
 wait_havend_log 'tenant=n .*reason="client certificate no longer trusted"' 5
@@ -203,7 +243,7 @@ if out=$(run_to 30 nbdinfo --size "$(nbd_uri "$N" "$port" vm/d0)" 2>&1); then
     fail "n connects with a certificate of the old CA" "refused" "$out"
 fi
 cp "$TMP/ca-cert.pem" "$D/pki/ca-cert.pem"
-hup
+hup_ok
 nbd_size "$N" "$port" vm/d0 >/dev/null
 ok
 
