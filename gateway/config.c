@@ -28,7 +28,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
-#include "gw.h"
+#include "config-keys.h"
 
 /* haven.conf is a few lines; anything this large is not one. */
 #define CONF_MAX_SIZE (1u << 20)
@@ -80,34 +80,16 @@ int gw_parse_hostport(const char *s, char *host, size_t hostlen, int *port)
 
 /* ---- the keys ---- */
 
-enum key_type {
-	K_UINT,	   /* unsigned, decimal, within [min, max] */
-	K_BYTES,   /* uint64_t, with an optional K, M, G or T suffix */
-	K_BLOCK,   /* 0 or a power of two from 4 KiB to 32 MiB */
-	K_LISTEN,  /* HOST:PORT[, HOST:PORT]... */
-	K_TLSVER,  /* TLSv1.2 or TLSv1.3 */
-	K_CIPHERS, /* an OpenSSL TLS 1.2 cipher list, AEAD suites only */
-	K_SUITES,  /* an OpenSSL TLS 1.3 ciphersuite list */
-	K_LEVEL,   /* debug, info, warn, error */
-};
-
-struct key_def {
-	const char *section, *name;
-	enum key_type type;
-	size_t off;
-	uint64_t min, max;
-	bool restart;	   /* a running havend cannot change it */
-	const char *alias; /* an older section that also holds the key */
-};
-
 #define OFF(f) offsetof(struct gw_config, f)
 #define KIB ((uint64_t)1 << 10)
 #define MIB ((uint64_t)1 << 20)
 #define GIB ((uint64_t)1 << 30)
 
 /* In the order --check-config prints them.  The metrics endpoint adds its
- * [metrics] section here. */
-static const struct key_def keys[] = {
+ * [metrics] section here, e.g. {"metrics", "listen", K_ADDR,
+ * OFF(metrics_listen), 0, 0, true, NULL}, and its command-line option to
+ * gw_config_override(). */
+const struct key_def gw_config_keys[] = {
 	{"gateway", "listen", K_LISTEN, OFF(listen), 0, 0, true, NULL},
 	{"gateway", "preferred_block", K_BLOCK, OFF(preferred_block), 0, 0,
 	 false, NULL},
@@ -152,7 +134,10 @@ static const struct key_def keys[] = {
 	{"log", "level", K_LEVEL, OFF(log_level), 0, 0, false, NULL},
 };
 
-#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+const size_t gw_config_nkeys =
+	sizeof(gw_config_keys) / sizeof(gw_config_keys[0]);
+#define keys gw_config_keys
+#define NKEYS (sizeof(gw_config_keys) / sizeof(gw_config_keys[0]))
 _Static_assert(NKEYS <= sizeof(((struct load_ctx *)0)->lines) / sizeof(int),
 	       "load_ctx.lines too short");
 
@@ -351,6 +336,8 @@ static int set_value(struct gw_config *cfg, const struct key_def *k,
 		return 0;
 	case K_LISTEN:
 		return parse_listen(cfg, v);
+	case K_ADDR:
+		return parse_one_listen(v, strlen(v), field);
 	case K_TLSVER:
 		if (strcmp(v, "TLSv1.2") == 0)
 			cfg->tls_min_version = TLS1_2_VERSION;
@@ -398,6 +385,9 @@ static void expected(const struct key_def *k, char *buf, size_t len)
 			 "separated by commas",
 			 GW_LISTEN_MAX);
 		break;
+	case K_ADDR:
+		snprintf(buf, len, "IP:PORT or [IPv6]:PORT");
+		break;
 	case K_TLSVER:
 		snprintf(buf, len, "TLSv1.2 or TLSv1.3");
 		break;
@@ -412,77 +402,6 @@ static void expected(const struct key_def *k, char *buf, size_t len)
 	case K_LEVEL:
 		snprintf(buf, len, "debug, info, warn or error");
 		break;
-	}
-}
-
-/* ---- printing ---- */
-
-static void print_bytes(FILE *f, uint64_t n)
-{
-	static const char units[] = "TGMK";
-
-	for (unsigned i = 0; i < 4; i++) {
-		unsigned shift = 10 * (4 - i);
-
-		if (n && n % ((uint64_t)1 << shift) == 0) {
-			fprintf(f, "%" PRIu64 "%c\n", n >> shift, units[i]);
-			return;
-		}
-	}
-	fprintf(f, "%" PRIu64 "\n", n);
-}
-
-static void print_value(FILE *f, const struct gw_config *cfg,
-			const struct key_def *k)
-{
-	const char *field = (const char *)cfg + k->off;
-	static const char *const levels[] = {"debug", "info", "warn", "error"};
-
-	switch (k->type) {
-	case K_UINT:
-		fprintf(f, "%u\n", *(const unsigned *)(const void *)field);
-		break;
-	case K_BYTES:
-		print_bytes(f, *(const uint64_t *)(const void *)field);
-		break;
-	case K_BLOCK:
-		print_bytes(f, cfg->preferred_block);
-		break;
-	case K_LISTEN:
-		for (unsigned i = 0; i < cfg->nlisten; i++)
-			fprintf(f, "%s%s", i ? ", " : "", cfg->listen[i]);
-		fputc('\n', f);
-		break;
-	case K_TLSVER:
-		fprintf(f, "%s\n",
-			cfg->tls_min_version == TLS1_3_VERSION ? "TLSv1.3"
-							       : "TLSv1.2");
-		break;
-	case K_CIPHERS:
-	case K_SUITES:
-		fprintf(f, "%s\n", field);
-		break;
-	case K_LEVEL:
-		fprintf(f, "%s\n", levels[cfg->log_level]);
-		break;
-	}
-}
-
-void gw_config_print(const struct gw_config *cfg, FILE *f)
-{
-	const char *section = NULL;
-
-	fprintf(f,
-		"# effective configuration: %s/haven.conf over the "
-		"defaults\n",
-		cfg->dir);
-	for (size_t i = 0; i < NKEYS; i++) {
-		if (!section || strcmp(section, keys[i].section) != 0) {
-			section = keys[i].section;
-			fprintf(f, "%s[%s]\n", i ? "\n" : "", section);
-		}
-		fprintf(f, "%s = ", keys[i].name);
-		print_value(f, cfg, &keys[i]);
 	}
 }
 
@@ -504,44 +423,6 @@ int gw_config_override(struct gw_config *cfg, const char *listen,
 		return -EINVAL;
 	}
 	return 0;
-}
-
-/* ---- reload ---- */
-
-static bool key_equal(const struct gw_config *a, const struct gw_config *b,
-		      const struct key_def *k)
-{
-	if (k->type == K_LISTEN)
-		return a->nlisten == b->nlisten &&
-		       memcmp(a->listen, b->listen, sizeof(a->listen)) == 0;
-	if (k->type == K_BYTES)
-		return *(const uint64_t *)(const void *)((const char *)a +
-							 k->off) ==
-		       *(const uint64_t *)(const void *)((const char *)b +
-							 k->off);
-	return *(const unsigned *)(const void *)((const char *)a + k->off) ==
-	       *(const unsigned *)(const void *)((const char *)b + k->off);
-}
-
-void gw_config_restart_keys(
-	const struct gw_config *a, const struct gw_config *b,
-	void (*fn)(const char *section, const char *key, void *arg), void *arg)
-{
-	for (size_t i = 0; i < NKEYS; i++)
-		if (keys[i].restart && !key_equal(a, b, &keys[i]))
-			fn(keys[i].section, keys[i].name, arg);
-}
-
-void gw_config_keep_restart_keys(struct gw_config *cfg,
-				 const struct gw_config *old)
-{
-	memcpy(cfg->listen, old->listen, sizeof(cfg->listen));
-	cfg->nlisten = old->nlisten;
-	cfg->ceph_op_timeout = old->ceph_op_timeout;
-	cfg->ceph_mon_op_timeout = old->ceph_mon_op_timeout;
-	cfg->ceph_mount_timeout = old->ceph_mount_timeout;
-	cfg->ceph_inflight_ops = old->ceph_inflight_ops;
-	cfg->ceph_inflight_bytes = old->ceph_inflight_bytes;
 }
 
 /* ---- parsing ---- */

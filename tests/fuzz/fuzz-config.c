@@ -5,7 +5,8 @@
  * non-empty, NUL-terminated message; a success must leave a config havend
  * can use.  The text is also parsed with a message buffer of 8 bytes
  * (exactly allocated, so ASan sees an overrun), and its first line is fed
- * to the HOST:PORT parser on its own.
+ * to the HOST:PORT parser on its own.  A configuration that parses is
+ * printed as --check-config does, and the print must parse to the same.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -60,6 +61,35 @@ static void check_config(const struct gw_config *cfg)
 		abort(); /* not settable from the file */
 }
 
+/* What --check-config prints is a haven.conf that means the same and
+ * prints the same. */
+static void check_print(const struct gw_config *cfg)
+{
+	struct gw_config again;
+	char *a = NULL, *b = NULL, err[512];
+	size_t alen = 0, blen = 0;
+	FILE *f;
+
+	f = open_memstream(&a, &alen);
+	if (!f)
+		return;
+	gw_config_print(cfg, f);
+	fclose(f);
+	defaults(&again);
+	if (gw_config_parse_string(&again, a, "printed", err, sizeof(err)) != 0)
+		abort();
+	f = open_memstream(&b, &blen);
+	if (!f)
+		goto out;
+	gw_config_print(&again, f);
+	fclose(f);
+	if (alen != blen || memcmp(a, b, alen) != 0)
+		abort();
+out:
+	free(a);
+	free(b);
+}
+
 static void check_hostport(const char *text)
 {
 	char line[256], host[64];
@@ -95,8 +125,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	defaults(&cfg);
 	memset(err, 0x7f, sizeof(err));
 	rc = gw_config_parse_string(&cfg, text, "haven.conf", err, sizeof(err));
-	if (rc == 0)
+	if (rc == 0) {
 		check_config(&cfg);
+		check_print(&cfg);
+	}
 	else if (rc != -EINVAL && rc != -EIO)
 		abort();
 	else if (strnlen(err, sizeof(err)) == sizeof(err) || err[0] == '\0' ||
