@@ -561,7 +561,7 @@ static void handshake_timeout(uv_timer_t *t)
 	gw_server_flush_dirty(c->srv);
 }
 
-void gw_conn_accept(struct gw_server *srv)
+void gw_conn_accept(struct gw_server *srv, uv_stream_t *listener)
 {
 	struct sockaddr_storage ss;
 	int sslen = sizeof(ss);
@@ -585,7 +585,8 @@ void gw_conn_accept(struct gw_server *srv)
 	uv_timer_init(srv->loop, &c->timer);
 	c->timer.data = c;
 	c->handles = 2;
-	r = uv_accept((uv_stream_t *)&srv->listener, (uv_stream_t *)&c->tcp);
+	srv->nconns++;
+	r = uv_accept(listener, (uv_stream_t *)&c->tcp);
 	if (r < 0) {
 		gw_log(GW_LOG_WARN, "event=accept_failed error=%s",
 		       uv_strerror(r));
@@ -614,6 +615,10 @@ void gw_conn_accept(struct gw_server *srv)
 	}
 	gw_log(GW_LOG_DEBUG, "event=accept conn=%" PRIu64 " peer=%s", c->id,
 	       c->peer);
+	if (srv->nconns > srv->cfg.max_connections) {
+		gw_conn_close(c, "connection limit reached");
+		return;
+	}
 	if (gw_hs_new(&hs_ops, c, &c->hs) < 0 || gw_hs_start(c->hs) < 0) {
 		gw_conn_close(c, "out of memory");
 		return;
@@ -634,6 +639,7 @@ static void conn_free(struct gw_conn *c)
 		srv->conns = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
+	srv->nconns--;
 	gw_tx_free_pending(c);
 	gw_load_put(srv, c->load);
 	if (c->disk && c->wrote)
@@ -759,6 +765,10 @@ void gw_conn_recheck(struct gw_conn *c)
 	if (tenant_cred_lookup(c->srv->cat, c->ident.cred.pin, &cred) ==
 	    -ENOENT) {
 		gw_conn_close(c, "client certificate revoked");
+		return;
+	}
+	if (c->ssl && gw_tls_peer_verify(c->srv->ssl_ctx, c->ssl) < 0) {
+		gw_conn_close(c, "client certificate no longer trusted");
 		return;
 	}
 	if (!c->ident.cred.operator_role &&

@@ -36,6 +36,11 @@ static void stop_work(struct gw_job *j)
 		.client_id =
 			sj->route.client_id[0] ? sj->route.client_id : NULL,
 		.keyring = sj->route.keyring[0] ? sj->route.keyring : NULL,
+		.op_timeout = sj->srv->cfg.ceph_op_timeout,
+		.mon_op_timeout = sj->srv->cfg.ceph_mon_op_timeout,
+		.mount_timeout = sj->srv->cfg.ceph_mount_timeout,
+		.inflight_ops = sj->srv->cfg.ceph_inflight_ops,
+		.inflight_bytes = sj->srv->cfg.ceph_inflight_bytes,
 	};
 	struct storage_store *st = NULL;
 	struct storage_sync *sync = NULL;

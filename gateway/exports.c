@@ -223,7 +223,7 @@ int gw_disk_open_live(struct gw_server *srv, const struct tenant_info *t,
 	d->nsnaps = n;
 	d->seq = p.snap_seq;
 	d->last_cut_ms = last_ms;
-	d->interval_s = gw_rp_interval(t, td);
+	d->interval_s = gw_rp_interval(srv, t, td);
 	/* The interval counts from the newest restore point, or from now. */
 	if (!d->last_cut_ms)
 		d->last_cut_ms = (uint64_t)time(NULL) * 1000;
@@ -490,21 +490,27 @@ static int resolve(struct gw_server *srv, const struct gw_identity *id,
 	return tenant_rp_find(srv->cat, tg->td.id, at + 1, &tg->rp);
 }
 
-/* A tenant over its concurrent session limit is refused at GO. */
+/* A tenant over its concurrent session limit (its own, else the
+ * gateway's [limits] max_sessions_per_tenant) is refused at GO. */
 static bool session_limit_reached(struct gw_server *srv,
 				  const struct tenant_info *t, char *msg,
 				  size_t msglen)
 {
 	struct gw_load *l = gw_load_find(srv, t->id);
+	unsigned max = srv->cfg.max_sessions_per_tenant;
 	struct tenant_limits lim;
 
-	if (!l || tenant_get_limits(srv->cat, t->id, &lim) < 0 ||
-	    !lim.max_sessions || l->conns < lim.max_sessions)
+	if (!l)
+		return false;
+	if (tenant_get_limits(srv->cat, t->id, &lim) == 0 && lim.max_sessions &&
+	    lim.max_sessions < max)
+		max = lim.max_sessions;
+	if (l->conns < max)
 		return false;
 	snprintf(msg, msglen,
 		 "session limit reached: tenant '%.64s' may have %u "
 		 "concurrent sessions",
-		 t->name, lim.max_sessions);
+		 t->name, max);
 	return true;
 }
 

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <openssl/ssl.h>
 #include <uv.h>
@@ -42,19 +43,49 @@ struct gw_bucket {
 
 /* ---- config.c ---- */
 
+#define GW_LISTEN_MAX 8
+#define GW_HOSTPORT_MAX 64
+
+/* Every setting of haven.conf (see havend(8) and config.c's key table for
+ * sections, bounds and defaults). */
 struct gw_config {
 	char dir[1024];
-	char listen[128];	     /* HOST:PORT */
-	unsigned handshake_timeout;  /* seconds */
-	unsigned retention_interval; /* seconds between retention passes */
+	/* [gateway] */
+	char listen[GW_LISTEN_MAX][GW_HOSTPORT_MAX]; /* HOST:PORT each */
+	unsigned nlisten;
 	unsigned preferred_block;    /* advertised; 0: the extent size */
+	unsigned retention_interval; /* seconds between retention passes */
+	/* [tls] */
+	int tls_min_version; /* TLS1_2_VERSION or TLS1_3_VERSION */
+	char tls_ciphers[512];
+	char tls_ciphersuites[256];
+	unsigned handshake_timeout; /* seconds */
+	/* [limits] */
+	unsigned max_connections;
+	unsigned max_sessions_per_tenant;
+	unsigned conn_inflight_reqs; /* backpressure bounds per connection */
+	uint64_t conn_inflight_bytes;
+	unsigned tenant_inflight_reqs; /* ... per tenant */
+	uint64_t tenant_inflight_bytes;
+	unsigned total_inflight_reqs; /* ... for the gateway */
+	uint64_t total_inflight_bytes;
+	/* [ceph]: applied to each route's cluster handle when it opens */
+	unsigned ceph_op_timeout;
+	unsigned ceph_mon_op_timeout;
+	unsigned ceph_mount_timeout;
+	unsigned ceph_inflight_ops;
+	uint64_t ceph_inflight_bytes;
+	/* [restore_points] */
+	unsigned checkpoint_interval; /* when tenant and disk set none */
+	/* [metrics] */
+	char metrics[GW_HOSTPORT_MAX]; /* HOST:PORT of /metrics; "": off */
+	bool metrics_set; /* given by the admin (a bind failure is fatal) */
+	/* [log] */
 	enum gw_log_level log_level;
-	size_t conn_inflight_bytes; /* backpressure bound per connection */
-	unsigned conn_inflight_reqs;
-	char metrics[128]; /* HOST:PORT of /metrics; "": off */
-	bool metrics_set;  /* given by the admin (a bind failure is fatal) */
 };
 
+/* The built-in defaults, for data directory dir. */
+void gw_config_defaults(struct gw_config *cfg, const char *dir);
 /* Loads DIR/haven.conf over the defaults.  On error, writes one line to
  * err naming the file, line and key. */
 int gw_config_load(struct gw_config *cfg, const char *dir, char *err,
@@ -67,6 +98,20 @@ int gw_config_parse_string(struct gw_config *cfg, const char *text,
 int gw_parse_hostport(const char *s, char *host, size_t hostlen, int *port);
 /* Sets the metrics address: HOST:PORT, or "off".  -EINVAL otherwise. */
 int gw_config_metrics(struct gw_config *cfg, const char *value);
+/* Applies the command line's --listen and --log-level over cfg; on error,
+ * one line in err. */
+int gw_config_override(struct gw_config *cfg, const char *listen,
+		       const char *level, char *err, size_t errlen);
+/* Writes the whole configuration, every key with its value, as INI. */
+void gw_config_print(const struct gw_config *cfg, FILE *f);
+/* For a reload: calls fn for each key whose value differs between a and b
+ * and that a running havend cannot change (it keeps a's value). */
+void gw_config_restart_keys(
+	const struct gw_config *a, const struct gw_config *b,
+	void (*fn)(const char *section, const char *key, void *arg), void *arg);
+/* Copies the keys a running havend cannot change from old into cfg. */
+void gw_config_keep_restart_keys(struct gw_config *cfg,
+				 const struct gw_config *old);
 
 /* ---- loop.c: the completion queue ---- */
 
@@ -86,9 +131,14 @@ void gw_queue_close(struct gw_queue *q);
 
 /* ---- tls.c ---- */
 
-/* Builds the server context from DIR/pki: TLS 1.2 floor, AEAD suites,
- * client certificate required and verified against the haven CA. */
-int gw_tls_ctx_new(const char *pki_dir, SSL_CTX **out);
+/* Builds a server context from DIR/pki and the [tls] settings: protocol
+ * floor, AEAD suites, client certificate required and verified against
+ * the haven CA.  Connections keep the context they started with. */
+int gw_tls_ctx_new(const char *pki_dir, const struct gw_config *cfg,
+		   SSL_CTX **out);
+/* 0 if the session's client certificate still verifies against the CA
+ * of ctx (after a reload changed it), else -EPERM. */
+int gw_tls_peer_verify(SSL_CTX *ctx, SSL *ssl);
 /* Drains OpenSSL's error queue into one line. */
 const char *gw_tls_error(char *buf, size_t len);
 
@@ -255,7 +305,8 @@ int gw_rp_load_snapc(struct gw_server *srv, const struct tenant_disk *td,
 		     uint64_t **snaps, unsigned *n, uint64_t *last_ms);
 void gw_rp_run_remove(struct gw_server *srv, const struct tenant_req *req);
 /* The restore point interval of a disk, in seconds. */
-uint32_t gw_rp_interval(const struct tenant_info *t,
+uint32_t gw_rp_interval(const struct gw_server *srv,
+			const struct tenant_info *t,
 			const struct tenant_disk *td);
 void gw_rp_run_resize(struct gw_server *srv, const struct tenant_req *req);
 /* Triggers, called by connections. */
@@ -335,8 +386,9 @@ void gw_sched_throttled(struct gw_server *srv);
 /* Re-reads the limits of every tenant with sessions and of open disks. */
 void gw_sched_refresh(struct gw_server *srv);
 
-#define GW_TENANT_INFLIGHT_OPS 512
-#define GW_TENANT_INFLIGHT_BYTES ((size_t)256 << 20)
+/* The in-flight bounds per tenant and for the gateway are [limits] in
+ * haven.conf; the gateway's stay below the [ceph] librados throttle that
+ * rados.c sets, so that a submission never blocks the loop. */
 /* While several tenants have requests in flight, the gateway's in-flight
  * work is shared among them by weight (sched.c, gw_fair_share): a tenant
  * at its share stops reading, however many connections it has. */
@@ -348,15 +400,11 @@ void gw_sched_refresh(struct gw_server *srv);
 #define GW_FAIR_IDLE_MS 200
 
 /* The in-flight bounds of a tenant now: its fair share under contention,
- * else GW_TENANT_INFLIGHT_*. */
+ * else [limits] tenant_inflight_*. */
 void gw_fair_share(struct gw_server *srv, const struct gw_load *l,
 		   size_t *bytes, unsigned *ops);
 /* A request of the tenant started or ended (keeps it active). */
 void gw_fair_touch(struct gw_server *srv, struct gw_load *l);
-/* librados blocks its caller past 1024 ops or 100 MiB per cluster
- * handle by default; rados.c raises those, and these stay below. */
-#define GW_SERVER_INFLIGHT_OPS 8192
-#define GW_SERVER_INFLIGHT_BYTES ((size_t)2048 << 20)
 
 struct gw_load *gw_load_get(struct gw_server *srv, uint64_t tenant_id);
 struct gw_load *gw_load_find(struct gw_server *srv, uint64_t tenant_id);
@@ -393,12 +441,19 @@ struct gw_server {
 	uv_loop_t *loop;
 	struct gw_config cfg;
 	struct tenant_catalog *cat;
-	SSL_CTX *ssl_ctx;
-	uv_tcp_t listener;
+	const char *opt_listen, *opt_log_level; /* command line overrides */
+	SSL_CTX *ssl_ctx;			/* for new connections */
+	struct gw_listener {
+		uv_tcp_t tcp;
+		struct gw_server *srv;
+		bool waiting; /* a connection waits for ready */
+	} listeners[GW_LISTEN_MAX];
+	unsigned nlisteners;
 	bool listening;
+	unsigned nconns;
 	struct gw_queue queue;
 	struct storage_env env;
-	uv_signal_t sigterm, sigint;
+	uv_signal_t sigterm, sigint, sighup;
 	uv_timer_t watch; /* catalog generation, drain deadline */
 	uv_timer_t retention;
 	uint64_t generation;
@@ -421,8 +476,7 @@ struct gw_server {
 	unsigned sched_inflight;
 	uv_timer_t throttle;
 	uv_timer_t ready_timer;
-	bool ready;	     /* routes opened: accepting connections */
-	bool accept_waiting; /* a connection waits for ready */
+	bool ready; /* routes opened: accepting connections */
 	uint64_t next_conn_id;
 	bool draining;
 	uint64_t drain_started;
@@ -447,9 +501,18 @@ void gw_server_maybe_done(struct gw_server *srv);
 /* Flushes the output of every connection marked dirty. */
 void gw_server_flush_dirty(struct gw_server *srv);
 
+/* ---- reload.c ---- */
+
+/* SIGHUP: re-reads haven.conf and the certificates.  New connections get
+ * the new TLS context; live sessions are rechecked, and closed only if
+ * their identity is no longer valid.  A configuration or certificate
+ * that does not load is refused and the running one stays. */
+void gw_server_reload(struct gw_server *srv);
+
 /* ---- conn.c ---- */
 
-void gw_conn_accept(struct gw_server *srv);
+/* Accepts one connection waiting on a listener. */
+void gw_conn_accept(struct gw_server *srv, uv_stream_t *listener);
 void gw_conn_close(struct gw_conn *c, const char *why);
 void gw_conn_flush(struct gw_conn *c);
 void gw_conn_mark_dirty(struct gw_conn *c);

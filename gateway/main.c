@@ -20,24 +20,36 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: havend [-d DIR] [--listen HOST:PORT] "
+		"usage: havend [-d DIR] [--listen HOST:PORT[,HOST:PORT]...] "
 		"[--metrics HOST:PORT|off]\n"
 		"              [--log-level LEVEL] [--check-config]\n"
 		"\n"
 		"Serves the disks of the catalog in DIR (default $HAVEN_DIR,\n"
-		"then /var/lib/haven) over NBD with mandatory TLS.\n"
+		"then /var/lib/haven) over NBD with mandatory TLS, configured\n"
+		"by DIR/haven.conf (see havend(8)).\n"
 		"  -d, --dir DIR        data directory made by 'havenctl "
 		"init'\n"
-		"  -l, --listen H:P     listen address (default from "
-		"haven.conf,\n"
-		"                       else 0.0.0.0:10809)\n"
-		"      --metrics H:P    /metrics, /healthz and /status "
-		"address\n"
-		"                       (default from haven.conf, else\n"
-		"                       127.0.0.1:9309; off disables them)\n"
-		"      --log-level L    debug, info, warn or error\n"
-		"      --check-config   validate the configuration and exit\n"
-		"  -V, --version        print the version\n");
+		"  -l, --listen H:P     listen addresses, comma-separated "
+		"(overrides\n"
+		"                       [gateway] listen; default "
+		"0.0.0.0:10809)\n"
+		"      --metrics H:P    /metrics, /healthz and /status address "
+		"(overrides\n"
+		"                       [metrics] listen; default "
+		"127.0.0.1:9309; off)\n"
+		"      --log-level L    debug, info, warn or error (overrides "
+		"[log] level)\n"
+		"      --check-config   validate haven.conf, print the "
+		"effective\n"
+		"                       configuration and exit\n"
+		"  -h, --help           show this help\n"
+		"  -V, --version        print the version\n"
+		"\n"
+		"Signals: SIGHUP reloads haven.conf and the certificates; "
+		"SIGTERM drains\n"
+		"(stops accepting, finishes in-flight requests, cuts "
+		"session-end restore\n"
+		"points) and exits.\n");
 }
 
 struct options {
@@ -101,39 +113,6 @@ static int parse_args(int argc, char **argv, struct options *o)
 	return 0;
 }
 
-static int apply_overrides(struct gw_config *cfg, const struct options *o)
-{
-	char host[128];
-	int port;
-
-	if (o->listen) {
-		if (gw_parse_hostport(o->listen, host, sizeof(host), &port) <
-			    0 ||
-		    strlen(o->listen) >= sizeof(cfg->listen)) {
-			fprintf(stderr,
-				"havend: --listen '%s': expected HOST:PORT\n",
-				o->listen);
-			return -EINVAL;
-		}
-		strcpy(cfg->listen, o->listen);
-	}
-	if (o->metrics && gw_config_metrics(cfg, o->metrics) < 0) {
-		fprintf(stderr,
-			"havend: --metrics '%s': expected HOST:PORT or off\n",
-			o->metrics);
-		return -EINVAL;
-	}
-	if (o->log_level &&
-	    gw_log_parse_level(o->log_level, &cfg->log_level) < 0) {
-		fprintf(stderr,
-			"havend: --log-level '%s': expected debug, "
-			"info, warn or error\n",
-			o->log_level);
-		return -EINVAL;
-	}
-	return 0;
-}
-
 /* One havend per data directory: it alone owns the snap context of the
  * disks it serves.  havenctl takes the same lock to know whether to ask a
  * running havend or to act itself. */
@@ -173,15 +152,24 @@ int main(int argc, char **argv)
 		fprintf(stderr, "havend: %s\n", err);
 		return 1;
 	}
-	if (apply_overrides(&srv.cfg, &o) < 0)
+	if (gw_config_override(&srv.cfg, o.listen, o.log_level, err,
+			       sizeof(err)) < 0) {
+		fprintf(stderr, "havend: %s\n", err);
 		return 2;
+	}
+	if (o.metrics && gw_config_metrics(&srv.cfg, o.metrics) < 0) {
+		fprintf(stderr,
+			"havend: --metrics '%s': expected HOST:PORT or off\n",
+			o.metrics);
+		return 2;
+	}
+	/* Kept for SIGHUP: the command line still wins after a reload. */
+	srv.opt_listen = o.listen;
+	srv.opt_log_level = o.log_level;
 	gw_log_set_level(srv.cfg.log_level);
 	if (o.check) {
-		printf("dir = %s\nlisten = %s\nhandshake_timeout = %u\n",
-		       srv.cfg.dir, srv.cfg.listen, srv.cfg.handshake_timeout);
-		printf("metrics = %s\n",
-		       srv.cfg.metrics[0] ? srv.cfg.metrics : "off");
-		return 0;
+		gw_config_print(&srv.cfg, stdout);
+		return fflush(stdout) == 0 ? 0 : 1;
 	}
 	/* Request buffers of up to 32 MiB come and go all the time; served
 	 * from mmap each would cost a page fault and a zeroed page per 4 KiB.
@@ -205,7 +193,7 @@ int main(int argc, char **argv)
 	snprintf(path, sizeof(path), "%s/pki", srv.cfg.dir);
 	r = gw_tls_io_init();
 	if (r == 0)
-		r = gw_tls_ctx_new(path, &srv.ssl_ctx);
+		r = gw_tls_ctx_new(path, &srv.cfg, &srv.ssl_ctx);
 	if (r < 0) {
 		fprintf(stderr, "havend: cannot load the TLS keys in %s\n",
 			path);

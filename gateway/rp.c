@@ -462,16 +462,17 @@ void gw_rp_refresh_intervals(struct gw_server *srv)
 		    tenant_disk_get_by_id(srv->cat, d->key_id, &td) < 0 ||
 		    tenant_get(srv->cat, td.tenant_id, &t) < 0)
 			continue;
-		d->interval_s = gw_rp_interval(&t, &td);
+		d->interval_s = gw_rp_interval(srv, &t, &td);
 	}
 }
 
-uint32_t gw_rp_interval(const struct tenant_info *t,
+uint32_t gw_rp_interval(const struct gw_server *srv,
+			const struct tenant_info *t,
 			const struct tenant_disk *td)
 {
 	if (td->checkpoint_s)
 		return td->checkpoint_s;
-	return t->checkpoint_s ? t->checkpoint_s : TENANT_CHECKPOINT_DEFAULT;
+	return t->checkpoint_s ? t->checkpoint_s : srv->cfg.checkpoint_interval;
 }
 
 void gw_rp_after_flush(struct gw_server *srv, struct gw_disk *d)

@@ -60,8 +60,8 @@ void gw_fair_share(struct gw_server *srv, const struct gw_load *l,
 		}
 	}
 	if (srv->fair_tenants < 2 || !l->tenant_id) {
-		*bytes = GW_TENANT_INFLIGHT_BYTES;
-		*ops = GW_TENANT_INFLIGHT_OPS;
+		*bytes = (size_t)srv->cfg.tenant_inflight_bytes;
+		*ops = srv->cfg.tenant_inflight_reqs;
 		return;
 	}
 	w = l->weight ? l->weight : 1;

@@ -113,6 +113,11 @@ static void open_work(struct gw_job *j)
 		.pool = oj->tr.pool,
 		.client_id = oj->tr.client_id[0] ? oj->tr.client_id : NULL,
 		.keyring = oj->tr.keyring[0] ? oj->tr.keyring : NULL,
+		.op_timeout = oj->srv->cfg.ceph_op_timeout,
+		.mon_op_timeout = oj->srv->cfg.ceph_mon_op_timeout,
+		.mount_timeout = oj->srv->cfg.ceph_mount_timeout,
+		.inflight_ops = oj->srv->cfg.ceph_inflight_ops,
+		.inflight_bytes = oj->srv->cfg.ceph_inflight_bytes,
 	};
 
 	/* Connecting to a Ceph cluster can take seconds (or time out when
@@ -268,7 +273,8 @@ void gw_server_close_stores(struct gw_server *srv)
 
 static void on_connection(uv_stream_t *l, int status)
 {
-	struct gw_server *srv = l->data;
+	struct gw_listener *li = l->data;
+	struct gw_server *srv = li->srv;
 
 	if (status < 0) {
 		gw_log(GW_LOG_WARN, "event=listen_error error=%s",
@@ -278,10 +284,10 @@ static void on_connection(uv_stream_t *l, int status)
 	if (!srv->ready) {
 		/* Not accepted yet: libuv keeps it (and the backlog) until
 		 * the routes are open. */
-		srv->accept_waiting = true;
+		li->waiting = true;
 		return;
 	}
-	gw_conn_accept(srv);
+	gw_conn_accept(srv, l);
 	gw_server_flush_dirty(srv);
 }
 
@@ -294,12 +300,18 @@ static void become_ready(struct gw_server *srv)
 		return;
 	srv->ready = true;
 	uv_timer_stop(&srv->ready_timer);
-	gw_log(GW_LOG_INFO, "event=listening addr=%s", srv->cfg.listen);
-	if (srv->accept_waiting) {
-		srv->accept_waiting = false;
-		gw_conn_accept(srv);
-		gw_server_flush_dirty(srv);
+	for (unsigned i = 0; i < srv->nlisteners; i++)
+		gw_log(GW_LOG_INFO, "event=listening addr=%s",
+		       srv->cfg.listen[i]);
+	for (unsigned i = 0; i < srv->nlisteners; i++) {
+		struct gw_listener *li = &srv->listeners[i];
+
+		if (li->waiting) {
+			li->waiting = false;
+			gw_conn_accept(srv, (uv_stream_t *)&li->tcp);
+		}
 	}
+	gw_server_flush_dirty(srv);
 }
 
 static void ready_timeout(uv_timer_t *t)
@@ -425,16 +437,30 @@ static void on_signal(uv_signal_t *s, int signum)
 {
 	struct gw_server *srv = s->data;
 
+	if (signum == SIGHUP) {
+		if (!srv->draining)
+			gw_server_reload(srv);
+		return;
+	}
 	gw_server_stop(srv, signum == SIGTERM ? "SIGTERM" : "SIGINT");
 }
 
-static int listen_on(struct gw_server *srv)
+static void close_listeners(struct gw_server *srv)
 {
+	for (unsigned i = 0; i < srv->nlisteners; i++)
+		uv_close((uv_handle_t *)&srv->listeners[i].tcp, NULL);
+	srv->nlisteners = 0;
+	srv->listening = false;
+}
+
+static int listen_one(struct gw_server *srv, const char *addr)
+{
+	struct gw_listener *li = &srv->listeners[srv->nlisteners];
 	struct sockaddr_storage ss;
-	char host[128];
+	char host[GW_HOSTPORT_MAX];
 	int port, r;
 
-	r = gw_parse_hostport(srv->cfg.listen, host, sizeof(host), &port);
+	r = gw_parse_hostport(addr, host, sizeof(host), &port);
 	if (r < 0)
 		return r;
 	if (strchr(host, ':'))
@@ -443,17 +469,35 @@ static int listen_on(struct gw_server *srv)
 		r = uv_ip4_addr(host, port, (struct sockaddr_in *)&ss);
 	if (r < 0)
 		return r;
-	uv_tcp_init(srv->loop, &srv->listener);
-	srv->listener.data = srv;
-	r = uv_tcp_bind(&srv->listener, (struct sockaddr *)&ss, 0);
+	uv_tcp_init(srv->loop, &li->tcp);
+	li->tcp.data = li;
+	li->srv = srv;
+	li->waiting = false;
+	srv->nlisteners++;
+	/* An IPv6 wildcard listens on IPv6 only, so that "0.0.0.0:P, [::]:P"
+	 * works as two listeners. */
+	r = uv_tcp_bind(&li->tcp, (struct sockaddr *)&ss,
+			strchr(host, ':') ? UV_TCP_IPV6ONLY : 0);
 	if (r == 0)
-		r = uv_listen((uv_stream_t *)&srv->listener, 511,
-			      on_connection);
-	if (r < 0) {
+		r = uv_listen((uv_stream_t *)&li->tcp, 511, on_connection);
+	if (r < 0)
 		gw_log(GW_LOG_ERROR, "event=listen_failed addr=%s error=\"%s\"",
-		       srv->cfg.listen, uv_strerror(r));
-		uv_close((uv_handle_t *)&srv->listener, NULL);
-		return r;
+		       addr, uv_strerror(r));
+	return r;
+}
+
+/* Every address or none: a gateway missing one of its addresses would
+ * look up but not be reachable where clients expect it. */
+static int listen_on(struct gw_server *srv)
+{
+	int r;
+
+	for (unsigned i = 0; i < srv->cfg.nlisten; i++) {
+		r = listen_one(srv, srv->cfg.listen[i]);
+		if (r < 0) {
+			close_listeners(srv);
+			return r;
+		}
 	}
 	srv->listening = true;
 	return 0;
@@ -476,9 +520,11 @@ int gw_server_start(struct gw_server *srv, uv_loop_t *loop)
 	srv->env.ctx = &srv->queue;
 	uv_signal_init(loop, &srv->sigterm);
 	uv_signal_init(loop, &srv->sigint);
-	srv->sigterm.data = srv->sigint.data = srv;
+	uv_signal_init(loop, &srv->sighup);
+	srv->sigterm.data = srv->sigint.data = srv->sighup.data = srv;
 	uv_signal_start(&srv->sigterm, on_signal, SIGTERM);
 	uv_signal_start(&srv->sigint, on_signal, SIGINT);
+	uv_signal_start(&srv->sighup, on_signal, SIGHUP);
 	uv_timer_init(loop, &srv->watch);
 	srv->watch.data = srv;
 	tenant_catalog_generation(srv->cat, &srv->generation);
@@ -511,10 +557,8 @@ void gw_server_stop(struct gw_server *srv, const char *why)
 	gw_audit_flush(srv);
 	srv->draining = true;
 	srv->drain_started = uv_now(srv->loop);
-	if (srv->listening) {
-		uv_close((uv_handle_t *)&srv->listener, NULL);
-		srv->listening = false;
-	}
+	if (srv->listening)
+		close_listeners(srv);
 	for (struct gw_conn *c = srv->conns, *n; c; c = n) {
 		n = c->next;
 		gw_conn_drain(c);
@@ -545,6 +589,7 @@ void gw_server_maybe_done(struct gw_server *srv)
 	uv_close((uv_handle_t *)&srv->ready_timer, NULL);
 	uv_close((uv_handle_t *)&srv->sigterm, NULL);
 	uv_close((uv_handle_t *)&srv->sigint, NULL);
+	uv_close((uv_handle_t *)&srv->sighup, NULL);
 	gw_queue_close(&srv->queue);
 	gw_metrics_stop(srv);
 	gw_log(GW_LOG_INFO, "event=stopped");

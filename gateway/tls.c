@@ -6,18 +6,9 @@
 #include <string.h>
 
 #include <openssl/err.h>
+#include <openssl/x509v3.h>
 
 #include "gw.h"
-
-/* TLS 1.3 suites are all AEAD; for TLS 1.2 (the kernel nbd-client pins
- * it) only ECDHE with AES-GCM or ChaCha20-Poly1305 is offered. */
-#define TLS12_CIPHERS                                                          \
-	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-GCM-SHA256:"         \
-	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-AES256-GCM-SHA384:"           \
-	"ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-CHACHA20-POLY1305"
-#define TLS13_SUITES                                                           \
-	"TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256:"                       \
-	"TLS_CHACHA20_POLY1305_SHA256"
 
 const char *gw_tls_error(char *buf, size_t len)
 {
@@ -34,7 +25,8 @@ const char *gw_tls_error(char *buf, size_t len)
 	return buf;
 }
 
-int gw_tls_ctx_new(const char *pki_dir, SSL_CTX **out)
+int gw_tls_ctx_new(const char *pki_dir, const struct gw_config *cfg,
+		   SSL_CTX **out)
 {
 	char path[1200], err[256];
 	SSL_CTX *ctx;
@@ -43,7 +35,7 @@ int gw_tls_ctx_new(const char *pki_dir, SSL_CTX **out)
 	ctx = SSL_CTX_new(TLS_server_method());
 	if (!ctx)
 		return -ENOMEM;
-	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_min_proto_version(ctx, cfg->tls_min_version);
 	SSL_CTX_set_options(
 		ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
 			     SSL_OP_CIPHER_SERVER_PREFERENCE |
@@ -53,8 +45,11 @@ int gw_tls_ctx_new(const char *pki_dir, SSL_CTX **out)
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 				      SSL_MODE_RELEASE_BUFFERS);
-	if (!SSL_CTX_set_cipher_list(ctx, TLS12_CIPHERS) ||
-	    !SSL_CTX_set_ciphersuites(ctx, TLS13_SUITES))
+	/* The lists were checked (AEAD only) when the configuration was
+	 * read. */
+	snprintf(path, sizeof(path), "[tls] ciphers");
+	if (!SSL_CTX_set_cipher_list(ctx, cfg->tls_ciphers) ||
+	    !SSL_CTX_set_ciphersuites(ctx, cfg->tls_ciphersuites))
 		goto fail;
 
 	snprintf(path, sizeof(path), "%s/%s", pki_dir, TENANT_PKI_SERVER_CERT);
@@ -79,6 +74,29 @@ fail:
 	gw_log(GW_LOG_ERROR, "event=tls_setup_failed path=%s error=\"%s\"",
 	       path, gw_tls_error(err, sizeof(err)));
 	SSL_CTX_free(ctx);
+	return r;
+}
+
+int gw_tls_peer_verify(SSL_CTX *ctx, SSL *ssl)
+{
+	X509_STORE_CTX *vc = NULL;
+	X509 *peer = SSL_get0_peer_certificate(ssl);
+	int r = -EPERM;
+
+	/* Before the handshake finished there is nothing to re-check: the
+	 * handshake itself verifies against the context it started with. */
+	if (!peer || !SSL_is_init_finished(ssl))
+		return 0;
+	vc = X509_STORE_CTX_new();
+	if (!vc)
+		return 0; /* out of memory is no reason to cut a session */
+	if (X509_STORE_CTX_init(vc, SSL_CTX_get_cert_store(ctx), peer,
+				SSL_get_peer_cert_chain(ssl)) == 1 &&
+	    X509_STORE_CTX_set_purpose(vc, X509_PURPOSE_SSL_CLIENT) == 1 &&
+	    X509_verify_cert(vc) == 1)
+		r = 0;
+	X509_STORE_CTX_free(vc);
+	ERR_clear_error();
 	return r;
 }
 

@@ -39,8 +39,8 @@ bool gw_tx_can_read(const struct gw_conn *c)
 	       uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp) <
 		       cfg->conn_inflight_bytes &&
 	       (!t || (t->ops < t_ops && t->bytes < t_bytes)) &&
-	       all->ops < GW_SERVER_INFLIGHT_OPS &&
-	       all->bytes < GW_SERVER_INFLIGHT_BYTES;
+	       all->ops < cfg->total_inflight_reqs &&
+	       all->bytes < cfg->total_inflight_bytes;
 }
 
 static void charge(struct gw_conn *c, int64_t bytes, int ops)

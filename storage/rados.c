@@ -10,6 +10,7 @@
  * acknowledges once the write is committed on every replica), so FUA and
  * SYNC need nothing more. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,21 +32,31 @@ struct radosbe_io {
 	rados_ioctx_t io;
 };
 
+static uint64_t or_default(uint64_t v, uint64_t def)
+{
+	return v ? v : def;
+}
+
 static int radosbe_conf(rados_t cl, const struct storage_route *r)
 {
 	/* librados blocks the submitting thread once its own throttle is
 	 * full; haven bounds what it has in flight itself, so the library's
-	 * limits are raised above haven's to keep the loop from blocking. */
-	static const char *const settings[][2] = {
-		{"objecter_inflight_ops", "65536"},
-		{"objecter_inflight_op_bytes", "4294967296"},
-		{"client_mount_timeout", "10"},
-		{"rados_mon_op_timeout", "30"},
-		/* A cluster that stays unreachable fails the client's
-		 * request (EIO) instead of hanging it forever; shorter
-		 * outages only stall writes, never acknowledge them. */
-		{"rados_osd_op_timeout", "120"},
+	 * limits are raised above haven's to keep the loop from blocking.
+	 * A cluster that stays unreachable fails the client's request (EIO)
+	 * after rados_osd_op_timeout instead of hanging it forever; shorter
+	 * outages only stall writes, never acknowledge them. */
+	const struct {
+		const char *name;
+		uint64_t value;
+	} settings[] = {
+		{"objecter_inflight_ops", or_default(r->inflight_ops, 65536)},
+		{"objecter_inflight_op_bytes",
+		 or_default(r->inflight_bytes, UINT64_C(4) << 30)},
+		{"client_mount_timeout", or_default(r->mount_timeout, 10)},
+		{"rados_mon_op_timeout", or_default(r->mon_op_timeout, 30)},
+		{"rados_osd_op_timeout", or_default(r->op_timeout, 120)},
 	};
+	char value[32];
 	int ret;
 
 	ret = rados_conf_read_file(cl, r->ceph_conf);
@@ -57,7 +68,8 @@ static int radosbe_conf(rados_t cl, const struct storage_route *r)
 			return ret;
 	}
 	for (size_t i = 0; i < sizeof(settings) / sizeof(settings[0]); i++) {
-		ret = rados_conf_set(cl, settings[i][0], settings[i][1]);
+		snprintf(value, sizeof(value), "%" PRIu64, settings[i].value);
+		ret = rados_conf_set(cl, settings[i].name, value);
 		if (ret < 0)
 			return ret;
 	}

@@ -51,6 +51,14 @@ struct storage_route {
 	const char *pool;      /* rados: pool name */
 	const char *client_id; /* rados: cephx id ("admin" if NULL) */
 	const char *keyring;   /* rados: keyring path or NULL */
+	/* rados: client settings; 0 keeps the backend's default (in
+	 * parentheses).  The throttle must stay above what the embedder
+	 * keeps in flight, or submissions block. */
+	unsigned op_timeout;	 /* rados_osd_op_timeout, s (120) */
+	unsigned mon_op_timeout; /* rados_mon_op_timeout, s (30) */
+	unsigned mount_timeout;	 /* client_mount_timeout, s (10) */
+	uint64_t inflight_ops;	 /* objecter_inflight_ops (65536) */
+	uint64_t inflight_bytes; /* objecter_inflight_op_bytes (4 GiB) */
 };
 
 struct storage_store;

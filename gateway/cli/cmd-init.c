@@ -33,10 +33,16 @@ static const char init_usage[] =
 	"  -h, --help        show this help\n";
 
 static const char conf_text[] =
-	"# haven gateway configuration (INI).  See havend(8).\n"
+	"# haven gateway configuration (INI).  See havend(8) for every key;\n"
+	"# 'havend --check-config' prints the effective configuration.\n"
 	"[gateway]\n"
+	"# several addresses: listen = 127.0.0.1:10809, [::1]:10809\n"
 	"listen = 0.0.0.0:10809\n"
+	"\n"
+	"[tls]\n"
+	"min_protocol = TLSv1.2\n"
 	"handshake_timeout = 10\n"
+	"\n"
 	"[log]\n"
 	"level = info\n";
 

@@ -5,7 +5,8 @@
  * non-empty, NUL-terminated message; a success must leave a config havend
  * can use.  The text is also parsed with a message buffer of 8 bytes
  * (exactly allocated, so ASan sees an overrun), and its first line is fed
- * to the HOST:PORT parser on its own.
+ * to the HOST:PORT parser on its own.  A configuration that parses is
+ * printed as --check-config does, and the print must parse to the same.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -19,25 +20,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void defaults(struct gw_config *cfg)
 {
-	memset(cfg, 0, sizeof(*cfg));
-	strcpy(cfg->dir, "/var/lib/haven");
-	strcpy(cfg->listen, "0.0.0.0:10809");
-	cfg->handshake_timeout = 10;
-	cfg->log_level = GW_LOG_INFO;
-	cfg->conn_inflight_bytes = 64u << 20;
-	cfg->conn_inflight_reqs = 128;
+	gw_config_defaults(cfg, "/var/lib/haven");
 }
 
 static void check_config(const struct gw_config *cfg)
 {
-	char host[128];
+	char host[GW_HOSTPORT_MAX];
 	int port;
 
-	if (strnlen(cfg->listen, sizeof(cfg->listen)) == sizeof(cfg->listen))
+	if (cfg->nlisten < 1 || cfg->nlisten > GW_LISTEN_MAX)
 		abort();
-	if (gw_parse_hostport(cfg->listen, host, sizeof(host), &port) != 0 ||
-	    port < 0 || port > 65535)
-		abort();
+	for (unsigned i = 0; i < cfg->nlisten; i++) {
+		if (strnlen(cfg->listen[i], GW_HOSTPORT_MAX) == GW_HOSTPORT_MAX)
+			abort();
+		if (gw_parse_hostport(cfg->listen[i], host, sizeof(host),
+				      &port) != 0 ||
+		    port < 1 || port > 65535)
+			abort();
+	}
 	if (cfg->handshake_timeout < 1 || cfg->handshake_timeout > 3600)
 		abort();
 	if (cfg->conn_inflight_reqs < 1 || cfg->conn_inflight_reqs > 1024)
@@ -45,9 +45,49 @@ static void check_config(const struct gw_config *cfg)
 	if (cfg->log_level != GW_LOG_DEBUG && cfg->log_level != GW_LOG_INFO &&
 	    cfg->log_level != GW_LOG_WARN && cfg->log_level != GW_LOG_ERROR)
 		abort();
-	if (strcmp(cfg->dir, "/var/lib/haven") != 0 ||
-	    cfg->conn_inflight_bytes != 64u << 20)
+	if (cfg->tls_min_version != TLS1_2_VERSION &&
+	    cfg->tls_min_version != TLS1_3_VERSION)
+		abort();
+	if (strnlen(cfg->tls_ciphers, sizeof(cfg->tls_ciphers)) ==
+		    sizeof(cfg->tls_ciphers) ||
+	    strnlen(cfg->tls_ciphersuites, sizeof(cfg->tls_ciphersuites)) ==
+		    sizeof(cfg->tls_ciphersuites))
+		abort();
+	/* The loop must never block in librados. */
+	if (cfg->total_inflight_reqs >= cfg->ceph_inflight_ops ||
+	    cfg->total_inflight_bytes >= cfg->ceph_inflight_bytes)
+		abort();
+	if (strcmp(cfg->dir, "/var/lib/haven") != 0)
 		abort(); /* not settable from the file */
+}
+
+/* What --check-config prints is a haven.conf that means the same and
+ * prints the same. */
+static void check_print(const struct gw_config *cfg)
+{
+	struct gw_config again;
+	char *a = NULL, *b = NULL, err[512];
+	size_t alen = 0, blen = 0;
+	FILE *f;
+
+	f = open_memstream(&a, &alen);
+	if (!f)
+		return;
+	gw_config_print(cfg, f);
+	fclose(f);
+	defaults(&again);
+	if (gw_config_parse_string(&again, a, "printed", err, sizeof(err)) != 0)
+		abort();
+	f = open_memstream(&b, &blen);
+	if (!f)
+		goto out;
+	gw_config_print(&again, f);
+	fclose(f);
+	if (alen != blen || memcmp(a, b, alen) != 0)
+		abort();
+out:
+	free(a);
+	free(b);
 }
 
 static void check_hostport(const char *text)
@@ -85,8 +125,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	defaults(&cfg);
 	memset(err, 0x7f, sizeof(err));
 	rc = gw_config_parse_string(&cfg, text, "haven.conf", err, sizeof(err));
-	if (rc == 0)
+	if (rc == 0) {
 		check_config(&cfg);
+		check_print(&cfg);
+	}
 	else if (rc != -EINVAL && rc != -EIO)
 		abort();
 	else if (strnlen(err, sizeof(err)) == sizeof(err) || err[0] == '\0' ||
