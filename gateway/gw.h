@@ -166,7 +166,7 @@ struct gw_disk {
 	struct gw_disk *next;
 	uint64_t key_id; /* catalog disk id */
 	uint64_t tenant_id;
-	uint64_t snap;	 /* STORAGE_SNAP_HEAD for the live disk */
+	uint64_t snap; /* STORAGE_SNAP_HEAD for the live disk */
 	unsigned refs;
 	struct storage_disk *sd;
 	struct gw_store *store;
