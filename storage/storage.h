@@ -51,6 +51,12 @@ struct storage_route {
 	const char *pool;      /* rados: pool name */
 	const char *client_id; /* rados: cephx id ("admin" if NULL) */
 	const char *keyring;   /* rados: keyring path or NULL */
+	/* Tests only: wraps the backend in the fault injector (fault.c),
+	 * which follows the rules in this file, re-read whenever it changes.
+	 * NULL: no wrapper.  fault_log (may be NULL) gets one line per load
+	 * or refusal of the file; error is true for a refused file. */
+	const char *fault_file;
+	void (*fault_log)(bool error, const char *msg);
 };
 
 struct storage_store;
