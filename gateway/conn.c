@@ -207,6 +207,8 @@ ssize_t gw_conn_read_plain(struct gw_conn *c, void *buf, size_t len)
 		return (ssize_t)k;
 	}
 	n = SSL_read(c->ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
+	if (c->io.renegotiation)
+		return -EPERM;
 	if (n > 0) {
 		c->bytes_in += (size_t)n;
 		return n;
@@ -443,10 +445,11 @@ static void options_under_tls(struct gw_conn *c)
 		if (n == 0)
 			break;
 		if (n < 0) {
-			gw_conn_close(c,
-				      n == -ECONNRESET
-					      ? "client closed during options"
-					      : "TLS error during options");
+			gw_conn_close(
+				c, n == -ECONNRESET
+					   ? "client closed during options"
+				   : n == -EPERM ? "TLS renegotiation refused"
+						 : "TLS error during options");
 			return;
 		}
 		ev = gw_hs_feed(c->hs, buf, (size_t)n, &used);

@@ -109,7 +109,8 @@ int gw_conn_send(struct gw_conn *c, const void *buf, size_t len);
 int gw_conn_send2(struct gw_conn *c, const void *hdr, size_t hlen,
 		  const void *data, size_t dlen);
 /* Reads plaintext: leftover bytes first, then TLS.  Returns bytes read,
- * 0 when no more is available now, or -errno (-ECONNRESET at EOF). */
+ * 0 when no more is available now, or -errno (-ECONNRESET at EOF,
+ * -EPERM when the client tried to renegotiate TLS). */
 ssize_t gw_conn_read_plain(struct gw_conn *c, void *buf, size_t len);
 void gw_conn_update_reading(struct gw_conn *c);
 void gw_conn_maybe_finish(struct gw_conn *c);

@@ -149,6 +149,8 @@ struct gw_tls_io {
 	size_t off, len, cap;
 	int (*out)(void *arg, const void *data, size_t len);
 	void *arg;
+	/* Set by tls.c when the client tries to renegotiate (TLS 1.2). */
+	bool renegotiation;
 };
 
 int gw_tls_io_init(void);

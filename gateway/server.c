@@ -30,6 +30,29 @@ static void after_completions(void *arg)
 
 #define ROUTE_RETRY_MS 5000
 
+static void fault_log(bool error, const char *msg)
+{
+	char q[640];
+
+	gw_log(error ? GW_LOG_ERROR : GW_LOG_WARN, "event=%s detail=%s",
+	       error ? "fault_file_refused" : "fault_file",
+	       gw_log_quote(q, sizeof(q), msg));
+}
+
+/* Tests only: HAVEN_FAULT_FILE names a rules file for the fault injector
+ * (storage/fault.c), which then wraps the store of every route opened
+ * from now on.  Never set in production; havend says so loudly. */
+static void route_fault(struct storage_route *sr, const char *route)
+{
+	const char *f = getenv("HAVEN_FAULT_FILE");
+
+	if (!f || !*f)
+		return;
+	sr->fault_file = f;
+	sr->fault_log = fault_log;
+	gw_log(GW_LOG_WARN, "event=fault_injection route=%s file=%s", route, f);
+}
+
 struct open_job {
 	struct gw_job job;
 	struct gw_server *srv;
@@ -120,6 +143,7 @@ static void open_work(struct gw_job *j)
 		.inflight_bytes = oj->srv->cfg.ceph_inflight_bytes,
 	};
 
+	route_fault(&sr, oj->tr.name);
 	/* Connecting to a Ceph cluster can take seconds (or time out when
 	 * it is down), so it never happens on the loop. */
 	oj->err = storage_store_open(&sr, &oj->srv->env, &oj->st);
@@ -215,6 +239,7 @@ int gw_server_store(struct gw_server *srv, const char *route,
 	}
 	sr.type = tr.type;
 	sr.path = tr.path;
+	route_fault(&sr, route);
 	r = storage_store_open(&sr, &srv->env, &s->st);
 	s->tried_ms = uv_now(srv->loop);
 	s->err = r;

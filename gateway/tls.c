@@ -25,6 +25,28 @@ const char *gw_tls_error(char *buf, size_t len)
 	return buf;
 }
 
+/* A handshake record from the client after the handshake is, in TLS 1.2,
+ * a renegotiation attempt (TLS 1.3 records all look like application
+ * data from outside).  SSL_OP_NO_RENEGOTIATION already refuses it with a
+ * warning alert; no NBD client renegotiates, so the connection notes it
+ * here and conn.c closes it. */
+static void tls_msg(int write_p, int version, int content_type, const void *buf,
+		    size_t len, SSL *ssl, void *arg)
+{
+	const unsigned char *rec = buf;
+	struct gw_tls_io *io;
+
+	(void)version;
+	(void)arg;
+	if (write_p || content_type != SSL3_RT_HEADER || len < 5 ||
+	    rec[0] != SSL3_RT_HANDSHAKE || !SSL_is_init_finished(ssl) ||
+	    SSL_version(ssl) > TLS1_2_VERSION)
+		return;
+	io = BIO_get_data(SSL_get_rbio(ssl));
+	if (io)
+		io->renegotiation = true;
+}
+
 int gw_tls_ctx_new(const char *pki_dir, const struct gw_config *cfg,
 		   SSL_CTX **out)
 {
@@ -45,6 +67,7 @@ int gw_tls_ctx_new(const char *pki_dir, const struct gw_config *cfg,
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 				      SSL_MODE_RELEASE_BUFFERS);
+	SSL_CTX_set_msg_callback(ctx, tls_msg);
 	/* The lists were checked (AEAD only) when the configuration was
 	 * read. */
 	snprintf(path, sizeof(path), "[tls] ciphers");

@@ -516,8 +516,9 @@ void gw_tx_pump(struct gw_conn *c)
 		if (n == 0)
 			return;
 		if (n < 0) {
-			gw_conn_close(c, n == -ECONNRESET
-						 ? "client disconnected"
+			gw_conn_close(
+				c, n == -ECONNRESET ? "client disconnected"
+				   : n == -EPERM ? "TLS renegotiation refused"
 						 : "TLS error");
 			return;
 		}

@@ -34,6 +34,8 @@
 #define LOCALBE_NWORKERS 4
 /* Open objects per worker: 128 per instance. */
 #define LOCALBE_CACHE 32
+/* An idle worker closes its cached files after this long. */
+#define LOCALBE_IDLE_MS 1000
 #define LOCALBE_SNAPSET ".snapset"
 
 struct localbe_clone {
@@ -82,7 +84,8 @@ struct localbe_worker {
 	pthread_cond_t cond;
 	struct storage_completion *head, *tail;
 	bool stop;
-	uint64_t tick;
+	uint64_t tick;	       /* bumped by every use of a cache entry */
+	uint64_t dropped_tick; /* tick when the cache was last emptied */
 	struct localbe_entry cache[LOCALBE_CACHE];
 };
 
@@ -112,7 +115,15 @@ struct localbe_io {
 	bool dir_dirty;
 };
 
+/* What an op left to make durable: its file's data, the directory. */
+struct localbe_dirt {
+	bool data, dir;
+};
+
 /* ---- local.c: file helpers, the object cache ---- */
+
+/* FNV-1a over a, '/', b. */
+uint64_t localbe_hash(const char *a, const char *b);
 
 int localbe_pwrite_all(int fd, const void *buf, uint64_t len, uint64_t off);
 int64_t localbe_pread_all(int fd, void *buf, uint64_t len, uint64_t off);
@@ -126,6 +137,15 @@ int localbe_install(int dirfd, const char *tmp, const char *name,
 /* The head's fd, owned by the entry; -ENOENT if absent and not asked to
  * create it (then *created tells whether it was). */
 int localbe_entry_fd(struct localbe_entry *e, bool create, bool *created);
+
+/* ---- local-sync.c: durability ---- */
+
+/* Remembers what a completed op of io left dirty; called on the worker
+ * before the op is posted, so that a later SYNC finds it. */
+int localbe_dirty_add(struct localbe_io *io, const char *oid,
+		      const struct localbe_dirt *dirt);
+/* SYNC: makes everything in io's dirty set durable and empties it. */
+int localbe_sync(struct localbe_io *io);
 
 /* ---- local-snap.c ---- */
 

@@ -1,8 +1,8 @@
 /* The local backend: objects as files, the embedded default.
  *
- * This file holds the ops, the workers, their object cache and
- * durability; local-snap.c the snapshots; local-int.h the layout on disk
- * and the shared state.
+ * This file holds the ops, the workers and their object cache;
+ * local-sync.c durability; local-snap.c the snapshots; local-int.h the
+ * layout on disk and the shared state.
  *
  * Threads.  A fixed pool of workers runs the ops.  An op goes to the
  * worker chosen by hashing (ns, oid) and each worker is FIFO, so the ops
@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "local-int.h"
@@ -38,7 +39,7 @@ static int localbe_name_ok(const char *name)
 	return 0;
 }
 
-static uint64_t localbe_hash(const char *a, const char *b)
+uint64_t localbe_hash(const char *a, const char *b)
 {
 	uint64_t h = 1469598103934665603ull;
 
@@ -177,10 +178,6 @@ int localbe_entry_fd(struct localbe_entry *e, bool create, bool *created)
 }
 
 /* ---- op execution, on a worker ---- */
-
-struct localbe_dirt {
-	bool data, dir;
-};
 
 static int64_t localbe_do_read(struct localbe *be, struct localbe_entry *e,
 			       struct storage_op *op)
@@ -336,117 +333,6 @@ static int localbe_do_mutate(struct localbe *be, struct localbe_entry *e,
 	return r;
 }
 
-/* ---- the dirty set of an ioctx ---- */
-
-/* Places an owned name into a set known not to hold it. */
-static void localbe_dirty_place(char **slots, size_t cap, char *oid)
-{
-	size_t i = (size_t)localbe_hash("", oid) & (cap - 1);
-
-	while (slots[i])
-		i = (i + 1) & (cap - 1);
-	slots[i] = oid;
-}
-
-/* 1 if added, 0 if already there. */
-static int localbe_dirty_insert(char **slots, size_t cap, const char *oid)
-{
-	size_t i = (size_t)localbe_hash("", oid) & (cap - 1);
-
-	while (slots[i]) {
-		if (strcmp(slots[i], oid) == 0)
-			return 0;
-		i = (i + 1) & (cap - 1);
-	}
-	slots[i] = strdup(oid);
-	return slots[i] ? 1 : -ENOMEM;
-}
-
-/* Called when an op completes, before it is posted, so that a SYNC
- * submitted after the owner saw the completion finds the file here. */
-static int localbe_dirty_add(struct localbe_io *io, const char *oid,
-			     const struct localbe_dirt *dirt)
-{
-	char **nv;
-	size_t i, cap;
-	int r = 0;
-
-	pthread_mutex_lock(&io->lock);
-	io->dir_dirty |= dirt->dir;
-	if (!dirt->data)
-		goto out;
-	if ((io->dirty_n + 1) * 2 > io->dirty_cap) {
-		cap = io->dirty_cap ? io->dirty_cap * 2 : 64;
-		nv = calloc(cap, sizeof(*nv));
-		if (!nv) {
-			r = -ENOMEM;
-			goto out;
-		}
-		for (i = 0; i < io->dirty_cap; i++)
-			if (io->dirty[i])
-				localbe_dirty_place(nv, cap, io->dirty[i]);
-		free(io->dirty);
-		io->dirty = nv;
-		io->dirty_cap = cap;
-	}
-	r = localbe_dirty_insert(io->dirty, io->dirty_cap, oid);
-	if (r > 0)
-		io->dirty_n++;
-out:
-	pthread_mutex_unlock(&io->lock);
-	return r < 0 ? r : 0;
-}
-
-#define LOCALBE_SYNCFS_MIN 16
-
-static int localbe_sync(struct localbe_io *io)
-{
-	char **slots;
-	size_t i, cap, n;
-	bool dir;
-	int fd, r = 0;
-
-	pthread_mutex_lock(&io->lock);
-	slots = io->dirty;
-	cap = io->dirty_cap;
-	n = io->dirty_n;
-	dir = io->dir_dirty;
-	io->dirty = NULL;
-	io->dirty_cap = io->dirty_n = 0;
-	io->dir_dirty = false;
-	pthread_mutex_unlock(&io->lock);
-
-	/* Many dirty objects (a replication burst): one syncfs() makes the
-	 * data and the directory durable with one journal commit, where an
-	 * fdatasync() per file would commit the journal once per object.
-	 * Since Linux 5.8 syncfs() reports writeback errors too. */
-	if (n > LOCALBE_SYNCFS_MIN) {
-		r = syncfs(io->ns->dirfd) < 0 ? -errno : 0;
-		for (i = 0; i < cap; i++)
-			free(slots[i]);
-		free(slots);
-		return r;
-	}
-	for (i = 0; i < cap; i++) {
-		if (!slots[i])
-			continue;
-		/* fdatasync flushes the inode, whichever fd names it. */
-		fd = openat(io->ns->dirfd, slots[i], O_RDONLY | O_CLOEXEC);
-		if (fd >= 0) {
-			if (fdatasync(fd) < 0 && r == 0)
-				r = -errno;
-			close(fd);
-		} else if (errno != ENOENT && r == 0) {
-			r = -errno;
-		}
-		free(slots[i]);
-	}
-	free(slots);
-	if (dir && r == 0)
-		r = localbe_fsync(io->ns->dirfd, false);
-	return r;
-}
-
 /* ---- workers ---- */
 
 static void localbe_run(struct localbe_worker *w, struct storage_op *op)
@@ -477,16 +363,47 @@ static void localbe_run(struct localbe_worker *w, struct storage_op *op)
 	be->env->post(be->env->ctx, &op->comp);
 }
 
+static void localbe_cache_drop(struct localbe_worker *w)
+{
+	unsigned i;
+
+	for (i = 0; i < LOCALBE_CACHE; i++)
+		localbe_entry_drop(&w->cache[i]);
+	w->dropped_tick = w->tick;
+}
+
+/* Waits for work; true if the worker stayed idle for LOCALBE_IDLE_MS
+ * while it held cached files.  Lock held. */
+static bool localbe_wait(struct localbe_worker *w)
+{
+	struct timespec ts;
+
+	while (!w->head && !w->stop) {
+		if (w->tick == w->dropped_tick) {
+			pthread_cond_wait(&w->cond, &w->lock);
+			continue;
+		}
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += LOCALBE_IDLE_MS * 1000000L;
+		ts.tv_sec += ts.tv_nsec / 1000000000L;
+		ts.tv_nsec %= 1000000000L;
+		if (pthread_cond_timedwait(&w->cond, &w->lock, &ts) ==
+			    ETIMEDOUT &&
+		    !w->head && !w->stop)
+			return true;
+	}
+	return false;
+}
+
 static void *localbe_worker_main(void *arg)
 {
 	struct localbe_worker *w = arg;
 	struct storage_completion *c;
-	unsigned i;
+	bool idle;
 
 	for (;;) {
 		pthread_mutex_lock(&w->lock);
-		while (!w->head && !w->stop)
-			pthread_cond_wait(&w->cond, &w->lock);
+		idle = localbe_wait(w);
 		c = w->head;
 		if (c) {
 			w->head = c->next;
@@ -494,13 +411,19 @@ static void *localbe_worker_main(void *arg)
 				w->tail = NULL;
 		}
 		pthread_mutex_unlock(&w->lock);
+		/* An idle worker lets go of its files: an object that someone
+		 * else removed (havenctl disk remove) must not keep its space
+		 * through an fd cached here. */
+		if (idle) {
+			localbe_cache_drop(w);
+			continue;
+		}
 		if (!c)
 			break;
 		c->next = NULL;
 		localbe_run(w, (struct storage_op *)c);
 	}
-	for (i = 0; i < LOCALBE_CACHE; i++)
-		localbe_entry_drop(&w->cache[i]);
+	localbe_cache_drop(w);
 	return NULL;
 }
 

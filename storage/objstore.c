@@ -59,7 +59,12 @@ int storage_store_open(const struct storage_route *route,
 	st->env = *env;
 	/* The backend keeps a pointer to our copy of the env, which lives
 	 * as long as the store. */
-	r = ops->open(route, &st->env, &st->be);
+	if (route->fault_file) {
+		st->be_ops = &storage_backend_fault;
+		r = storage_fault_open(ops, route, &st->env, &st->be);
+	} else {
+		r = ops->open(route, &st->env, &st->be);
+	}
 	if (r < 0)
 		goto out;
 	*out = st;

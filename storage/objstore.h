@@ -107,6 +107,14 @@ extern const struct storage_backend storage_backend_local;
 extern const struct storage_backend storage_backend_rados;
 #endif
 
+/* fault.c: the test-only wrapper storage_store_open() puts around a
+ * route's backend when route->fault_file is set.  Opens 'inner' for the
+ * route inside it. */
+extern const struct storage_backend storage_backend_fault;
+int storage_fault_open(const struct storage_backend *inner,
+		       const struct storage_route *route,
+		       const struct storage_env *env, void **be);
+
 /* The store handle behind storage_store_open(). */
 struct storage_store {
 	const struct storage_backend *be_ops;

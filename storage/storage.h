@@ -59,6 +59,12 @@ struct storage_route {
 	unsigned mount_timeout;	 /* client_mount_timeout, s (10) */
 	uint64_t inflight_ops;	 /* objecter_inflight_ops (65536) */
 	uint64_t inflight_bytes; /* objecter_inflight_op_bytes (4 GiB) */
+	/* Tests only: wraps the backend in the fault injector (fault.c),
+	 * which follows the rules in this file, re-read whenever it changes.
+	 * NULL: no wrapper.  fault_log (may be NULL) gets one line per load
+	 * or refusal of the file; error is true for a refused file. */
+	const char *fault_file;
+	void (*fault_log)(bool error, const char *msg);
 };
 
 struct storage_store;

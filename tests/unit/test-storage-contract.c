@@ -24,6 +24,7 @@
 struct backend_case {
 	const char *type;
 	bool persistent; /* data survives closing and reopening the store */
+	bool fault;	 /* inside the fault injector, with no rules */
 };
 
 struct fixture {
@@ -69,6 +70,9 @@ static int setup(void **state)
 	assert_non_null(f);
 	f->bc = *state;
 	f->route.type = f->bc->type;
+	/* The injector without a rules file must be invisible. */
+	if (f->bc->fault)
+		f->route.fault_file = "/nonexistent/haven-fault-rules";
 	/* A unique namespace per test keeps runs against a shared cluster
 	 * apart. */
 	snprintf(f->ns, sizeof(f->ns), "contract-%ld-%u", (long)getpid(),
@@ -922,14 +926,16 @@ static void test_registry(void **state)
 #define T(fn, bc)                                                              \
 	cmocka_unit_test_prestate_setup_teardown(fn, setup, teardown, &(bc))
 
-static struct backend_case memory_case = {"memory", false};
-static struct backend_case local_case = {"local", true};
-static struct backend_case rados_case = {"rados", true};
+static struct backend_case memory_case = {"memory", false, false};
+static struct backend_case local_case = {"local", true, false};
+static struct backend_case fault_case = {"local", true, true};
+static struct backend_case rados_case = {"rados", true, false};
 
 int main(void)
 {
 	const struct CMUnitTest memory_tests[] = CONTRACT_TESTS(memory_case);
 	const struct CMUnitTest local_tests[] = CONTRACT_TESTS(local_case);
+	const struct CMUnitTest fault_tests[] = CONTRACT_TESTS(fault_case);
 	const struct CMUnitTest rados_tests[] = CONTRACT_TESTS(rados_case);
 	const struct CMUnitTest registry_tests[] = {
 		cmocka_unit_test(test_registry),
@@ -941,6 +947,8 @@ int main(void)
 	failed +=
 		cmocka_run_group_tests_name("memory", memory_tests, NULL, NULL);
 	failed += cmocka_run_group_tests_name("local", local_tests, NULL, NULL);
+	failed += cmocka_run_group_tests_name("fault(local)", fault_tests, NULL,
+					      NULL);
 	/* The rados backend needs a throwaway cluster (tests/integration
 	 * starts one); without it, that group is not run. */
 	if (getenv("HAVEN_TEST_CEPH_CONF"))
