@@ -28,6 +28,10 @@
 #     opens from it (havend logs map=saved) and reads back the same bytes
 #     and holes; killed with -9 while the disk is open, the next start
 #     lists the store (map=listed) and still reads back the same.
+#  9. tenant qf (max-stored 16M): nbdcopy of 32 MiB stops with "No space
+#     left on device"; every 256 KiB block of the disk holds the image or
+#     zeros (nothing half applied) and havend stored at most 16 MiB; once
+#     the quota is raised, a qemu-io write succeeds.
 source "$(dirname "$0")/functions.sh"
 requires nbdcopy qemu-io
 requires_python_nbd
@@ -111,6 +115,12 @@ while "ALERT:          quota-full" not in show():
     if time.time() > deadline:
         sys.exit("FAIL: disk show has no quota-full alert:\n" + show())
     time.sleep(0.1)
+# Never silent: history is kept, not dropped to make room.
+import json
+rps = json.loads(subprocess.run([havenctl, "-d", d, "rp", "list", "qs/vm/d", "--json"],
+                                capture_output=True, text=True, check=True).stdout)
+if len(rps) != 2:
+    sys.exit(f"FAIL: {len(rps)} restore points while the quota was full, not 2")
 subprocess.run([havenctl, "-d", d, "tenant", "set", "qs", "--max-stored", "100M"],
                check=True)
 deadline = time.time() + 10
@@ -240,6 +250,43 @@ nbd_read "$B" "$port" vm/d "$TMP/after"
 same_file "$TMP/before" "$TMP/after" "vm/d after kill -9"
 wait_havend_log 'event=disk_open disk=qs/vm/d .* map=listed' 10
 ok "saved after a clean stop, listed after kill -9"
+
+# --- 9 ------------------------------------------------------------------------
+check "nbdcopy into a full quota: No space left on device, nothing half applied"
+hctl "$D" tenant add qf --max-stored 16M >/dev/null
+hctl "$D" cert issue qf --site hq --out "$TMP/qf" >/dev/null
+hctl "$D" disk create qf/vm/d --size 32M >/dev/null
+make_random "$TMP/img32" 32
+if run_to 120 nbdcopy "$TMP/img32" "$(nbd_uri "$TMP/qf" "$port" vm/d)" >"$TMP/cp.out" 2>&1; then
+    fail "nbdcopy of 32 MiB under a 16 MiB quota succeeded"
+fi
+grep -q "No space left on device" "$TMP/cp.out" ||
+    fail "nbdcopy's error" "No space left on device" "$(cat "$TMP/cp.out")"
+nbd_read "$TMP/qf" "$port" vm/d "$TMP/qf.back"
+"$PY" - "$TMP/img32" "$TMP/qf.back" <<'PYEOF' || fail "qf/vm/d after ENOSPC"
+import sys
+img, back = open(sys.argv[1], "rb").read(), open(sys.argv[2], "rb").read()
+B = 256 << 10
+data = 0
+for o in range(0, len(img), B):
+    blk = back[o:o + B]
+    if blk == img[o:o + B]:
+        data += 1
+    elif blk != bytes(B):
+        sys.exit(f"block at {o} is neither the image nor zeros")
+if data * B > 16 << 20 or data == 0:
+    sys.exit(f"{data} blocks of 256 KiB written under a 16 MiB quota")
+print(f"  {data * B >> 20} MiB of the image landed, the rest reads as zeros")
+PYEOF
+hctl "$D" tenant set qf --max-stored 64M >/dev/null
+sleep 0.5 # havend re-reads the limits at its next catalog poll (250 ms)
+run_to 60 qemu-io --object "$(qemu_object "$TMP/qf")" \
+    --image-opts "$(qemu_opts "$TMP/qf" "$port" vm/d)" \
+    -c "write -P 0x5a 28M 4M" -c "read -P 0x5a 28M 4M" >"$TMP/qio.txt" 2>&1 ||
+    fail "qemu-io after raising the quota" "ok" "$(cat "$TMP/qio.txt")"
+grep -q "wrote 4194304/4194304" "$TMP/qio.txt" && ! grep -qi "fail\|error" "$TMP/qio.txt" ||
+    fail "qemu-io after raising the quota" "wrote 4194304" "$(cat "$TMP/qio.txt")"
+ok
 
 stop_havend
 echo "PASS"
