@@ -717,6 +717,21 @@ void gw_conn_maybe_finish(struct gw_conn *c)
 	uv_close((uv_handle_t *)&c->tcp, tcp_closed);
 }
 
+/* What the end of this session means for restore points (the cut itself
+ * is logged as event=rp_cut once recorded). */
+static const char *session_rp(const struct gw_conn *c)
+{
+	const struct gw_disk *d = c->disk;
+
+	if (!c->wrote || !d)
+		return "none";
+	if (d->clone || d->snap != STORAGE_SNAP_HEAD)
+		return "none";
+	if (d->writers > 1)
+		return "with_the_last_writer";
+	return d->dirty ? "cut_at_session_end" : "none";
+}
+
 void gw_conn_close(struct gw_conn *c, const char *why)
 {
 	char q[NBD_MAX_STRING + 8];
@@ -729,11 +744,12 @@ void gw_conn_close(struct gw_conn *c, const char *why)
 		gw_log(GW_LOG_INFO,
 		       "event=session_end conn=%" PRIu64 " tenant=%s export=%s "
 		       "reason=\"%s\" requests=%" PRIu64 " bytes_in=%" PRIu64
-		       " bytes_out=%" PRIu64 " duration_ms=%" PRIu64,
+		       " bytes_out=%" PRIu64 " duration_ms=%" PRIu64
+		       " restore_point=%s",
 		       c->id, tenant_of(c),
 		       gw_log_quote(q, sizeof(q), c->export_name), why,
 		       c->requests, c->bytes_in, c->bytes_out,
-		       now_ms() - c->started_ms);
+		       now_ms() - c->started_ms, session_rp(c));
 	else
 		gw_log(GW_LOG_INFO,
 		       "event=close conn=%" PRIu64 " peer=%s tenant=%s "

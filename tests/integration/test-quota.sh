@@ -66,6 +66,9 @@ make_random "$TMP/img" 24
 run_to 120 nbdcopy "$TMP/img" "$(nbd_uri "$B" "$port" vm/d)" || fail "nbdcopy into qs"
 wait_rps "$D" qs/vm/d "$TMP/rps.json" "len(d) == 1" 30
 wait_stored $((24 * M))
+# The session's log line says what its end meant for restore points.
+grep -qE 'event=session_end .*export=vm/d .*bytes_in=[0-9]+ .*duration_ms=[0-9]+ restore_point=cut_at_session_end' "$HAVEND_LOG" ||
+    fail "session_end with restore_point=cut_at_session_end" "a line" "$(grep session_end "$HAVEND_LOG")"
 ok "stored $((24 * M)) after the copy and restore point 1"
 
 # --- 2 ------------------------------------------------------------------------
