@@ -180,6 +180,7 @@ int gw_disk_open_live(struct gw_server *srv, const struct tenant_info *t,
 	uint64_t *snaps = NULL, last_ms = 0;
 	struct tenant_rp latest;
 	uint8_t *cut_map = NULL, *saved = NULL;
+	struct gw_store *store;
 	struct gw_disk *d;
 	unsigned n = 0;
 	int r;
@@ -208,9 +209,11 @@ int gw_disk_open_live(struct gw_server *srv, const struct tenant_info *t,
 	/* The map saved at the last clean close spares a listing of the
 	 * store (seconds for a big Ceph namespace, on the loop).  Taking it
 	 * deletes it before anything is written, so a crash from here on
-	 * leaves no stale map: the next open lists. */
-	if (tenant_disk_take_map(srv->cat, td->id, &saved, &p.saved_map_len) ==
-	    0)
+	 * leaves no stale map: the next open lists.  Only once the route's
+	 * store is there: a Ceph route still connecting must not cost it. */
+	if (gw_server_store(srv, t->route, &store) == 0 &&
+	    tenant_disk_take_map(srv->cat, td->id, &saved, &p.saved_map_len) ==
+		    0)
 		p.saved_map = saved;
 	d = disk_new(srv, t, td, &p);
 	free(cut_map);
