@@ -6,7 +6,7 @@ set -eu
 pkgs="build-essential pkg-config meson ninja-build clang python3-lmdb
       libssl-dev libuv1-dev liblmdb-dev librados-dev libcmocka-dev
       libinih-dev libjansson-dev libmicrohttpd-dev openssl lmdb-utils
-      nbdkit libnbd-bin python3 python3-libnbd qemu-utils
+      nbdkit libnbd-bin python3 python3-libnbd qemu-utils fio util-linux
       ceph-mon ceph-osd ceph-common procps iproute2
       groff-base man-db bsdextrautils systemd"
 

@@ -6,7 +6,8 @@
 # bench_init BUILD_DIR checks havend/havenctl, makes the scratch dir $W
 # (under $BENCH_TMP, default $TMPDIR or /tmp) and installs an EXIT trap that
 # stops every process in PIDS by its pid, runs the commands in
-# CLEANUP_CMDS (e.g. stopping a ceph-micro cluster) and removes $W.
+# CLEANUP_CMDS (e.g. stopping a ceph-micro cluster) and removes $W (kept
+# when BENCH_KEEP is set).
 set -euo pipefail
 
 PY=/usr/bin/python3
@@ -51,7 +52,11 @@ bench_cleanup() {
     trap - EXIT
     for p in "${PIDS[@]+"${PIDS[@]}"}"; do stop "$p"; done
     for c in "${CLEANUP_CMDS[@]+"${CLEANUP_CMDS[@]}"}"; do eval "$c" || true; done
-    [[ -n $W && -d $W ]] && rm -rf "$W"
+    if [[ -n ${BENCH_KEEP:-} && -n $W ]]; then
+        echo "${BENCH_NAME:-bench}: keeping $W" >&2
+    elif [[ -n $W && -d $W ]]; then
+        rm -rf "$W"
+    fi
     exit "$rc"
 }
 
@@ -143,6 +148,10 @@ havend_start() {
 # rss_kib PID / hwm_kib PID: resident set and its peak, KiB.
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 hwm_kib() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
+# cpu_s PID: user + system CPU seconds the process used so far.
+cpu_s() {
+    awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); print ($12 + $13) / hz }' "/proc/$1/stat"
+}
 
 # stats V...: "median p95 min max" of the numbers (p95: nearest rank).
 stats() {
