@@ -99,9 +99,15 @@ struct gw_request {
 	uint8_t *buf;
 	uint64_t have;
 	struct storage_extent *extents;
-	uint64_t reserved; /* ledger bytes held until submitted */
+	uint64_t reserved;  /* ledger bytes held until submitted */
 	uint64_t submit_ns; /* uv_hrtime() at the backend submit */
 };
+
+/* conn-out.c, for conn.c: the output path */
+int gw_conn_flush_out(struct gw_conn *c);
+int gw_conn_wp_send(struct gw_conn *c);
+/* The gw_tls_io.out function: takes OpenSSL's records to send. */
+int gw_conn_wp_append(void *arg, const void *buf, size_t len);
 
 /* conn.c, for transmission.c */
 int gw_conn_send(struct gw_conn *c, const void *buf, size_t len);
