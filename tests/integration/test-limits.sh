@@ -17,7 +17,8 @@
 #  7. fairness: on the rados route slowed down on purpose (the fault
 #     injector delays every write by 150 ms, so the backend, not the CPU,
 #     is the bottleneck), tenant f1 with 4 nbdcopy processes and f2 with 1
-#     write at once; f2 must get at least 40% of what both wrote.
+#     write at once; f2 must get at least 40% of what both wrote, and at
+#     least 60% once its weight is 3 (f1 keeps 1).
 source "$(dirname "$0")/functions.sh"
 requires nbdcopy nbdinfo
 requires_python_nbd
@@ -281,26 +282,44 @@ for line in urllib.request.urlopen(sys.argv[1], timeout=10).read().decode().spli
     if line.split(" ")[0] == want:
         print(line.split(" ")[1])' "http://127.0.0.1:$mport/metrics" "$1"
 }
-for n in 0 1 2 3; do start_copy "$F1" "vm/d$n"; done
-start_copy "$F2" vm/d0
-# The window: from 1 s after the start (every client connected) for 3 s,
-# well before the first copy of 256 MiB can finish at this speed.
-sleep 1
-a0=$(written f1) b0=$(written f2) t0=$(now_ms)
-sleep 3
-a1=$(written f1) b1=$(written f2) win=$(($(now_ms) - t0))
-for p in "${fpids[@]}"; do alive "$p" || fail "a copy ended within the window"; done
-for p in "${fpids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-for p in "${fpids[@]}"; do wait_exit "$p" 10 || true; done
-[[ -n $a0 && -n $a1 && -n $b0 && -n $b1 ]] || fail "tenant byte counters missing from /metrics"
-a=$(((a1 - a0) >> 20)) b=$(((b1 - b0) >> 20))
-((a + b > 0)) || fail "nothing written in the fairness window"
-share=$((100 * b / (a + b)))
-echo "  in $win ms havend wrote f1 (4 copies) $a MiB, f2 (1 copy) $b MiB; f2 share $share%"
-rm -f "$TMP/faults"
+# round: 4 copies of f1 and 1 of f2 at once; after 1 s (every client
+# connected), a window of 3 s, well before the first copy of 256 MiB can
+# finish at this speed; prints f2's share of what havend wrote in it.
+round() {
+    local a0 a1 b0 b1 t0 win a b p
+    fpids=()
+    for n in 0 1 2 3; do start_copy "$F1" "vm/d$n"; done
+    start_copy "$F2" vm/d0
+    sleep 1
+    a0=$(written f1) b0=$(written f2) t0=$(now_ms)
+    sleep 3
+    a1=$(written f1) b1=$(written f2) win=$(($(now_ms) - t0))
+    for p in "${fpids[@]}"; do alive "$p" || fail "a copy ended within the window"; done
+    for p in "${fpids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    for p in "${fpids[@]}"; do wait_exit "$p" 10 || true; done
+    [[ -n $a0 && -n $a1 && -n $b0 && -n $b1 ]] || fail "tenant byte counters missing from /metrics"
+    a=$(((a1 - a0) >> 20)) b=$(((b1 - b0) >> 20))
+    ((a + b > 0)) || fail "nothing written in the fairness window"
+    echo "  in $win ms havend wrote f1 (4 copies) $a MiB, f2 (1 copy) $b MiB" >&2
+    echo $((100 * b / (a + b)))
+}
+share=$(round)
+echo "  f2 share $share%"
 grep -q 'event=fault_file .*loaded: 1 rule' "$HAVEND_LOG" ||
     fail "havend did not load the delay rule" "event=fault_file ... 1 rule" "$(grep fault_file "$HAVEND_LOG")"
 ((share >= 40)) || fail "f2's share of the backend" ">= 40%" "$share%"
+ok
+
+check "weights: f2 at weight 3 gets about three quarters (every write 300 ms late)"
+# Slower, so that f2's one copy cannot finish within the window.
+echo "op=write,delay=300" >"$TMP/faults.new"
+mv "$TMP/faults.new" "$TMP/faults"
+hctl "$D" tenant set f2 --weight 3 >/dev/null
+sleep 0.5 # havend re-reads limits at its next catalog poll (250 ms)
+share=$(round)
+rm -f "$TMP/faults"
+echo "  f2 share $share%"
+((share >= 60)) || fail "f2's share at weight 3 against weight 1" ">= 60%" "$share%"
 ok
 
 stop_havend
