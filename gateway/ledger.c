@@ -43,6 +43,17 @@ static bool disk_is_open(uint64_t disk_id, void *arg)
 	return false;
 }
 
+/* The tenant's open disks and clones, counted by the disk layer. */
+static uint64_t open_bytes(struct gw_server *srv, uint64_t tenant_id)
+{
+	uint64_t n = 0;
+
+	for (struct gw_disk *d = srv->disks; d; d = d->next)
+		if (d->tenant_id == tenant_id && d->snap == STORAGE_SNAP_HEAD)
+			n += storage_disk_stored_bytes(d->sd);
+	return n;
+}
+
 void gw_ledger_refresh(struct gw_server *srv, struct gw_load *l)
 {
 	struct tenant_limits lim;
@@ -72,10 +83,7 @@ uint64_t gw_ledger_total(struct gw_server *srv, const struct gw_load *l)
 {
 	uint64_t total = l->stored_base + l->reserved;
 
-	for (struct gw_disk *d = srv->disks; d; d = d->next)
-		if (d->tenant_id == l->tenant_id &&
-		    d->snap == STORAGE_SNAP_HEAD)
-			total += storage_disk_stored_bytes(d->sd);
+	total += open_bytes(srv, l->tenant_id);
 	return total;
 }
 
@@ -87,9 +95,7 @@ int gw_ledger_stored(struct gw_server *srv, uint64_t tenant_id, uint64_t *bytes)
 	r = tenant_stored_bytes(srv->cat, tenant_id, disk_is_open, srv, &base);
 	if (r < 0)
 		return r;
-	for (struct gw_disk *d = srv->disks; d; d = d->next)
-		if (d->tenant_id == tenant_id && d->snap == STORAGE_SNAP_HEAD)
-			base += storage_disk_stored_bytes(d->sd);
+	base += open_bytes(srv, tenant_id);
 	*bytes = base;
 	return 0;
 }

@@ -112,6 +112,15 @@ static int repair_tenant(const struct tenant_info *t, void *arg)
 	return tenant_disk_list(rc->oj->srv->cat, t->id, repair_disk, rc);
 }
 
+static void log_repaired(const char *route, unsigned n)
+{
+	if (n)
+		gw_log(GW_LOG_WARN,
+		       "event=headers_repaired route=%s disks=%u "
+		       "reason=\"behind the catalog after a crash\"",
+		       route, n);
+}
+
 static void repair_headers(struct open_job *oj, const struct storage_route *sr)
 {
 	struct repair_ctx rc = {.oj = oj};
@@ -167,11 +176,7 @@ static void open_done(struct gw_job *j)
 		s->st = oj->st;
 		gw_log(GW_LOG_INFO, "event=route_open route=%s type=%s",
 		       s->route, oj->tr.type);
-		if (oj->repaired)
-			gw_log(GW_LOG_WARN,
-			       "event=headers_repaired route=%s disks=%u "
-			       "reason=\"behind the catalog after a crash\"",
-			       s->route, oj->repaired);
+		log_repaired(s->route, oj->repaired);
 		gw_rp_pool_refill(oj->srv, s);
 	}
 	free(oj);
@@ -257,11 +262,7 @@ int gw_server_store(struct gw_server *srv, const char *route,
 		struct open_job oj = {.srv = srv, .s = s, .tr = tr};
 
 		repair_headers(&oj, &sr);
-		if (oj.repaired)
-			gw_log(GW_LOG_WARN,
-			       "event=headers_repaired route=%s disks=%u "
-			       "reason=\"behind the catalog after a crash\"",
-			       route, oj.repaired);
+		log_repaired(route, oj.repaired);
 	}
 	gw_rp_pool_refill(srv, s);
 	*out = s;

@@ -536,8 +536,8 @@ int tenant_clone_set_live(struct tenant_catalog *cat, uint64_t clone_id,
  * is_open (may be NULL) says false (the caller counts open disks and
  * clones itself, from memory). */
 int tenant_stored_bytes(struct tenant_catalog *cat, uint64_t tenant_id,
-			bool (*is_open)(uint64_t disk_id, void *arg),
-			void *arg, uint64_t *bytes);
+			bool (*is_open)(uint64_t disk_id, void *arg), void *arg,
+			uint64_t *bytes);
 /* The live disk's allocation map (storage_disk_map() format) saved when
  * havend closed it cleanly: save it at close, take it (read and delete in
  * one transaction, -ENOENT if there is none) at the next open, so that a

@@ -128,8 +128,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rc == 0) {
 		check_config(&cfg);
 		check_print(&cfg);
-	}
-	else if (rc != -EINVAL && rc != -EIO)
+	} else if (rc != -EINVAL && rc != -EIO)
 		abort();
 	else if (strnlen(err, sizeof(err)) == sizeof(err) || err[0] == '\0' ||
 		 strncmp(err, "haven.conf", 10) != 0)
