@@ -75,6 +75,7 @@ struct localbe_entry {
 	uint64_t ss_gen;
 	struct localbe_snapset ss;
 	uint64_t used;
+	uint64_t behind; /* bytes written since the last writeback kick */
 };
 
 struct localbe_worker {
