@@ -4,7 +4,6 @@
  * test-storage-contract.c and test-storage-snaps.c.
  */
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -56,7 +55,6 @@ int setup(void **state)
 
 	assert_non_null(f);
 	f->bc = *state;
-	f->route.type = f->bc->type;
 	/* The injector without a rules file must be invisible. */
 	if (f->bc->fault)
 		f->route.fault_file = "/nonexistent/haven-fault-rules";
@@ -64,29 +62,11 @@ int setup(void **state)
 	 * apart. */
 	snprintf(f->ns, sizeof(f->ns), "contract-%ld-%u", (long)getpid(),
 		 ++ns_counter);
-	if (strcmp(f->bc->type, "local") == 0) {
-		strcpy(f->dir, "/tmp/haven-contract-XXXXXX");
-		assert_non_null(mkdtemp(f->dir));
-		f->route.path = f->dir;
-	} else if (strcmp(f->bc->type, "rados") == 0) {
-		f->route.ceph_conf = getenv("HAVEN_TEST_CEPH_CONF");
-		f->route.pool = getenv("HAVEN_TEST_CEPH_POOL");
-		if (!f->route.pool)
-			f->route.pool = "haven-test";
-	}
+	fixture_route(&f->route, f->dir, f->bc->type, "haven-contract");
 	assert_int_equal(storage_sync_new(&f->sync), 0);
 	assert_int_equal(store_open(f), 0);
 	*state = f;
 	return 0;
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int type,
-		    struct FTW *ftw)
-{
-	(void)sb;
-	(void)type;
-	(void)ftw;
-	return remove(path);
 }
 
 int teardown(void **state)
@@ -95,8 +75,7 @@ int teardown(void **state)
 
 	store_close(f);
 	storage_sync_free(f->sync);
-	if (f->dir[0])
-		nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	fixture_rmtree(f->dir);
 	free(f);
 	return 0;
 }

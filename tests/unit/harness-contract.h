@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "fixture-store.h"
 #include "objstore.h"
 
 struct backend_case {

@@ -9,7 +9,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -109,15 +108,6 @@ static const struct storage_backend wrap_backend = {
 	.snap_remove = wrap_snap_remove,
 };
 
-static int rm_entry(const char *path, const struct stat *sb, int flag,
-		    struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 int disk_open(struct fx *fx, uint64_t size, uint32_t es, uint64_t snap,
 	      struct storage_disk **out)
 {
@@ -164,8 +154,7 @@ int fx_setup_local(void **state)
 	assert_non_null(fx);
 	*state = fx;
 	assert_int_equal(storage_sync_new(&fx->sync), 0);
-	snprintf(fx->dir, sizeof(fx->dir), "/tmp/test-disk-XXXXXX");
-	assert_non_null(mkdtemp(fx->dir));
+	fixture_tmpdir(fx->dir, sizeof(fx->dir), "test-disk");
 	route.path = fx->dir;
 	ret = storage_store_open(&route, storage_sync_env(fx->sync), &fx->st);
 	if (ret < 0) {
@@ -211,8 +200,7 @@ int fx_teardown(void **state)
 	else
 		storage_store_close(fx->st);
 	storage_sync_free(fx->sync);
-	if (fx->dir[0])
-		nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	fixture_rmtree(fx->dir);
 	free(fx);
 	return 0;
 }

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fixture.h"
 #include "objstore.h"
 #include "storage.h"
 

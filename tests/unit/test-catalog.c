@@ -1,7 +1,6 @@
 /* The catalog: what havenctl writes and havend reads, across processes.
  * The record encodings underneath are in test-records.c. */
 #include <errno.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,35 +15,20 @@
 
 #include <cmocka.h>
 
-#include "tenant.h"
+#include "fixture-catalog.h"
 
 struct fixture {
-	char dir[64];
-	char cat_dir[96];
+	char dir[FIXTURE_DIR_LEN];
+	char cat_dir[FIXTURE_CAT_DIR_LEN];
 	struct tenant_catalog *cat;
 };
-
-static int rm_entry(const char *path, const struct stat *st, int flag,
-		    struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 
-	if (!f)
-		return -1;
-	strcpy(f->dir, "/tmp/test-catalog.XXXXXX");
-	if (!mkdtemp(f->dir))
-		return -1;
-	snprintf(f->cat_dir, sizeof(f->cat_dir), "%s/catalog", f->dir);
-	if (tenant_catalog_open(f->cat_dir, TENANT_CATALOG_CREATE, &f->cat))
-		return -1;
+	assert_non_null(f);
+	fixture_catalog_open("test-catalog", f->dir, f->cat_dir, &f->cat);
 	*state = f;
 	return 0;
 }
@@ -53,32 +37,9 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	tenant_catalog_close(f->cat);
-	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	fixture_catalog_close(f->dir, f->cat);
 	free(f);
 	return 0;
-}
-
-static void add_route(struct tenant_catalog *cat, const char *name)
-{
-	struct tenant_route r = {0};
-
-	snprintf(r.name, sizeof(r.name), "%s", name);
-	strcpy(r.type, "local");
-	snprintf(r.path, sizeof(r.path), "/srv/haven/%s", name);
-	assert_int_equal(tenant_route_add(cat, &r), 0);
-}
-
-static uint64_t add_tenant(struct tenant_catalog *cat, const char *name,
-			   const char *route)
-{
-	struct tenant_info t = {0};
-
-	snprintf(t.name, sizeof(t.name), "%s", name);
-	snprintf(t.route, sizeof(t.route), "%s", route);
-	assert_int_equal(tenant_add(cat, &t), 0);
-	assert_true(t.id > 0);
-	return t.id;
 }
 
 static struct tenant_cred make_cred(uint8_t seed, uint64_t tenant_id,
@@ -99,18 +60,7 @@ static struct tenant_cred make_cred(uint8_t seed, uint64_t tenant_id,
 static int add_disk(struct tenant_catalog *cat, uint64_t tenant_id,
 		    const char *vm, const char *name, uint64_t *id)
 {
-	struct tenant_disk d = {0};
-	int rc;
-
-	d.tenant_id = tenant_id;
-	snprintf(d.vm, sizeof(d.vm), "%s", vm);
-	snprintf(d.name, sizeof(d.name), "%s", name);
-	d.size = 10ull << 30;
-	d.extent_size = 4 << 20;
-	rc = tenant_disk_add(cat, &d);
-	if (id)
-		*id = d.id;
-	return rc;
+	return fixture_disk_try(cat, tenant_id, vm, name, 10ull << 30, id);
 }
 
 static void test_open_missing(void **state)
@@ -145,8 +95,8 @@ static void test_create_modes_and_reopen(void **state)
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
 
-	add_route(f->cat, "default");
-	id = add_tenant(f->cat, "acme", "default");
+	fixture_route_add(f->cat, "default");
+	id = fixture_tenant_add(f->cat, "acme", "default");
 	tenant_catalog_close(f->cat);
 	f->cat = NULL;
 
@@ -186,7 +136,7 @@ static void test_routes(void **state)
 	strcpy(r.keyring, "/etc/ceph/ceph.client.haven.keyring");
 	assert_int_equal(tenant_route_add(f->cat, &r), 0);
 	assert_int_equal(tenant_route_add(f->cat, &r), -EEXIST);
-	add_route(f->cat, "a-local");
+	fixture_route_add(f->cat, "a-local");
 
 	assert_int_equal(tenant_route_get(f->cat, "ceph-b", &got), 0);
 	assert_memory_equal(&got, &r, sizeof(r));
@@ -222,10 +172,10 @@ static void test_tenants(void **state)
 	strcpy(t.route, "default");
 	assert_int_equal(tenant_add(f->cat, &t), -ENOENT);
 	assert_int_equal(t.id, 0);
-	add_route(f->cat, "default");
+	fixture_route_add(f->cat, "default");
 
-	a = add_tenant(f->cat, "zeta", "default");
-	b = add_tenant(f->cat, "alpha", "default");
+	a = fixture_tenant_add(f->cat, "zeta", "default");
+	b = fixture_tenant_add(f->cat, "alpha", "default");
 	assert_true(b > a);
 	assert_int_equal(tenant_add(f->cat, &t), -EEXIST);
 
@@ -282,9 +232,9 @@ static void test_creds(void **state)
 	char pins[256] = "";
 	uint64_t a, b;
 
-	add_route(f->cat, "default");
-	a = add_tenant(f->cat, "acme", "default");
-	b = add_tenant(f->cat, "globex", "default");
+	fixture_route_add(f->cat, "default");
+	a = fixture_tenant_add(f->cat, "acme", "default");
+	b = fixture_tenant_add(f->cat, "globex", "default");
 
 	c = make_cred(0x30, a, "paris");
 	assert_int_equal(tenant_cred_add(f->cat, &c), 0);
@@ -358,9 +308,9 @@ static void test_disks(void **state)
 	char list[512] = "";
 	uint64_t a, b, id1, id2, id3;
 
-	add_route(f->cat, "default");
-	a = add_tenant(f->cat, "acme", "default");
-	b = add_tenant(f->cat, "globex", "default");
+	fixture_route_add(f->cat, "default");
+	a = fixture_tenant_add(f->cat, "acme", "default");
+	b = fixture_tenant_add(f->cat, "globex", "default");
 
 	assert_int_equal(add_disk(f->cat, 999, "vm", "sda", NULL), -ENOENT);
 	assert_int_equal(add_disk(f->cat, a, "Vm", "sda", NULL), -EINVAL);
@@ -431,9 +381,9 @@ static void test_tenant_state_and_remove(void **state)
 	struct tenant_cred c;
 	uint64_t a, b, disk;
 
-	add_route(f->cat, "default");
-	a = add_tenant(f->cat, "acme", "default");
-	b = add_tenant(f->cat, "globex", "default");
+	fixture_route_add(f->cat, "default");
+	a = fixture_tenant_add(f->cat, "acme", "default");
+	b = fixture_tenant_add(f->cat, "globex", "default");
 
 	assert_int_equal(tenant_set_state(f->cat, a, TENANT_SUSPENDED), 0);
 	assert_int_equal(tenant_get(f->cat, a, &got), 0);
@@ -486,10 +436,10 @@ static void test_list_stops(void **state)
 	struct fixture *f = *state;
 	struct stop_arg s = {.stop_at = 2};
 
-	add_route(f->cat, "default");
-	add_tenant(f->cat, "a", "default");
-	add_tenant(f->cat, "b", "default");
-	add_tenant(f->cat, "c", "default");
+	fixture_route_add(f->cat, "default");
+	fixture_tenant_add(f->cat, "a", "default");
+	fixture_tenant_add(f->cat, "b", "default");
+	fixture_tenant_add(f->cat, "c", "default");
 	assert_int_equal(tenant_list(f->cat, stop_early, &s), 7);
 	assert_int_equal(s.calls, 2);
 	s.calls = 0;
@@ -505,10 +455,10 @@ static void test_generation(void **state)
 	uint64_t g0, g, id;
 
 	assert_int_equal(tenant_catalog_generation(f->cat, &g0), 0);
-	add_route(f->cat, "default");
+	fixture_route_add(f->cat, "default");
 	assert_int_equal(tenant_catalog_generation(f->cat, &g), 0);
 	assert_int_equal(g, g0 + 1);
-	id = add_tenant(f->cat, "acme", "default");
+	id = fixture_tenant_add(f->cat, "acme", "default");
 	assert_int_equal(tenant_catalog_generation(f->cat, &g), 0);
 	assert_int_equal(g, g0 + 2);
 	/* Reads and refused writes change nothing. */
@@ -566,8 +516,8 @@ static void test_second_process_sees_writes(void **state)
 	int status;
 	pid_t pid;
 
-	add_route(f->cat, "default");
-	a = add_tenant(f->cat, "acme", "default");
+	fixture_route_add(f->cat, "default");
+	a = fixture_tenant_add(f->cat, "acme", "default");
 	c = make_cred(0x44, a, "paris");
 	assert_int_equal(tenant_cred_add(f->cat, &c), 0);
 	assert_int_equal(tenant_catalog_generation(f->cat, &g0), 0);
@@ -592,7 +542,7 @@ static void test_second_process_sees_writes(void **state)
 	assert_int_equal(d.size, 1 << 30);
 	assert_int_equal(tenant_cred_lookup(f->cat, c.pin, &got), -ENOENT);
 	/* And the parent can still write after the child did. */
-	add_tenant(f->cat, "after-child", "default");
+	fixture_tenant_add(f->cat, "after-child", "default");
 }
 int main(void)
 {
