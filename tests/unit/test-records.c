@@ -280,6 +280,239 @@ static void test_record_rp_req(void **state)
 			 -EINVAL);
 }
 
+/* ---- the bytes on disk ---- */
+
+/* A value for every field: byte k of a number is 0x10 * field + k + 1, so
+ * that a field written at another width or place shows in the bytes. */
+static uint64_t val(unsigned field)
+{
+	uint64_t v = 0;
+
+	for (unsigned k = 0; k < 8; k++)
+		v |= (uint64_t)((0x10 * field + k + 1) & 0xff) << (8 * k);
+	return v;
+}
+
+enum kind {
+	K_ROUTE,
+	K_TENANT,
+	K_CRED,
+	K_DISK,
+	K_RP,
+	K_REQ,
+	K_POLICY,
+	K_TEST,
+	K_FAILOVER,
+	K_LIMITS,
+	K_USAGE,
+	K_BANDWIDTH,
+	K_AUDIT,
+	K_COUNT
+};
+
+/* Encodes one sample record of a kind, every field set. */
+static int encode(enum kind k, uint8_t *buf, size_t cap, size_t *len)
+{
+	union {
+		struct tenant_route rt;
+		struct tenant_info t;
+		struct tenant_cred c;
+		struct tenant_disk d;
+		struct tenant_rp rp;
+		struct tenant_req q;
+		struct tenant_rec_policy p;
+		struct tenant_test x;
+		struct tenant_failover f;
+		struct tenant_limits l;
+		struct tenant_rec_usage u;
+		struct tenant_audit e;
+	} s;
+
+	memset(&s, 0, sizeof(s));
+	switch (k) {
+	case K_ROUTE:
+		strcpy(s.rt.name, "ceph1");
+		strcpy(s.rt.type, "rados");
+		strcpy(s.rt.path, "/p");
+		strcpy(s.rt.ceph_conf, "/etc/ceph/c.conf");
+		strcpy(s.rt.pool, "pool");
+		strcpy(s.rt.client_id, "haven");
+		strcpy(s.rt.keyring, "/k");
+		return tenant_rec_route_encode(&s.rt, buf, cap, len);
+	case K_TENANT:
+		s.t.id = val(1);
+		strcpy(s.t.name, "acme");
+		strcpy(s.t.route, "ceph1");
+		strcpy(s.t.ns, "t-acme");
+		s.t.state = TENANT_SUSPENDED;
+		s.t.created = val(2);
+		s.t.checkpoint_s = (uint32_t)val(3);
+		return tenant_rec_tenant_encode(&s.t, buf, cap, len);
+	case K_CRED:
+		memset(s.c.pin, 0xc5, sizeof(s.c.pin));
+		s.c.tenant_id = val(1);
+		s.c.operator_role = true;
+		strcpy(s.c.site, "paris");
+		s.c.serial = val(2);
+		s.c.issued = val(3);
+		s.c.not_after = val(4);
+		return tenant_rec_cred_encode(&s.c, buf, cap, len);
+	case K_DISK:
+		s.d.id = val(1);
+		s.d.tenant_id = val(2);
+		strcpy(s.d.vm, "vm");
+		strcpy(s.d.name, "sda");
+		s.d.size = val(3);
+		s.d.extent_size = (uint32_t)val(4);
+		s.d.created = val(5);
+		s.d.checkpoint_s = (uint32_t)val(6);
+		s.d.snap_seq = val(7);
+		return tenant_rec_disk_encode(&s.d, buf, cap, len);
+	case K_RP:
+		s.rp.disk_id = val(1);
+		s.rp.id = val(2);
+		s.rp.snap_id = val(3);
+		s.rp.created_ms = val(4);
+		s.rp.trigger = (uint32_t)val(5);
+		s.rp.size = val(6);
+		s.rp.bytes_changed = val(7);
+		s.rp.group = val(8);
+		strcpy(s.rp.name, "nightly");
+		s.rp.pins = (uint32_t)val(9);
+		return tenant_rec_rp_encode(&s.rp, buf, cap, len);
+	case K_REQ:
+		s.q.id = val(1);
+		s.q.type = (uint32_t)val(2);
+		s.q.state = (uint32_t)val(3);
+		s.q.created_ms = val(4);
+		s.q.tenant_id = val(5);
+		strcpy(s.q.vm, "vm");
+		s.q.disk_id = val(6);
+		s.q.rp_id = val(7);
+		s.q.size = val(8);
+		strcpy(s.q.name, "n");
+		s.q.error = -ENOSPC;
+		strcpy(s.q.message, "full");
+		return tenant_rec_req_encode(&s.q, buf, cap, len);
+	case K_POLICY:
+		strcpy(s.p.policy, "24h:1h,7d:1d");
+		s.p.immutable_days = (uint32_t)val(1);
+		return tenant_rec_policy_encode(&s.p, buf, cap, len);
+	case K_TEST:
+		s.x.id = val(1);
+		s.x.tenant_id = val(2);
+		strcpy(s.x.vm, "vm");
+		s.x.state = (uint32_t)val(3);
+		s.x.started_ms = val(4);
+		s.x.stopped_ms = val(5);
+		s.x.rp_created_ms = val(6);
+		s.x.bytes_written = val(7);
+		s.x.ndisks = 2;
+		s.x.disks[0].disk_id = val(8);
+		s.x.disks[0].rp_id = val(9);
+		s.x.disks[0].clone_id = val(10);
+		s.x.disks[1].disk_id = val(11);
+		s.x.disks[1].rp_id = val(12);
+		s.x.disks[1].clone_id = val(13);
+		strcpy(s.x.note, "dr drill");
+		return tenant_rec_test_encode(&s.x, buf, cap, len);
+	case K_FAILOVER:
+		s.f.tenant_id = val(1);
+		strcpy(s.f.vm, "vm");
+		s.f.promoted_ms = val(2);
+		s.f.ndisks = 1;
+		s.f.disks[0].disk_id = val(3);
+		s.f.disks[0].rp_id = val(4);
+		s.f.disks[0].clone_id = val(5);
+		return tenant_rec_failover_encode(&s.f, buf, cap, len);
+	case K_LIMITS:
+		s.l.max_provisioned = val(1);
+		s.l.max_stored = val(2);
+		s.l.max_disks = (uint32_t)val(3);
+		s.l.max_sessions = (uint32_t)val(4);
+		s.l.bandwidth = val(5);
+		s.l.weight = (uint32_t)val(6);
+		s.l.lease_until = val(7);
+		return tenant_rec_limits_encode(&s.l, buf, cap, len);
+	case K_USAGE:
+		s.u.stored_bytes = val(1);
+		s.u.measured_ms = val(2);
+		return tenant_rec_usage_encode(&s.u, buf, cap, len);
+	case K_BANDWIDTH:
+		return tenant_rec_bandwidth_encode(val(1), buf, cap, len);
+	case K_AUDIT:
+		s.e.seq = val(1);
+		s.e.time_ms = val(2);
+		strcpy(s.e.actor, "havenctl:root(0)");
+		strcpy(s.e.tenant, "acme");
+		strcpy(s.e.action, "tenant.add");
+		strcpy(s.e.result, "ok");
+		strcpy(s.e.detail, "tenant add acme");
+		memset(s.e.prev, 0xa1, sizeof(s.e.prev));
+		memset(s.e.hash, 0xb2, sizeof(s.e.hash));
+		return tenant_rec_audit_encode(&s.e, buf, cap, len);
+	case K_COUNT:
+		break;
+	}
+	return -EINVAL;
+}
+
+/* What the catalog holds for each sample, as hex.  These bytes are the
+ * on-disk format: a change to any of them makes existing catalogs
+ * unreadable, so an encoder change must leave them as they are. */
+static const char *const pinned[K_COUNT] = {
+	"030039000500636570683105007261646f7302002f7010002f6574632f636570682f63"
+	"2e636f6e660400706f6f6c0500686176656e02002f6b",
+	"030031001112131415161718040061636d65050063657068310600742d61636d650100"
+	"0000212223242526272831323334",
+	"03004f00c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5"
+	"c511121314151617180100000005007061726973212223242526272831323334353637"
+	"384142434445464748",
+	"03003d00111213141516171821222324252627280200766d0300736461313233343536"
+	"3738414243445152535455565758616263647172737475767778",
+	"03004d0011121314151617182122232425262728313233343536373841424344454647"
+	"485152535461626364656667687172737475767778818283848586878807006e696768"
+	"746c7991929394",
+	"03004d0011121314151617182122232431323334414243444546474851525354555657"
+	"580200766d61626364656667687172737475767778818283848586878801006ee4ffff"
+	"ff040066756c6c",
+	"030016000c003234683a31682c37643a316411121314",
+	"03007a00111213141516171821222324252627280200766d3132333441424344454647"
+	"4851525354555657586162636465666768717273747576777802000000818283848586"
+	"87889192939495969798a1a2a3a4a5a6a7a8b1b2b3b4b5b6b7b8c1c2c3c4c5c6c7c8d1"
+	"d2d3d4d5d6d7d808006472206472696c6c",
+	"0300340011121314151617180200766d21222324252627280100000031323334353637"
+	"3841424344454647485152535455565758",
+	"0300300011121314151617182122232425262728313233344142434451525354555657"
+	"58616263647172737475767778",
+	"0300140011121314151617182122232425262728",
+	"03000c001112131415161718",
+	"03008d00111213141516171821222324252627281000686176656e63746c3a726f6f74"
+	"283029040061636d650a0074656e616e742e61646402006f6b0f0074656e616e742061"
+	"64642061636d65a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1"
+	"a1a1a1a1b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2"
+	"b2",
+};
+
+static void test_record_bytes(void **state)
+{
+	uint8_t buf[TENANT_REC_MAX];
+	char hex[2 * TENANT_REC_MAX + 1];
+	size_t len, i;
+
+	(void)state;
+	for (int k = 0; k < K_COUNT; k++) {
+		assert_int_equal(encode((enum kind)k, buf, sizeof(buf), &len),
+				 0);
+		for (i = 0; i < len; i++)
+			snprintf(hex + 2 * i, 3, "%02x", buf[i]);
+		hex[2 * len] = '\0';
+		if (strcmp(hex, pinned[k]) != 0)
+			print_message("kind %d encodes as\n%s\n", k, hex);
+		assert_string_equal(hex, pinned[k]);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -287,6 +520,7 @@ int main(void)
 		cmocka_unit_test(test_record_corrupt),
 		cmocka_unit_test(test_record_v1),
 		cmocka_unit_test(test_record_rp_req),
+		cmocka_unit_test(test_record_bytes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
