@@ -171,7 +171,11 @@ static void r_str(struct rcur *r, char *out, size_t field_size)
 	r->pos += n;
 }
 
-static int r_begin(struct rcur *r, const void *buf, size_t len)
+/* Reads the header.  Like every other step of the cursor, a failure is
+ * remembered and makes the steps after it do nothing, so a decoder just
+ * reads its fields and returns r.err: a record that fails here decodes
+ * to all zeros. */
+static void r_begin(struct rcur *r, const void *buf, size_t len)
 {
 	uint64_t version, reclen;
 
@@ -179,16 +183,18 @@ static int r_begin(struct rcur *r, const void *buf, size_t len)
 	r->len = len;
 	r->pos = 0;
 	r->err = 0;
+	r->version = 0;
 	version = r_uint(r, 2);
 	reclen = r_uint(r, 2);
 	if (r->err)
-		return r->err;
-	r->version = version;
+		return;
 	/* Newer versions only append fields, so any version >= 1 decodes;
 	 * the header's length must match what LMDB gave us exactly. */
-	if (version < 1 || reclen != len)
-		return -EIO;
-	return 0;
+	if (version < 1 || reclen != len) {
+		r->err = -EIO;
+		return;
+	}
+	r->version = version;
 }
 
 int tenant_rec_route_encode(const struct tenant_route *rt, uint8_t *buf,
@@ -211,12 +217,9 @@ int tenant_rec_route_decode(const void *buf, size_t len,
 			    struct tenant_route *out)
 {
 	struct rcur r;
-	int rc;
 
 	memset(out, 0, sizeof(*out));
-	rc = r_begin(&r, buf, len);
-	if (rc)
-		return rc;
+	r_begin(&r, buf, len);
 	r_str(&r, out->name, sizeof(out->name));
 	r_str(&r, out->type, sizeof(out->type));
 	r_str(&r, out->path, sizeof(out->path));
@@ -248,12 +251,9 @@ int tenant_rec_tenant_decode(const void *buf, size_t len,
 			     struct tenant_info *out)
 {
 	struct rcur r;
-	int rc;
 
 	memset(out, 0, sizeof(*out));
-	rc = r_begin(&r, buf, len);
-	if (rc)
-		return rc;
+	r_begin(&r, buf, len);
 	out->id = r_uint(&r, 8);
 	r_str(&r, out->name, sizeof(out->name));
 	r_str(&r, out->route, sizeof(out->route));
@@ -286,12 +286,9 @@ int tenant_rec_cred_encode(const struct tenant_cred *c, uint8_t *buf,
 int tenant_rec_cred_decode(const void *buf, size_t len, struct tenant_cred *out)
 {
 	struct rcur r;
-	int rc;
 
 	memset(out, 0, sizeof(*out));
-	rc = r_begin(&r, buf, len);
-	if (rc)
-		return rc;
+	r_begin(&r, buf, len);
 	r_bytes(&r, out->pin, TENANT_PIN_LEN);
 	out->tenant_id = r_uint(&r, 8);
 	out->operator_role = (r_uint(&r, 4) & CRED_F_OPERATOR) != 0;
@@ -324,12 +321,9 @@ int tenant_rec_disk_encode(const struct tenant_disk *d, uint8_t *buf,
 int tenant_rec_disk_decode(const void *buf, size_t len, struct tenant_disk *out)
 {
 	struct rcur r;
-	int rc;
 
 	memset(out, 0, sizeof(*out));
-	rc = r_begin(&r, buf, len);
-	if (rc)
-		return rc;
+	r_begin(&r, buf, len);
 	out->id = r_uint(&r, 8);
 	out->tenant_id = r_uint(&r, 8);
 	r_str(&r, out->vm, sizeof(out->vm));
@@ -369,12 +363,9 @@ int tenant_rec_rp_encode(const struct tenant_rp *rp, uint8_t *buf, size_t cap,
 int tenant_rec_rp_decode(const void *buf, size_t len, struct tenant_rp *out)
 {
 	struct rcur r;
-	int rc;
 
 	memset(out, 0, sizeof(*out));
-	rc = r_begin(&r, buf, len);
-	if (rc)
-		return rc;
+	r_begin(&r, buf, len);
 	out->disk_id = r_uint(&r, 8);
 	out->id = r_uint(&r, 8);
 	out->snap_id = r_uint(&r, 8);
@@ -415,12 +406,9 @@ int tenant_rec_req_decode(const void *buf, size_t len, struct tenant_req *out)
 {
 	struct rcur r;
 	uint32_t err;
-	int rc;
 
 	memset(out, 0, sizeof(*out));
-	rc = r_begin(&r, buf, len);
-	if (rc)
-		return rc;
+	r_begin(&r, buf, len);
 	out->id = r_uint(&r, 8);
 	out->type = (uint32_t)r_uint(&r, 4);
 	out->state = (uint32_t)r_uint(&r, 4);
@@ -454,12 +442,9 @@ int tenant_rec_policy_decode(const void *buf, size_t len,
 			     struct tenant_rec_policy *out)
 {
 	struct rcur r;
-	int rc;
 
 	memset(out, 0, sizeof(*out));
-	rc = r_begin(&r, buf, len);
-	if (rc)
-		return rc;
+	r_begin(&r, buf, len);
 	r_str(&r, out->policy, sizeof(out->policy));
 	out->immutable_days = (uint32_t)r_uint(&r, 4);
 	return r.err;
@@ -537,12 +522,9 @@ int tenant_rec_test_decode(const void *buf, size_t len, struct tenant_test *out)
 {
 	uint64_t d[DR_DISKS_MAX][3] = {{0}};
 	struct rcur r;
-	int rc;
 
 	memset(out, 0, sizeof(*out));
-	rc = r_begin(&r, buf, len);
-	if (rc)
-		return rc;
+	r_begin(&r, buf, len);
 	out->id = r_uint(&r, 8);
 	out->tenant_id = r_uint(&r, 8);
 	r_str(&r, out->vm, sizeof(out->vm));
@@ -578,12 +560,9 @@ int tenant_rec_failover_decode(const void *buf, size_t len,
 {
 	uint64_t d[DR_DISKS_MAX][3] = {{0}};
 	struct rcur r;
-	int rc;
 
 	memset(out, 0, sizeof(*out));
-	rc = r_begin(&r, buf, len);
-	if (rc)
-		return rc;
+	r_begin(&r, buf, len);
 	out->tenant_id = r_uint(&r, 8);
 	r_str(&r, out->vm, sizeof(out->vm));
 	out->promoted_ms = r_uint(&r, 8);
@@ -615,12 +594,9 @@ int tenant_rec_limits_decode(const void *buf, size_t len,
 			     struct tenant_limits *out)
 {
 	struct rcur r;
-	int rc;
 
 	memset(out, 0, sizeof(*out));
-	rc = r_begin(&r, buf, len);
-	if (rc)
-		return rc;
+	r_begin(&r, buf, len);
 	out->max_provisioned = r_uint(&r, 8);
 	out->max_stored = r_uint(&r, 8);
 	out->max_disks = (uint32_t)r_uint(&r, 4);
@@ -646,12 +622,9 @@ int tenant_rec_usage_decode(const void *buf, size_t len,
 			    struct tenant_rec_usage *out)
 {
 	struct rcur r;
-	int rc;
 
 	memset(out, 0, sizeof(*out));
-	rc = r_begin(&r, buf, len);
-	if (rc)
-		return rc;
+	r_begin(&r, buf, len);
 	out->stored_bytes = r_uint(&r, 8);
 	out->measured_ms = r_uint(&r, 8);
 	return r.err;
@@ -670,12 +643,9 @@ int tenant_rec_bandwidth_encode(uint64_t bw, uint8_t *buf, size_t cap,
 int tenant_rec_bandwidth_decode(const void *buf, size_t len, uint64_t *out)
 {
 	struct rcur r;
-	int rc;
 
 	*out = 0;
-	rc = r_begin(&r, buf, len);
-	if (rc)
-		return rc;
+	r_begin(&r, buf, len);
 	*out = r_uint(&r, 8);
 	return r.err;
 }
@@ -704,12 +674,11 @@ int tenant_rec_audit_decode(const void *buf, size_t len,
 	const size_t chain = 2 * TENANT_AUDIT_HASH_LEN;
 	const uint8_t *b = buf;
 	struct rcur r;
-	int rc;
 
 	memset(out, 0, sizeof(*out));
-	rc = r_begin(&r, buf, len);
-	if (rc)
-		return rc;
+	r_begin(&r, buf, len);
+	if (r.err)
+		return r.err;
 	if (len < HDR_LEN + chain)
 		return -EIO;
 	/* The fields end where the chain begins. */

@@ -234,11 +234,24 @@ stop_havend() {
 # line matching REGEX (since its start).
 wait_havend_log() {
     local deadline=$((SECONDS + $2))
-    until tail -c "+$HAVEND_LOG_FROM" "$HAVEND_LOG" | grep -qE "$1"; do
+    until havend_log | grep -qE "$1"; do
         havend_alive
         ((SECONDS < deadline)) || fail "havend logged no '$1' within $2 s"
         sleep 0.05
     done
+}
+
+# havend_log: what the running havend logged since its start.  Read as
+# `havend_log | grep -q ...`, tail is killed by SIGPIPE when grep has
+# found its line before the end of a long log; under pipefail that would
+# read as no match, so that status (141) counts as success.
+havend_log() { tail -c "+$HAVEND_LOG_FROM" "$HAVEND_LOG" || (($? == 141)); }
+
+# wait_ready FILE WHAT: wait up to 10 s for a background client to print
+# "ready" into FILE; fail with WHAT and the file's content if it does not.
+wait_ready() {
+    for _ in $(seq 100); do grep -q ready "$1" && return 0; sleep 0.1; done
+    fail "$2 did not connect: $(cat "$1")"
 }
 
 # wait_route_open ROUTE: havend opens rados routes in the background after

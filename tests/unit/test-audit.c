@@ -8,7 +8,6 @@
  * (made by an older binary) gets one at open and keeps its schema
  * version. */
 #include <errno.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,41 +22,21 @@
 #include <openssl/evp.h>
 
 #include "record.h"
-#include "tenant.h"
+#include "fixture-catalog.h"
 
 struct fixture {
-	char dir[64];
-	char cat_dir[96];
+	char dir[FIXTURE_DIR_LEN];
+	char cat_dir[FIXTURE_CAT_DIR_LEN];
 	struct tenant_catalog *cat;
 };
-
-static int rm_entry(const char *path, const struct stat *st, int flag,
-		    struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	struct tenant_route r = {0};
 
-	if (!f)
-		return -1;
-	strcpy(f->dir, "/tmp/test-audit.XXXXXX");
-	if (!mkdtemp(f->dir))
-		return -1;
-	snprintf(f->cat_dir, sizeof(f->cat_dir), "%s/catalog", f->dir);
-	if (tenant_catalog_open(f->cat_dir, TENANT_CATALOG_CREATE, &f->cat))
-		return -1;
-	strcpy(r.name, "default");
-	strcpy(r.type, "local");
-	strcpy(r.path, "/srv/haven");
-	if (tenant_route_add(f->cat, &r))
-		return -1;
+	assert_non_null(f);
+	fixture_catalog_open("test-audit", f->dir, f->cat_dir, &f->cat);
+	fixture_route_add(f->cat, "default");
 	*state = f;
 	return 0;
 }
@@ -66,8 +45,7 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	tenant_catalog_close(f->cat);
-	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	fixture_catalog_close(f->dir, f->cat);
 	free(f);
 	return 0;
 }

@@ -4,7 +4,6 @@
  * counter, atomicity), record version 3 and the upgrade of a schema 2
  * catalog. */
 #include <errno.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,13 +18,13 @@
 #include <lmdb.h>
 
 #include "record.h"
-#include "tenant.h"
+#include "fixture-catalog.h"
 
 #define DAY_MS (86400ull * 1000)
 
 struct fixture {
-	char dir[64];
-	char cat_dir[96];
+	char dir[FIXTURE_DIR_LEN];
+	char cat_dir[FIXTURE_CAT_DIR_LEN];
 	struct tenant_catalog *cat;
 	uint64_t tenant; /* "acme" on route "default" */
 	uint64_t sda;	 /* acme/vm/sda */
@@ -33,59 +32,22 @@ struct fixture {
 	uint64_t other;	 /* acme/db/sda */
 };
 
-static int rm_entry(const char *path, const struct stat *st, int flag,
-		    struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static uint64_t now_ms(void)
 {
 	return (uint64_t)time(NULL) * 1000;
 }
 
-static uint64_t add_disk(struct tenant_catalog *cat, uint64_t tenant,
-			 const char *vm, const char *name)
-{
-	struct tenant_disk d = {0};
-
-	d.tenant_id = tenant;
-	snprintf(d.vm, sizeof(d.vm), "%s", vm);
-	snprintf(d.name, sizeof(d.name), "%s", name);
-	d.size = 1ull << 30;
-	d.extent_size = 4 << 20;
-	assert_int_equal(tenant_disk_add(cat, &d), 0);
-	return d.id;
-}
-
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	struct tenant_route r = {0};
-	struct tenant_info t = {0};
 
-	if (!f)
-		return -1;
-	strcpy(f->dir, "/tmp/test-catalog-dr.XXXXXX");
-	if (!mkdtemp(f->dir))
-		return -1;
-	snprintf(f->cat_dir, sizeof(f->cat_dir), "%s/catalog", f->dir);
-	if (tenant_catalog_open(f->cat_dir, TENANT_CATALOG_CREATE, &f->cat))
-		return -1;
-	strcpy(r.name, "default");
-	strcpy(r.type, "local");
-	strcpy(r.path, "/srv/haven");
-	strcpy(t.name, "acme");
-	strcpy(t.route, "default");
-	if (tenant_route_add(f->cat, &r) || tenant_add(f->cat, &t))
-		return -1;
-	f->tenant = t.id;
-	f->sda = add_disk(f->cat, t.id, "vm", "sda");
-	f->sdb = add_disk(f->cat, t.id, "vm", "sdb");
-	f->other = add_disk(f->cat, t.id, "db", "sda");
+	assert_non_null(f);
+	fixture_catalog_open("test-catalog-dr", f->dir, f->cat_dir, &f->cat);
+	fixture_route_add(f->cat, "default");
+	f->tenant = fixture_tenant_add(f->cat, "acme", "default");
+	f->sda = fixture_disk_add(f->cat, f->tenant, "vm", "sda");
+	f->sdb = fixture_disk_add(f->cat, f->tenant, "vm", "sdb");
+	f->other = fixture_disk_add(f->cat, f->tenant, "db", "sda");
 	*state = f;
 	return 0;
 }
@@ -94,8 +56,7 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	tenant_catalog_close(f->cat);
-	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	fixture_catalog_close(f->dir, f->cat);
 	free(f);
 	return 0;
 }
@@ -334,7 +295,7 @@ static void test_tests(void **state)
 	 * never given to a disk. */
 	assert_int_equal(t.disks[0].clone_id, f->other + 1);
 	assert_int_equal(t.disks[1].clone_id, f->other + 2);
-	assert_int_equal(add_disk(f->cat, f->tenant, "vm", "sdc"),
+	assert_int_equal(fixture_disk_add(f->cat, f->tenant, "vm", "sdc"),
 			 f->other + 3);
 	assert_int_equal(pins(f->cat, f->sda, a), 1);
 	assert_int_equal(pins(f->cat, f->sdb, b), 1);

@@ -6,7 +6,6 @@
  * Every disk here has 64 extents of ES bytes, so that a map is one
  * uint64_t: bit n = extent n. */
 #include <errno.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,65 +18,43 @@
 #include <cmocka.h>
 #include <lmdb.h>
 
-#include "tenant.h"
+#include "fixture-catalog.h"
 
 #define ES (UINT64_C(4) << 20)
 #define NEXT 64
 
 struct fixture {
-	char dir[64];
-	char cat_dir[96];
+	char dir[FIXTURE_DIR_LEN];
+	char cat_dir[FIXTURE_CAT_DIR_LEN];
 	struct tenant_catalog *cat;
 	uint64_t tenant; /* "acme" */
 	uint64_t disk;	 /* acme/vm/sda */
 	uint64_t snap;	 /* the last snap id handed out */
 };
 
-static int rm_entry(const char *path, const struct stat *st, int flag,
-		    struct FTW *ftw)
-{
-	(void)st, (void)flag, (void)ftw;
-	return remove(path);
-}
-
 static uint64_t new_tenant(struct fixture *f, const char *name)
 {
-	struct tenant_info t = {0};
-
-	snprintf(t.name, sizeof(t.name), "%s", name);
-	snprintf(t.route, sizeof(t.route), "default");
-	assert_int_equal(tenant_add(f->cat, &t), 0);
-	return t.id;
+	return fixture_tenant_add(f->cat, name, "default");
 }
 
 static uint64_t new_disk(struct fixture *f, uint64_t tenant, const char *name)
 {
-	struct tenant_disk d = {.tenant_id = tenant,
-				.size = ES * NEXT,
-				.extent_size = (uint32_t)ES};
+	uint64_t id = 0;
 
-	snprintf(d.vm, sizeof(d.vm), "vm");
-	snprintf(d.name, sizeof(d.name), "%s", name);
-	assert_int_equal(tenant_disk_add(f->cat, &d), 0);
-	return d.id;
+	assert_int_equal(
+		fixture_disk_try(f->cat, tenant, "vm", name, ES * NEXT, &id),
+		0);
+	return id;
 }
 
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	struct tenant_route r = {0};
 
 	assert_non_null(f);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/test-catalog-ledger.XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->cat_dir, sizeof(f->cat_dir), "%s/catalog", f->dir);
-	assert_int_equal(
-		tenant_catalog_open(f->cat_dir, TENANT_CATALOG_CREATE, &f->cat),
-		0);
-	snprintf(r.name, sizeof(r.name), "default");
-	snprintf(r.type, sizeof(r.type), "local");
-	snprintf(r.path, sizeof(r.path), "%s/store", f->dir);
-	assert_int_equal(tenant_route_add(f->cat, &r), 0);
+	fixture_catalog_open("test-catalog-ledger", f->dir, f->cat_dir,
+			     &f->cat);
+	fixture_route_add(f->cat, "default");
 	f->tenant = new_tenant(f, "acme");
 	f->disk = new_disk(f, f->tenant, "sda");
 	*state = f;
@@ -88,8 +65,7 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	tenant_catalog_close(f->cat);
-	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	fixture_catalog_close(f->dir, f->cat);
 	free(f);
 	return 0;
 }

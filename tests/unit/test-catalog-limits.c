@@ -5,7 +5,6 @@
  * or disk, the generation bump, record codecs, and the in-place upgrade
  * of a schema 3 catalog. */
 #include <errno.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,72 +18,37 @@
 #include <lmdb.h>
 
 #include "record.h"
-#include "tenant.h"
+#include "fixture-catalog.h"
 
 #define GIB (1ull << 30)
 
 struct fixture {
-	char dir[64];
-	char cat_dir[96];
+	char dir[FIXTURE_DIR_LEN];
+	char cat_dir[FIXTURE_CAT_DIR_LEN];
 	struct tenant_catalog *cat;
 	uint64_t tenant; /* "acme" */
 	uint64_t other;	 /* "globex" */
 };
 
-static int rm_entry(const char *path, const struct stat *st, int flag,
-		    struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static uint64_t add_tenant(struct tenant_catalog *cat, const char *name)
 {
-	struct tenant_info t = {0};
-
-	snprintf(t.name, sizeof(t.name), "%s", name);
-	strcpy(t.route, "default");
-	assert_int_equal(tenant_add(cat, &t), 0);
-	return t.id;
+	return fixture_tenant_add(cat, name, "default");
 }
 
 static int add_disk(struct tenant_catalog *cat, uint64_t tenant,
 		    const char *name, uint64_t size, uint64_t *id)
 {
-	struct tenant_disk d = {0};
-	int rc;
-
-	d.tenant_id = tenant;
-	strcpy(d.vm, "vm");
-	snprintf(d.name, sizeof(d.name), "%s", name);
-	d.size = size;
-	d.extent_size = 4 << 20;
-	rc = tenant_disk_add(cat, &d);
-	if (id)
-		*id = rc ? 0 : d.id;
-	return rc;
+	return fixture_disk_try(cat, tenant, "vm", name, size, id);
 }
 
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	struct tenant_route r = {0};
 
-	if (!f)
-		return -1;
-	strcpy(f->dir, "/tmp/test-catalog-limits.XXXXXX");
-	if (!mkdtemp(f->dir))
-		return -1;
-	snprintf(f->cat_dir, sizeof(f->cat_dir), "%s/catalog", f->dir);
-	if (tenant_catalog_open(f->cat_dir, TENANT_CATALOG_CREATE, &f->cat))
-		return -1;
-	strcpy(r.name, "default");
-	strcpy(r.type, "local");
-	strcpy(r.path, "/srv/haven");
-	if (tenant_route_add(f->cat, &r))
-		return -1;
+	assert_non_null(f);
+	fixture_catalog_open("test-catalog-limits", f->dir, f->cat_dir,
+			     &f->cat);
+	fixture_route_add(f->cat, "default");
 	f->tenant = add_tenant(f->cat, "acme");
 	f->other = add_tenant(f->cat, "globex");
 	*state = f;
@@ -95,8 +59,7 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	tenant_catalog_close(f->cat);
-	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	fixture_catalog_close(f->dir, f->cat);
 	free(f);
 	return 0;
 }
@@ -111,14 +74,6 @@ static uint64_t provisioned(struct tenant_catalog *cat, uint64_t tenant,
 	if (ndisks)
 		*ndisks = n;
 	return bytes;
-}
-
-static uint64_t generation(struct tenant_catalog *cat)
-{
-	uint64_t g = 0;
-
-	assert_int_equal(tenant_catalog_generation(cat, &g), 0);
-	return g;
 }
 
 static void test_limits_roundtrip(void **state)
@@ -140,9 +95,9 @@ static void test_limits_roundtrip(void **state)
 	l.bandwidth = 50 << 20;
 	l.weight = 4;
 	l.lease_until = 1900000000;
-	g = generation(f->cat);
+	g = fixture_generation(f->cat);
 	assert_int_equal(tenant_set_limits(f->cat, f->tenant, &l), 0);
-	assert_int_equal(generation(f->cat), g + 1);
+	assert_int_equal(fixture_generation(f->cat), g + 1);
 	assert_int_equal(tenant_get_limits(f->cat, f->tenant, &out), 0);
 	assert_memory_equal(&out, &l, sizeof(l));
 	/* Per tenant: the other one is untouched. */
@@ -157,7 +112,7 @@ static void test_limits_roundtrip(void **state)
 	assert_memory_equal(&out, &l, sizeof(l));
 
 	/* Bad arguments and unknown tenants, with nothing written. */
-	g = generation(f->cat);
+	g = fixture_generation(f->cat);
 	l.weight = TENANT_WEIGHT_MAX + 1;
 	assert_int_equal(tenant_set_limits(f->cat, f->tenant, &l), -EINVAL);
 	l.weight = TENANT_WEIGHT_MAX;
@@ -165,7 +120,7 @@ static void test_limits_roundtrip(void **state)
 	assert_int_equal(tenant_get_limits(f->cat, 999, &out), -ENOENT);
 	assert_int_equal(tenant_set_limits(NULL, f->tenant, &l), -EINVAL);
 	assert_int_equal(tenant_get_limits(f->cat, f->tenant, NULL), -EINVAL);
-	assert_int_equal(generation(f->cat), g);
+	assert_int_equal(fixture_generation(f->cat), g);
 }
 
 static void test_provisioned_quota(void **state)
@@ -183,10 +138,10 @@ static void test_provisioned_quota(void **state)
 
 	/* 8 + 4 > 10: refused, nothing written (no disk, no id taken, no
 	 * generation). */
-	g = generation(f->cat);
+	g = fixture_generation(f->cat);
 	assert_int_equal(add_disk(f->cat, f->tenant, "b", 4 * GIB, NULL),
 			 -EDQUOT);
-	assert_int_equal(generation(f->cat), g);
+	assert_int_equal(fixture_generation(f->cat), g);
 	assert_int_equal(tenant_disk_get(f->cat, f->tenant, "vm", "b", &d),
 			 -ENOENT);
 	assert_int_equal(provisioned(f->cat, f->tenant, &n), 8 * GIB);

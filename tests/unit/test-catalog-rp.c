@@ -1,9 +1,9 @@
 /* The catalog's restore point side: checkpoint settings, disk growth,
- * restore points and their maps, snap id ownership and pools, requests
- * between havenctl and havend (across processes), and the upgrade of a
- * catalog written before any of this existed. */
+ * restore points and their maps, snap id ownership and pools, and the
+ * upgrade of a catalog written before any of this existed.  The requests
+ * between havenctl and havend are in test-catalog-req.c.
+ */
 #include <errno.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,96 +18,7 @@
 #include <cmocka.h>
 #include <lmdb.h>
 
-#include "tenant.h"
-
-struct fixture {
-	char dir[64];
-	char cat_dir[96];
-	struct tenant_catalog *cat;
-	uint64_t tenant; /* "acme" on route "default" */
-	uint64_t disk;	 /* acme/vm/sda, 1 GiB, 4 MiB extents */
-};
-
-static int rm_entry(const char *path, const struct stat *st, int flag,
-		    struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static void add_route(struct tenant_catalog *cat, const char *name)
-{
-	struct tenant_route r = {0};
-
-	snprintf(r.name, sizeof(r.name), "%s", name);
-	strcpy(r.type, "local");
-	snprintf(r.path, sizeof(r.path), "/srv/haven/%s", name);
-	assert_int_equal(tenant_route_add(cat, &r), 0);
-}
-
-static uint64_t add_tenant(struct tenant_catalog *cat, const char *name,
-			   const char *route)
-{
-	struct tenant_info t = {0};
-
-	snprintf(t.name, sizeof(t.name), "%s", name);
-	snprintf(t.route, sizeof(t.route), "%s", route);
-	assert_int_equal(tenant_add(cat, &t), 0);
-	return t.id;
-}
-
-static uint64_t add_disk(struct tenant_catalog *cat, uint64_t tenant_id,
-			 const char *vm, const char *name)
-{
-	struct tenant_disk d = {0};
-
-	d.tenant_id = tenant_id;
-	snprintf(d.vm, sizeof(d.vm), "%s", vm);
-	snprintf(d.name, sizeof(d.name), "%s", name);
-	d.size = 1ull << 30;
-	d.extent_size = 4 << 20;
-	assert_int_equal(tenant_disk_add(cat, &d), 0);
-	return d.id;
-}
-
-static int setup(void **state)
-{
-	struct fixture *f = calloc(1, sizeof(*f));
-
-	if (!f)
-		return -1;
-	strcpy(f->dir, "/tmp/test-catalog-rp.XXXXXX");
-	if (!mkdtemp(f->dir))
-		return -1;
-	snprintf(f->cat_dir, sizeof(f->cat_dir), "%s/catalog", f->dir);
-	if (tenant_catalog_open(f->cat_dir, TENANT_CATALOG_CREATE, &f->cat))
-		return -1;
-	add_route(f->cat, "default");
-	f->tenant = add_tenant(f->cat, "acme", "default");
-	f->disk = add_disk(f->cat, f->tenant, "vm", "sda");
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-
-	tenant_catalog_close(f->cat);
-	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	free(f);
-	return 0;
-}
-
-static uint64_t generation(struct tenant_catalog *cat)
-{
-	uint64_t g;
-
-	assert_int_equal(tenant_catalog_generation(cat, &g), 0);
-	return g;
-}
+#include "harness-catalog-rp.h"
 
 static struct tenant_disk get_disk(struct tenant_catalog *cat, uint64_t id)
 {
@@ -169,11 +80,6 @@ static uint64_t add_rp(struct tenant_catalog *cat, uint64_t disk, uint64_t snap,
 	return rp.id;
 }
 
-struct ids {
-	uint64_t v[32];
-	size_t n;
-};
-
 static int collect_rp(const struct tenant_rp *rp, void *arg)
 {
 	struct ids *ids = arg;
@@ -214,7 +120,7 @@ static void test_checkpoints(void **state)
 	struct fixture *f = *state;
 	struct tenant_info t = {0};
 	struct tenant_disk d;
-	uint64_t g = generation(f->cat);
+	uint64_t g = fixture_generation(f->cat);
 
 	assert_int_equal(tenant_get(f->cat, f->tenant, &t), 0);
 	assert_int_equal(t.checkpoint_s, 0);
@@ -223,13 +129,13 @@ static void test_checkpoints(void **state)
 					       TENANT_CHECKPOINT_MIN - 1),
 			 -EINVAL);
 	assert_int_equal(tenant_set_checkpoint(f->cat, 999, 60), -ENOENT);
-	assert_int_equal(generation(f->cat), g);
+	assert_int_equal(fixture_generation(f->cat), g);
 
 	assert_int_equal(
 		tenant_set_checkpoint(f->cat, f->tenant, TENANT_CHECKPOINT_MIN),
 		0);
 	assert_int_equal(tenant_set_checkpoint(f->cat, f->tenant, 900), 0);
-	assert_int_equal(generation(f->cat), g + 2);
+	assert_int_equal(fixture_generation(f->cat), g + 2);
 	assert_int_equal(tenant_get_by_name(f->cat, "acme", &t), 0);
 	assert_int_equal(t.checkpoint_s, 900);
 	/* Nothing else of the tenant changed. */
@@ -267,7 +173,7 @@ static void test_checkpoints(void **state)
 static void test_resize(void **state)
 {
 	struct fixture *f = *state;
-	uint64_t g = generation(f->cat);
+	uint64_t g = fixture_generation(f->cat);
 
 	assert_int_equal(tenant_disk_resize(f->cat, f->disk, 1ull << 29),
 			 -EINVAL);
@@ -278,12 +184,12 @@ static void test_resize(void **state)
 	assert_int_equal(tenant_disk_resize(f->cat, f->disk, 0), -EINVAL);
 	assert_int_equal(tenant_disk_resize(f->cat, 999, 1ull << 31), -ENOENT);
 	assert_int_equal(get_disk(f->cat, f->disk).size, 1ull << 30);
-	assert_int_equal(generation(f->cat), g);
+	assert_int_equal(fixture_generation(f->cat), g);
 
 	assert_int_equal(
 		tenant_disk_resize(f->cat, f->disk, (1ull << 30) + 512), 0);
 	assert_int_equal(get_disk(f->cat, f->disk).size, (1ull << 30) + 512);
-	assert_int_equal(generation(f->cat), g + 1);
+	assert_int_equal(fixture_generation(f->cat), g + 1);
 	assert_int_equal(get_disk(f->cat, f->disk).extent_size, 4 << 20);
 }
 
@@ -298,7 +204,7 @@ static void test_rp_add_list_get(void **state)
 	struct ids ids;
 	size_t len;
 
-	disk2 = add_disk(f->cat, f->tenant, "vm", "sdb");
+	disk2 = fixture_disk_add(f->cat, f->tenant, "vm", "sdb");
 	for (uint64_t s = 10; s <= 14; s++)
 		assert_int_equal(tenant_snap_pool_add(f->cat, "default", s), 0);
 	assert_int_equal(get_disk(f->cat, f->disk).snap_seq, 0);
@@ -307,14 +213,14 @@ static void test_rp_add_list_get(void **state)
 		-ENOENT);
 	assert_int_equal(rp_ids(f->cat, f->disk).n, 0);
 
-	g = generation(f->cat);
+	g = fixture_generation(f->cat);
 	rp = make_rp(f->disk, 10, "before-upgrade");
 	rp.trigger = TENANT_RP_MANUAL;
 	rp.group = 77;
 	assert_int_equal(tenant_rp_add(f->cat, "default", &rp, map, 3), 0);
 	assert_int_equal(rp.id, 1);
 	assert_true(rp.created_ms > 1600000000000ull);
-	assert_int_equal(generation(f->cat), g + 1);
+	assert_int_equal(fixture_generation(f->cat), g + 1);
 	assert_int_equal(add_rp(f->cat, f->disk, 12, ""), 2);
 	/* Ids are per disk. */
 	assert_int_equal(add_rp(f->cat, disk2, 11, ""), 1);
@@ -418,13 +324,14 @@ static void test_rp_add_atomic(void **state)
 	uint8_t map = 0xff, *m = NULL;
 	size_t len;
 
-	add_route(f->cat, "other");
-	other = add_disk(f->cat, add_tenant(f->cat, "globex", "other"), "vm",
-			 "sda");
+	fixture_route_add(f->cat, "other");
+	other = fixture_disk_add(f->cat,
+				 fixture_tenant_add(f->cat, "globex", "other"),
+				 "vm", "sda");
 	assert_int_equal(tenant_snap_pool_add(f->cat, "default", 20), 0);
 	assert_int_equal(tenant_snap_pool_add(f->cat, "default", 21), 0);
 	add_rp(f->cat, f->disk, 20, "daily");
-	g = generation(f->cat);
+	g = fixture_generation(f->cat);
 
 	rp = make_rp(f->disk, 21, "daily");
 	assert_int_equal(tenant_rp_add(f->cat, "default", &rp, &map, 1),
@@ -452,7 +359,7 @@ static void test_rp_add_atomic(void **state)
 	assert_int_equal(tenant_rp_add(f->cat, "default", &rp, NULL, 4),
 			 -EINVAL);
 
-	assert_int_equal(generation(f->cat), g);
+	assert_int_equal(fixture_generation(f->cat), g);
 	assert_int_equal(get_disk(f->cat, f->disk).snap_seq, 20);
 	assert_int_equal(get_disk(f->cat, other).snap_seq, 0);
 	assert_int_equal(pool_ids(f->cat, "default").n, 1);
@@ -479,13 +386,13 @@ static void test_rp_remove(void **state)
 	add_rp(f->cat, f->disk, 30, "a");
 	add_rp(f->cat, f->disk, 31, "b");
 	add_rp(f->cat, f->disk, 32, "");
-	g = generation(f->cat);
+	g = fixture_generation(f->cat);
 
 	assert_int_equal(tenant_disk_remove(f->cat, f->disk), -EBUSY);
-	assert_int_equal(generation(f->cat), g);
+	assert_int_equal(fixture_generation(f->cat), g);
 
 	assert_int_equal(tenant_rp_remove(f->cat, f->disk, 3, &rp), 0);
-	assert_int_equal(generation(f->cat), g + 1);
+	assert_int_equal(fixture_generation(f->cat), g + 1);
 	assert_int_equal(rp.id, 3);
 	assert_int_equal(rp.snap_id, 32);
 	assert_int_equal(owner(f->cat, 32), -ENOENT);
@@ -524,7 +431,7 @@ static void test_snap_pool(void **state)
 	uint64_t g;
 	struct ids ids;
 
-	add_route(f->cat, "default-b");
+	fixture_route_add(f->cat, "default-b");
 	assert_int_equal(tenant_snap_pool_add(f->cat, "default", 9), 0);
 	assert_int_equal(tenant_snap_pool_add(f->cat, "default", 3), 0);
 	assert_int_equal(tenant_snap_pool_add(f->cat, "default", 300), 0);
@@ -548,209 +455,16 @@ static void test_snap_pool(void **state)
 	assert_int_equal(ids.v[0], 4);
 	assert_int_equal(pool_ids(f->cat, "other").n, 0);
 
-	g = generation(f->cat);
+	g = fixture_generation(f->cat);
 	assert_int_equal(tenant_snap_pool_remove(f->cat, "default", 9), 0);
 	assert_int_equal(tenant_snap_pool_remove(f->cat, "default", 9),
 			 -ENOENT);
 	assert_int_equal(tenant_snap_pool_remove(f->cat, "default-b", 3),
 			 -ENOENT);
-	assert_int_equal(generation(f->cat), g + 1);
+	assert_int_equal(fixture_generation(f->cat), g + 1);
 	ids = pool_ids(f->cat, "default");
 	assert_int_equal(ids.n, 2);
 	assert_int_equal(ids.v[1], 300);
-}
-
-/* ---- requests ---- */
-
-static int collect_req(const struct tenant_req *r, void *arg)
-{
-	struct ids *ids = arg;
-
-	ids->v[ids->n++] = r->id;
-	return 0;
-}
-
-static struct ids pending(struct tenant_catalog *cat)
-{
-	struct ids ids = {0};
-
-	assert_int_equal(tenant_req_list_pending(cat, collect_req, &ids), 0);
-	return ids;
-}
-
-static struct tenant_req make_req(uint32_t type, uint64_t disk)
-{
-	struct tenant_req r = {0};
-
-	r.type = type;
-	r.disk_id = disk;
-	r.rp_id = 1;
-	r.size = 1ull << 31;
-	return r;
-}
-
-static void test_requests(void **state)
-{
-	struct fixture *f = *state;
-	struct tenant_req r, a, b, c, got;
-	uint64_t g;
-	struct ids ids;
-
-	r = make_req(0, f->disk);
-	assert_int_equal(tenant_req_add(f->cat, &r), -EINVAL);
-	r = make_req(TENANT_REQ_RP_CREATE, 0); /* no disk and no VM */
-	r.tenant_id = f->tenant;
-	assert_int_equal(tenant_req_add(f->cat, &r), -EINVAL);
-	r = make_req(TENANT_REQ_RP_CREATE, f->disk);
-	strcpy(r.name, "42");
-	assert_int_equal(tenant_req_add(f->cat, &r), -EINVAL);
-	r = make_req(TENANT_REQ_DISK_RESIZE, f->disk);
-	r.size = 1000;
-	assert_int_equal(tenant_req_add(f->cat, &r), -EINVAL);
-	r = make_req(TENANT_REQ_RP_REMOVE, f->disk);
-	r.rp_id = 0;
-	assert_int_equal(tenant_req_add(f->cat, &r), -EINVAL);
-	assert_int_equal(pending(f->cat).n, 0);
-
-	g = generation(f->cat);
-	a = make_req(TENANT_REQ_RP_CREATE, 0);
-	a.tenant_id = f->tenant;
-	strcpy(a.vm, "vm");
-	strcpy(a.name, "pre-upgrade");
-	a.state = TENANT_REQ_FAILED; /* ignored: new requests are pending */
-	strcpy(a.message, "stale");
-	assert_int_equal(tenant_req_add(f->cat, &a), 0);
-	b = make_req(TENANT_REQ_RP_REMOVE, f->disk);
-	assert_int_equal(tenant_req_add(f->cat, &b), 0);
-	c = make_req(TENANT_REQ_DISK_RESIZE, f->disk);
-	assert_int_equal(tenant_req_add(f->cat, &c), 0);
-	assert_int_equal(generation(f->cat), g + 3);
-	assert_true(a.id > 0 && b.id > a.id && c.id > b.id);
-	assert_int_equal(a.state, TENANT_REQ_PENDING);
-	assert_true(a.created_ms > 0);
-
-	assert_int_equal(tenant_req_get(f->cat, a.id, &got), 0);
-	assert_int_equal(got.type, TENANT_REQ_RP_CREATE);
-	assert_int_equal(got.state, TENANT_REQ_PENDING);
-	assert_string_equal(got.vm, "vm");
-	assert_string_equal(got.name, "pre-upgrade");
-	assert_string_equal(got.message, "");
-	assert_int_equal(got.tenant_id, f->tenant);
-	assert_int_equal(tenant_req_get(f->cat, 999, &got), -ENOENT);
-
-	ids = pending(f->cat);
-	assert_int_equal(ids.n, 3);
-	assert_int_equal(ids.v[0], a.id);
-	assert_int_equal(ids.v[2], c.id);
-
-	/* The state and the error must agree. */
-	b.state = TENANT_REQ_DONE;
-	b.error = -EIO;
-	assert_int_equal(tenant_req_finish(f->cat, &b), -EINVAL);
-	b.state = TENANT_REQ_FAILED;
-	b.error = 0;
-	assert_int_equal(tenant_req_finish(f->cat, &b), -EINVAL);
-	b.state = TENANT_REQ_PENDING;
-	assert_int_equal(tenant_req_finish(f->cat, &b), -EINVAL);
-	b.state = TENANT_REQ_FAILED;
-	b.error = -ENOENT;
-	b.size = 12345; /* only state, error and message are updated */
-	strcpy(b.message, "no such restore point");
-	g = generation(f->cat);
-	assert_int_equal(tenant_req_finish(f->cat, &b), 0);
-	assert_int_equal(generation(f->cat), g + 1);
-	assert_int_equal(tenant_req_get(f->cat, b.id, &got), 0);
-	assert_int_equal(got.state, TENANT_REQ_FAILED);
-	assert_int_equal(got.error, -ENOENT);
-	assert_string_equal(got.message, "no such restore point");
-	assert_int_equal(got.size, 1ull << 31);
-
-	ids = pending(f->cat);
-	assert_int_equal(ids.n, 2);
-	assert_int_equal(ids.v[0], a.id);
-	assert_int_equal(ids.v[1], c.id);
-
-	assert_int_equal(tenant_req_remove(f->cat, a.id), 0);
-	assert_int_equal(tenant_req_remove(f->cat, a.id), -ENOENT);
-	assert_int_equal(tenant_req_get(f->cat, a.id, &got), -ENOENT);
-	r = make_req(TENANT_REQ_RP_CREATE, f->disk);
-	r.id = a.id;
-	r.state = TENANT_REQ_DONE;
-	assert_int_equal(tenant_req_finish(f->cat, &r), -ENOENT);
-	/* Ids are never reused. */
-	assert_int_equal(tenant_req_add(f->cat, &r), 0);
-	assert_true(r.id > c.id);
-	assert_int_equal(pending(f->cat).n, 2);
-}
-
-/* The child plays havenctl with its own catalog handle: it asks, then
- * waits for the parent (havend) to answer.  It never touches the
- * parent's environment (LMDB forbids using one across fork()). */
-static int child_requests(const char *dir, int to_parent, int from_parent)
-{
-	struct tenant_catalog *cat = NULL;
-	struct tenant_req r = {0}, got;
-	uint64_t g0, g1;
-	char go;
-
-	if (tenant_catalog_open(dir, 0, &cat))
-		return 10;
-	r.type = TENANT_REQ_DISK_RESIZE;
-	r.disk_id = 1;
-	r.size = 1ull << 32;
-	if (tenant_req_add(cat, &r) || tenant_catalog_generation(cat, &g0))
-		return 11;
-	if (write(to_parent, &r.id, sizeof(r.id)) != sizeof(r.id))
-		return 12;
-	if (read(from_parent, &go, 1) != 1)
-		return 13;
-	if (tenant_catalog_generation(cat, &g1) || g1 <= g0)
-		return 14;
-	if (tenant_req_get(cat, r.id, &got))
-		return 15;
-	if (got.state != TENANT_REQ_DONE || strcmp(got.message, "grown"))
-		return 16;
-	tenant_catalog_close(cat);
-	return 0;
-}
-
-static void test_requests_across_processes(void **state)
-{
-	struct fixture *f = *state;
-	int up[2], down[2], status;
-	struct tenant_req got;
-	uint64_t id = 0;
-	struct ids ids;
-	pid_t pid;
-
-	assert_int_equal(pipe(up), 0);
-	assert_int_equal(pipe(down), 0);
-	fflush(NULL);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0)
-		_exit(child_requests(f->cat_dir, up[1], down[0]));
-	assert_int_equal(read(up[0], &id, sizeof(id)), sizeof(id));
-
-	/* Same handle as before the child wrote: the request is seen. */
-	ids = pending(f->cat);
-	assert_int_equal(ids.n, 1);
-	assert_int_equal(ids.v[0], id);
-	assert_int_equal(tenant_req_get(f->cat, id, &got), 0);
-	assert_int_equal(got.size, 1ull << 32);
-	got.state = TENANT_REQ_DONE;
-	strcpy(got.message, "grown");
-	assert_int_equal(tenant_req_finish(f->cat, &got), 0);
-	assert_int_equal(write(down[1], "g", 1), 1);
-
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 0);
-	assert_int_equal(pending(f->cat).n, 0);
-	close(up[0]);
-	close(up[1]);
-	close(down[0]);
-	close(down[1]);
 }
 
 /* ---- persistence ---- */
@@ -935,7 +649,7 @@ static void test_upgrade_schema1(void **state)
 	write_v1_catalog(dir, 1);
 	/* A plain open (havend's) upgrades it in place. */
 	assert_int_equal(tenant_catalog_open(dir, 0, &cat), 0);
-	assert_int_equal(generation(cat), 5);
+	assert_int_equal(fixture_generation(cat), 5);
 	assert_int_equal(tenant_get_by_name(cat, "acme", &t), 0);
 	assert_int_equal(t.id, 1);
 	assert_int_equal(t.state, TENANT_SUSPENDED);
@@ -954,7 +668,7 @@ static void test_upgrade_schema1(void **state)
 	assert_int_equal(tenant_set_checkpoint(cat, 1, 30), 0);
 	assert_int_equal(tenant_req_add(cat, &r), 0);
 	assert_int_equal(r.id, 1);
-	assert_int_equal(add_tenant(cat, "globex", "default"), 2);
+	assert_int_equal(fixture_tenant_add(cat, "globex", "default"), 2);
 	tenant_catalog_close(cat);
 
 	assert_int_equal(tenant_catalog_open(dir, 0, &cat), 0);
@@ -986,9 +700,6 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_snap_pool, setup,
 						teardown),
-		cmocka_unit_test_setup_teardown(test_requests, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_requests_across_processes,
-						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_upgrade_schema1, setup,
 						teardown),

@@ -11,7 +11,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -26,7 +25,7 @@
 #include <cmocka.h>
 
 #include "objstore.h"
-#include "storage.h"
+#include "fixture-store.h"
 
 #define ES (UINT32_C(64) << 10)
 #define NEXT 32
@@ -59,95 +58,7 @@ struct fx {
 
 static unsigned ns_counter;
 
-static int rm_entry(const char *path, const struct stat *sb, int type,
-		    struct FTW *ftw)
-{
-	(void)sb;
-	(void)type;
-	(void)ftw;
-	return remove(path);
-}
-
-/* ---- requests: 'done' exactly once, never inside the submit call ---- */
-
-struct treq {
-	struct storage_req r;
-	int calls;
-	int result;
-	bool submitted;
-	bool done;
-	unsigned *left;
-};
-
-static void treq_done(struct storage_req *r, int result)
-{
-	struct treq *t = r->priv;
-
-	assert_true(t->submitted);
-	t->calls++;
-	t->result = result;
-	t->done = true;
-	if (t->left)
-		--*t->left;
-}
-
-static void req_submit(struct storage_disk *d, struct treq *t,
-		       enum storage_cmd cmd, uint64_t off, uint64_t len,
-		       void *buf)
-{
-	memset(t, 0, sizeof(*t));
-	t->r.cmd = cmd;
-	t->r.off = off;
-	t->r.len = len;
-	t->r.buf = buf;
-	t->r.done = treq_done;
-	t->r.priv = t;
-	storage_disk_submit(d, &t->r);
-	t->submitted = true;
-	assert_int_equal(t->calls, 0);
-}
-
-static int req_wait(struct fx *f, struct treq *t)
-{
-	storage_sync_wait(f->sync, &t->done);
-	assert_int_equal(t->calls, 1);
-	return t->result;
-}
-
-static int req_run(struct fx *f, struct storage_disk *d, enum storage_cmd cmd,
-		   uint64_t off, uint64_t len, void *buf)
-{
-	struct treq t;
-
-	req_submit(d, &t, cmd, off, len, buf);
-	return req_wait(f, &t);
-}
-
 /* ---- data ---- */
-
-static uint32_t rnd(struct fx *f, uint32_t n)
-{
-	f->rnd = f->rnd * 1103515245u + 12345u;
-	return (f->rnd >> 8) % n;
-}
-
-static void fill(uint8_t *p, size_t len, unsigned seed)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		p[i] = (uint8_t)((i / 7 + seed * 31) % 251 + 1);
-}
-
-static bool all_zero(const uint8_t *p, uint64_t len)
-{
-	uint64_t i;
-
-	for (i = 0; i < len; i++)
-		if (p[i])
-			return false;
-	return true;
-}
 
 static uint64_t ext_end(uint64_t n, uint64_t size)
 {
@@ -158,9 +69,10 @@ static uint64_t ext_end(uint64_t n, uint64_t size)
 static void live_write(struct fx *f, uint8_t *model, uint64_t off, uint64_t len,
 		       unsigned seed)
 {
-	fill(model + off, len, seed);
-	assert_int_equal(
-		req_run(f, f->live, STORAGE_WRITE, off, len, model + off), 0);
+	fixture_fill(model + off, len, seed);
+	assert_int_equal(fixture_req_run(f->sync, f->live, STORAGE_WRITE, off,
+					 len, model + off),
+			 0);
 }
 
 /* ---- the clone's model ---- */
@@ -179,7 +91,7 @@ static void model_apply(struct fx *f, enum storage_cmd cmd, uint64_t off,
 		piece = (off + len < end ? off + len : end) - pos;
 		f->touched[n] = true;
 		if ((cmd == STORAGE_WRITE &&
-		     !all_zero(buf + (pos - off), piece)) ||
+		     !fixture_all_zero(buf + (pos - off), piece)) ||
 		    f->v1_alloc[n])
 			f->own[n] = true;
 	}
@@ -189,20 +101,21 @@ static void model_apply(struct fx *f, enum storage_cmd cmd, uint64_t off,
 		memset(f->cm + off, 0, len);
 }
 
-static void clone_submit(struct fx *f, struct treq *t, enum storage_cmd cmd,
-			 uint64_t off, uint64_t len, void *buf)
+static void clone_submit(struct fx *f, struct fixture_req *t,
+			 enum storage_cmd cmd, uint64_t off, uint64_t len,
+			 void *buf)
 {
 	model_apply(f, cmd, off, len, buf);
-	req_submit(f->clone, t, cmd, off, len, buf);
+	fixture_req_submit(f->clone, t, cmd, off, len, buf);
 }
 
 static void clone_run(struct fx *f, enum storage_cmd cmd, uint64_t off,
 		      uint64_t len, void *buf)
 {
-	struct treq t;
+	struct fixture_req t;
 
 	clone_submit(f, &t, cmd, off, len, buf);
-	assert_int_equal(req_wait(f, &t), 0);
+	assert_int_equal(fixture_req_wait(f->sync, &t), 0);
 }
 
 static void clone_write(struct fx *f, uint64_t off, uint64_t len, unsigned seed,
@@ -214,7 +127,7 @@ static void clone_write(struct fx *f, uint64_t off, uint64_t len, unsigned seed,
 	if (zeros)
 		memset(buf, 0, len);
 	else
-		fill(buf, len, seed);
+		fixture_fill(buf, len, seed);
 	clone_run(f, STORAGE_WRITE, off, len, buf);
 	free(buf);
 }
@@ -238,7 +151,8 @@ static void expect_bytes(struct fx *f, struct storage_disk *d,
 
 	assert_non_null(buf);
 	memset(buf, 0xee, DSIZE);
-	assert_int_equal(req_run(f, d, STORAGE_READ, 0, DSIZE, buf), 0);
+	assert_int_equal(
+		fixture_req_run(f->sync, d, STORAGE_READ, 0, DSIZE, buf), 0);
 	assert_memory_equal(buf, image, DSIZE);
 	free(buf);
 }
@@ -250,7 +164,7 @@ static void expect_status(struct fx *f, const bool *hole)
 {
 	struct storage_extent e[NEXT];
 	uint64_t pos = 0, n, end;
-	struct treq t;
+	struct fixture_req t;
 	size_t i;
 
 	memset(&t, 0, sizeof(t));
@@ -258,11 +172,11 @@ static void expect_status(struct fx *f, const bool *hole)
 	t.r.len = DSIZE;
 	t.r.extents = e;
 	t.r.nextents = NEXT;
-	t.r.done = treq_done;
+	t.r.done = fixture_req_done;
 	t.r.priv = &t;
 	storage_disk_submit(f->clone, &t.r);
 	t.submitted = true;
-	assert_int_equal(req_wait(f, &t), 0);
+	assert_int_equal(fixture_req_wait(f->sync, &t), 0);
 	for (i = 0; i < t.r.nextents; i++) {
 		end = pos + e[i].length;
 		for (n = pos / ES; n * ES < end; n++) {
@@ -272,7 +186,7 @@ static void expect_status(struct fx *f, const bool *hole)
 				assert_true(e[i].hole);
 		}
 		if (e[i].hole)
-			assert_true(all_zero(f->cm + pos, end - pos));
+			assert_true(fixture_all_zero(f->cm + pos, end - pos));
 		pos = end;
 	}
 	assert_int_equal(pos, DSIZE);
@@ -352,25 +266,6 @@ static int clone_open(struct fx *f, struct storage_disk **out)
 	return storage_disk_open(f->st, &p, out);
 }
 
-static void store_open(struct fx *f)
-{
-	f->route.type = f->bc->type;
-	if (strcmp(f->bc->type, "local") == 0) {
-		strcpy(f->dir, "/tmp/haven-clone-XXXXXX");
-		assert_non_null(mkdtemp(f->dir));
-		f->route.path = f->dir;
-	} else if (strcmp(f->bc->type, "rados") == 0) {
-		f->route.ceph_conf = getenv("HAVEN_TEST_CEPH_CONF");
-		f->route.pool = getenv("HAVEN_TEST_CEPH_POOL");
-		if (!f->route.pool)
-			f->route.pool = "haven-test";
-	}
-	assert_int_equal(storage_sync_new(&f->sync), 0);
-	assert_int_equal(storage_store_open(&f->route,
-					    storage_sync_env(f->sync), &f->st),
-			 0);
-}
-
 /* v1: data in extents 0-5, 10, a partial extent 12 and the partial last
  * one; the rest holes.  The cut, then v2 over part of it and beyond. */
 static void make_parent(struct fx *f)
@@ -415,7 +310,8 @@ static int setup(void **state)
 	f->id = 0x1000 + ns_counter;
 	f->clone_id = 0x8000 + ns_counter;
 	f->rnd = 4321 + ns_counter;
-	store_open(f);
+	fixture_route(&f->route, f->dir, f->bc->type, "haven-clone");
+	fixture_store_open(&f->route, &f->sync, &f->st);
 	make_parent(f);
 	assert_int_equal(clone_open(f, &f->clone), 0);
 	*state = f;
@@ -430,8 +326,7 @@ static int teardown(void **state)
 	storage_disk_close(f->live);
 	storage_store_close(f->st);
 	storage_sync_free(f->sync);
-	if (f->dir[0])
-		nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	fixture_rmtree(f->dir);
 	free(f->map);
 	free(f);
 	return 0;
@@ -486,7 +381,9 @@ static void test_writes(void **state)
 		  DSIZE - (NEXT - 2) * ES - 3, NULL);
 	expect_clone(f);
 	expect_parent(f);
-	assert_int_equal(req_run(f, f->clone, STORAGE_FLUSH, 0, 0, NULL), 0);
+	assert_int_equal(
+		fixture_req_run(f->sync, f->clone, STORAGE_FLUSH, 0, 0, NULL),
+		0);
 }
 
 /* Many requests on an extent not copied up yet, all in flight at once:
@@ -497,7 +394,7 @@ static void test_concurrent_copy_up(void **state)
 	struct fx *f = *state;
 	static const uint64_t targets[] = {1, 7, 12, NEXT - 1};
 	uint8_t *bufs[NREQ], *want[NREQ];
-	struct treq t[NREQ];
+	struct fixture_req t[NREQ];
 	unsigned i, kind, left = NREQ;
 	uint64_t n, start, end, off, len;
 
@@ -505,9 +402,9 @@ static void test_concurrent_copy_up(void **state)
 		n = targets[i % 4];
 		start = n * ES;
 		end = ext_end(n, DSIZE);
-		kind = rnd(f, 10);
-		off = start + rnd(f, (uint32_t)(end - start));
-		len = 1 + rnd(f, ES / 4);
+		kind = fixture_rnd(&f->rnd, 10);
+		off = start + fixture_rnd(&f->rnd, (uint32_t)(end - start));
+		len = 1 + fixture_rnd(&f->rnd, ES / 4);
 		if (kind == 9) { /* across into the next extent */
 			off = end - 100;
 			len = 300;
@@ -520,14 +417,14 @@ static void test_concurrent_copy_up(void **state)
 		bufs[i] = malloc(len);
 		want[i] = NULL;
 		assert_non_null(bufs[i]);
-		fill(bufs[i], len, 100 + i);
+		fixture_fill(bufs[i], len, 100 + i);
 		if (kind < 2) {
 			/* A read: the model as of now. */
 			want[i] = malloc(len);
 			assert_non_null(want[i]);
 			memcpy(want[i], f->cm + off, len);
-			req_submit(f->clone, &t[i], STORAGE_READ, off, len,
-				   bufs[i]);
+			fixture_req_submit(f->clone, &t[i], STORAGE_READ, off,
+					   len, bufs[i]);
 		} else if (kind == 2) {
 			clone_submit(f, &t[i], STORAGE_ZERO, off, len, NULL);
 		} else if (kind == 3) {
@@ -543,7 +440,7 @@ static void test_concurrent_copy_up(void **state)
 	/* All of them over before any check, so that a failing one leaves
 	 * nothing in flight. */
 	for (i = 0; i < NREQ; i++)
-		req_wait(f, &t[i]);
+		fixture_req_wait(f->sync, &t[i]);
 	for (i = 0; i < NREQ; i++) {
 		assert_int_equal(t[i].result, 0);
 		if (want[i])
@@ -634,9 +531,12 @@ static void test_refusals(void **state)
 	p.read_only = true;
 	assert_int_equal(storage_disk_open(f->st, &p, &d), 0);
 	expect_bytes(f, d, f->v1);
-	assert_int_equal(req_run(f, d, STORAGE_WRITE, 0, 1, &byte), -EROFS);
-	assert_int_equal(req_run(f, d, STORAGE_READ, DSIZE - 1, 4096, buf),
-			 -EINVAL);
+	assert_int_equal(
+		fixture_req_run(f->sync, d, STORAGE_WRITE, 0, 1, &byte),
+		-EROFS);
+	assert_int_equal(
+		fixture_req_run(f->sync, d, STORAGE_READ, DSIZE - 1, 4096, buf),
+		-EINVAL);
 	assert_int_equal(storage_disk_clone_bytes(d), 0);
 	storage_disk_close(d);
 	assert_int_equal(storage_disk_clone_bytes(f->live), 0);
@@ -672,7 +572,7 @@ static void test_copy_up_fails(void **state)
 {
 	struct fx *f = *state;
 	uint8_t a[100], b[200], c[ES], w[ES];
-	struct treq t[3];
+	struct fixture_req t[3];
 	unsigned i;
 
 	fail_ops = *f->st->be_ops;
@@ -680,23 +580,25 @@ static void test_copy_up_fails(void **state)
 	f->st->be_ops = &fail_ops;
 	fail_env = &f->st->env;
 
-	fill(a, sizeof(a), 31);
-	fill(b, sizeof(b), 32);
+	fixture_fill(a, sizeof(a), 31);
+	fixture_fill(b, sizeof(b), 32);
 	fail_reads = 1;
-	req_submit(f->clone, &t[0], STORAGE_WRITE, ES + 50, sizeof(a), a);
+	fixture_req_submit(f->clone, &t[0], STORAGE_WRITE, ES + 50, sizeof(a),
+			   a);
 	clone_submit(f, &t[1], STORAGE_WRITE, ES + 100, sizeof(b), b);
 	memcpy(w, f->cm + ES, ES);
-	req_submit(f->clone, &t[2], STORAGE_READ, ES, ES, c);
+	fixture_req_submit(f->clone, &t[2], STORAGE_READ, ES, ES, c);
 	for (i = 0; i < 3; i++)
-		req_wait(f, &t[i]);
+		fixture_req_wait(f->sync, &t[i]);
 	assert_int_equal(t[0].result, -EIO);
 	assert_int_equal(t[1].result, 0);
 	assert_int_equal(t[2].result, 0);
 	assert_memory_equal(c, w, ES);
 
 	fail_writes = 1;
-	assert_int_equal(
-		req_run(f, f->clone, STORAGE_ZERO, 2 * ES + 1, 10, NULL), -EIO);
+	assert_int_equal(fixture_req_run(f->sync, f->clone, STORAGE_ZERO,
+					 2 * ES + 1, 10, NULL),
+			 -EIO);
 	expect_clone(f);
 	clone_run(f, STORAGE_ZERO, 2 * ES + 1, 10, NULL);
 	expect_clone(f);
@@ -730,9 +632,11 @@ static void test_open_is_o1(void **state)
 	size_t map_len = 0;
 	double t0, ms;
 
-	fill(data, sizeof(data), 9);
+	fixture_fill(data, sizeof(data), 9);
 	assert_int_equal(storage_disk_open(f->st, &p, &big), 0);
-	assert_int_equal(req_run(f, big, STORAGE_WRITE, far, 4096, data), 0);
+	assert_int_equal(
+		fixture_req_run(f->sync, big, STORAGE_WRITE, far, 4096, data),
+		0);
 	assert_int_equal(storage_store_snap_create(f->st, &snap), 0);
 	assert_int_equal(storage_disk_set_snapc(big, snap, &snap, 1), 0);
 	assert_int_equal(storage_disk_map(big, &map, &map_len), 0);
@@ -751,11 +655,16 @@ static void test_open_is_o1(void **state)
 
 	/* It reads the restore point across the whole size, and a write
 	 * near the end copies up one extent. */
-	assert_int_equal(req_run(f, c, STORAGE_READ, far - 4096, 8192, buf), 0);
-	assert_true(all_zero(buf, 4096));
+	assert_int_equal(fixture_req_run(f->sync, c, STORAGE_READ, far - 4096,
+					 8192, buf),
+			 0);
+	assert_true(fixture_all_zero(buf, 4096));
 	assert_memory_equal(buf + 4096, data, 4096);
-	assert_int_equal(req_run(f, c, STORAGE_WRITE, far + 100, 10, data), 0);
-	assert_int_equal(req_run(f, c, STORAGE_READ, far, 4096, buf), 0);
+	assert_int_equal(
+		fixture_req_run(f->sync, c, STORAGE_WRITE, far + 100, 10, data),
+		0);
+	assert_int_equal(
+		fixture_req_run(f->sync, c, STORAGE_READ, far, 4096, buf), 0);
 	assert_memory_equal(buf, data, 100);
 	assert_memory_equal(buf + 100, data, 10);
 	assert_memory_equal(buf + 110, data + 110, 4096 - 110);

@@ -11,7 +11,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,7 +23,7 @@
 
 #include <cmocka.h>
 
-#include "storage.h"
+#include "fixture-store.h"
 
 #define ES (UINT32_C(64) << 10)
 #define NEXT 40
@@ -55,15 +54,6 @@ struct fx {
 
 static unsigned ns_counter;
 
-static int rm_entry(const char *path, const struct stat *sb, int type,
-		    struct FTW *ftw)
-{
-	(void)sb;
-	(void)type;
-	(void)ftw;
-	return remove(path);
-}
-
 /* (Re)opens the live disk with the current snap context and, if
  * with_cut, the latest cut's map as the ledger's cut map. */
 static void live_open(struct fx *f, uint64_t size, bool with_cut)
@@ -90,26 +80,14 @@ static void live_open(struct fx *f, uint64_t size, bool with_cut)
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	const char *pool = getenv("HAVEN_TEST_CEPH_POOL");
 
 	assert_non_null(f);
 	f->type = *state;
 	snprintf(f->ns, sizeof(f->ns), "ledger-%ld-%u", (long)getpid(),
 		 ++ns_counter);
 	f->id = 0x2000 + ns_counter;
-	/* Each backend reads the fields it needs. */
-	f->route.type = f->type;
-	f->route.ceph_conf = getenv("HAVEN_TEST_CEPH_CONF");
-	f->route.pool = pool ? pool : "haven-test";
-	if (strcmp(f->type, "local") == 0) {
-		snprintf(f->dir, sizeof(f->dir), "/tmp/haven-ledger-XXXXXX");
-		f->route.path = mkdtemp(f->dir);
-		assert_non_null(f->route.path);
-	}
-	assert_int_equal(storage_sync_new(&f->sync), 0);
-	assert_int_equal(storage_store_open(&f->route,
-					    storage_sync_env(f->sync), &f->st),
-			 0);
+	fixture_route(&f->route, f->dir, f->type, "haven-ledger");
+	fixture_store_open(&f->route, &f->sync, &f->st);
 	live_open(f, DSIZE, false);
 	*state = f;
 	return 0;
@@ -126,8 +104,7 @@ static int teardown(void **state)
 		storage_store_snap_remove(f->st, f->snaps[i]);
 	storage_store_close(f->st);
 	storage_sync_free(f->sync);
-	if (f->dir[0])
-		nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	fixture_rmtree(f->dir);
 	free(f->map);
 	free(f->clones);
 	free(f);

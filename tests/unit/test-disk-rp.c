@@ -10,7 +10,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,7 +22,7 @@
 
 #include <cmocka.h>
 
-#include "storage.h"
+#include "fixture-store.h"
 
 #define ES (UINT32_C(64) << 10)
 #define NEXT 64
@@ -63,15 +62,6 @@ struct fx {
 
 static unsigned ns_counter;
 
-static int rm_entry(const char *path, const struct stat *sb, int type,
-		    struct FTW *ftw)
-{
-	(void)sb;
-	(void)type;
-	(void)ftw;
-	return remove(path);
-}
-
 static int live_open(struct fx *f, uint64_t size)
 {
 	struct storage_disk_params p = {
@@ -94,25 +84,12 @@ static int setup(void **state)
 
 	assert_non_null(f);
 	f->bc = *state;
-	f->route.type = f->bc->type;
 	snprintf(f->ns, sizeof(f->ns), "rp-%ld-%u", (long)getpid(),
 		 ++ns_counter);
 	f->id = 0x1000 + ns_counter;
 	f->rnd = 12345 + ns_counter;
-	if (strcmp(f->bc->type, "local") == 0) {
-		strcpy(f->dir, "/tmp/haven-disk-rp-XXXXXX");
-		assert_non_null(mkdtemp(f->dir));
-		f->route.path = f->dir;
-	} else if (strcmp(f->bc->type, "rados") == 0) {
-		f->route.ceph_conf = getenv("HAVEN_TEST_CEPH_CONF");
-		f->route.pool = getenv("HAVEN_TEST_CEPH_POOL");
-		if (!f->route.pool)
-			f->route.pool = "haven-test";
-	}
-	assert_int_equal(storage_sync_new(&f->sync), 0);
-	assert_int_equal(storage_store_open(&f->route,
-					    storage_sync_env(f->sync), &f->st),
-			 0);
+	fixture_route(&f->route, f->dir, f->bc->type, "haven-disk-rp");
+	fixture_store_open(&f->route, &f->sync, &f->st);
 	f->size = DSIZE;
 	f->model = calloc(1, (size_t)ES * NEXT * 2);
 	assert_non_null(f->model);
@@ -129,8 +106,7 @@ static int teardown(void **state)
 	storage_disk_close(f->d);
 	storage_store_close(f->st);
 	storage_sync_free(f->sync);
-	if (f->dir[0])
-		nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	fixture_rmtree(f->dir);
 	for (i = 0; i < f->ncuts; i++) {
 		free(f->cuts[i].image);
 		free(f->cuts[i].alloc);
@@ -141,83 +117,7 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* ---- requests: 'done' exactly once, never inside the submit call ---- */
-
-struct treq {
-	struct storage_req r;
-	int calls;
-	int result;
-	bool submitted;
-	bool done;
-};
-
-static void treq_done(struct storage_req *r, int result)
-{
-	struct treq *t = r->priv;
-
-	assert_true(t->submitted);
-	t->calls++;
-	t->result = result;
-	t->done = true;
-}
-
-static void req_submit(struct storage_disk *d, struct treq *t,
-		       enum storage_cmd cmd, uint64_t off, uint64_t len,
-		       void *buf)
-{
-	memset(t, 0, sizeof(*t));
-	t->r.cmd = cmd;
-	t->r.off = off;
-	t->r.len = len;
-	t->r.buf = buf;
-	t->r.done = treq_done;
-	t->r.priv = t;
-	storage_disk_submit(d, &t->r);
-	t->submitted = true;
-	assert_int_equal(t->calls, 0);
-}
-
-static int req_wait(struct fx *f, struct treq *t)
-{
-	storage_sync_wait(f->sync, &t->done);
-	assert_int_equal(t->calls, 1);
-	return t->result;
-}
-
-static int req_run(struct fx *f, struct storage_disk *d, enum storage_cmd cmd,
-		   uint64_t off, uint64_t len, void *buf)
-{
-	struct treq t;
-
-	req_submit(d, &t, cmd, off, len, buf);
-	return req_wait(f, &t);
-}
-
 /* ---- the model ---- */
-
-static uint32_t rnd(struct fx *f, uint32_t n)
-{
-	f->rnd = f->rnd * 1103515245u + 12345u;
-	return (f->rnd >> 8) % n;
-}
-
-static void fill(uint8_t *p, size_t len, unsigned seed)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		p[i] = (uint8_t)((i / 7 + seed * 31) % 251 + 1);
-}
-
-static bool all_zero(const uint8_t *p, uint64_t len)
-{
-	uint64_t i;
-
-	for (i = 0; i < len; i++)
-		if (p[i])
-			return false;
-	return true;
-}
 
 /* Applies a WRITE, ZERO or TRIM to the model as the disk layer's map
  * sees it: data sets an extent, zeros over a whole extent (up to the
@@ -237,7 +137,8 @@ static void model_apply(struct fx *f, enum storage_cmd cmd, uint64_t off,
 		end = start + ES < f->size ? start + ES : f->size;
 		piece = (off + len < end ? off + len : end) - pos;
 		f->changed[n] = true;
-		if (cmd == STORAGE_WRITE && !all_zero(buf + (pos - off), piece))
+		if (cmd == STORAGE_WRITE &&
+		    !fixture_all_zero(buf + (pos - off), piece))
 			f->alloc[n] = true;
 		else if (pos == start && pos + piece == end)
 			f->alloc[n] = false;
@@ -246,20 +147,21 @@ static void model_apply(struct fx *f, enum storage_cmd cmd, uint64_t off,
 
 /* Submits a request and applies it to the model at once: the model is
  * the disk as of the requests submitted so far. */
-static void model_submit(struct fx *f, struct treq *t, enum storage_cmd cmd,
-			 uint64_t off, uint64_t len, void *buf)
+static void model_submit(struct fx *f, struct fixture_req *t,
+			 enum storage_cmd cmd, uint64_t off, uint64_t len,
+			 void *buf)
 {
 	model_apply(f, cmd, off, len, buf);
-	req_submit(f->d, t, cmd, off, len, buf);
+	fixture_req_submit(f->d, t, cmd, off, len, buf);
 }
 
 static void model_run(struct fx *f, enum storage_cmd cmd, uint64_t off,
 		      uint64_t len, void *buf)
 {
-	struct treq t;
+	struct fixture_req t;
 
 	model_submit(f, &t, cmd, off, len, buf);
-	assert_int_equal(req_wait(f, &t), 0);
+	assert_int_equal(fixture_req_wait(f->sync, &t), 0);
 }
 
 static void model_write(struct fx *f, uint64_t off, uint64_t len, unsigned seed,
@@ -271,7 +173,7 @@ static void model_write(struct fx *f, uint64_t off, uint64_t len, unsigned seed,
 	if (zeros)
 		memset(buf, 0, len);
 	else
-		fill(buf, len, seed);
+		fixture_fill(buf, len, seed);
 	model_run(f, STORAGE_WRITE, off, len, buf);
 	free(buf);
 }
@@ -339,7 +241,7 @@ static void expect_status(struct fx *f, struct storage_disk *d, uint64_t size,
 {
 	struct storage_extent e[NEXT * 2];
 	uint64_t pos = 0, n, end;
-	struct treq t;
+	struct fixture_req t;
 	size_t i;
 
 	memset(&t, 0, sizeof(t));
@@ -347,11 +249,11 @@ static void expect_status(struct fx *f, struct storage_disk *d, uint64_t size,
 	t.r.len = size;
 	t.r.extents = e;
 	t.r.nextents = NEXT * 2;
-	t.r.done = treq_done;
+	t.r.done = fixture_req_done;
 	t.r.priv = &t;
 	storage_disk_submit(d, &t.r);
 	t.submitted = true;
-	assert_int_equal(req_wait(f, &t), 0);
+	assert_int_equal(fixture_req_wait(f->sync, &t), 0);
 	for (i = 0; i < t.r.nextents; i++) {
 		end = pos + e[i].length;
 		for (n = pos / ES; n * ES < end; n++) {
@@ -359,7 +261,7 @@ static void expect_status(struct fx *f, struct storage_disk *d, uint64_t size,
 				assert_int_equal(e[i].hole, !alloc[n]);
 		}
 		if (e[i].hole)
-			assert_true(all_zero(image + pos, end - pos));
+			assert_true(fixture_all_zero(image + pos, end - pos));
 		pos = end;
 	}
 	assert_int_equal(pos, size);
@@ -372,7 +274,8 @@ static void expect_disk(struct fx *f, struct storage_disk *d, uint64_t size,
 
 	assert_non_null(buf);
 	memset(buf, 0xee, size);
-	assert_int_equal(req_run(f, d, STORAGE_READ, 0, size, buf), 0);
+	assert_int_equal(
+		fixture_req_run(f->sync, d, STORAGE_READ, 0, size, buf), 0);
 	assert_memory_equal(buf, image, size);
 	free(buf);
 }
@@ -397,8 +300,11 @@ static void expect_view(struct fx *f, const struct cut *c, bool exact_map)
 	assert_int_equal(storage_disk_size(v), c->size);
 	expect_disk(f, v, c->size, c->image);
 	expect_status(f, v, c->size, exact_map ? c->alloc : NULL, c->image);
-	assert_int_equal(req_run(f, v, STORAGE_WRITE, 0, 1, &byte), -EROFS);
-	assert_int_equal(req_run(f, v, STORAGE_TRIM, 0, ES, NULL), -EROFS);
+	assert_int_equal(
+		fixture_req_run(f->sync, v, STORAGE_WRITE, 0, 1, &byte),
+		-EROFS);
+	assert_int_equal(fixture_req_run(f->sync, v, STORAGE_TRIM, 0, ES, NULL),
+			 -EROFS);
 	assert_int_equal(storage_disk_set_snapc(v, c->snap, &c->snap, 1),
 			 -EROFS);
 	assert_int_equal(storage_disk_resize(v, c->size + ES), -EROFS);
@@ -418,23 +324,24 @@ static void workload(struct fx *f, unsigned nops, unsigned seed)
 	unsigned i, kind;
 
 	for (i = 0; i < nops; i++) {
-		n = rnd(f, (uint32_t)nexts);
-		kind = rnd(f, 7);
+		n = fixture_rnd(&f->rnd, (uint32_t)nexts);
+		kind = fixture_rnd(&f->rnd, 7);
 		off = n * ES;
 		len = ES;
 		switch (kind) {
 		case 0: /* partial data inside an extent */
 		case 2: /* partial zeros */
-			off += rnd(f, ES / 512) * 512;
-			len = 512 * (1 + rnd(f, 32));
+			off += fixture_rnd(&f->rnd, ES / 512) * 512;
+			len = 512 * (1 + fixture_rnd(&f->rnd, 32));
 			break;
 		case 1: /* whole extents of data, sometimes a walk */
 		case 3: /* whole extents of zeros */
-			len = (uint64_t)ES * (1 + rnd(f, kind == 1 ? 20 : 3));
+			len = (uint64_t)ES *
+			      (1 + fixture_rnd(&f->rnd, kind == 1 ? 20 : 3));
 			break;
 		default: /* ZERO, TRIM, unaligned data over extents */
-			off += rnd(f, ES);
-			len = 1 + rnd(f, 3 * ES);
+			off += fixture_rnd(&f->rnd, ES);
+			len = 1 + fixture_rnd(&f->rnd, 3 * ES);
 			break;
 		}
 		if (off >= f->size)
@@ -513,7 +420,7 @@ static void test_cut_in_flight(void **state)
 	uint8_t *w1 = malloc(24 * (size_t)ES), *w2 = malloc(4096);
 	uint8_t *w3 = malloc(4 * (size_t)ES), *w4 = malloc(8192);
 	uint8_t *w5 = malloc(6 * (size_t)ES);
-	struct treq t[8];
+	struct fixture_req t[8];
 	struct cut *a, *b;
 	unsigned i;
 
@@ -527,10 +434,10 @@ static void test_cut_in_flight(void **state)
 	/* Before the cut: a 24-extent write over 2-25 with zero extents
 	 * 5 and 20 (its pieces past the 16th wait for completions), a
 	 * small write, and a ZERO walk over 30-55. */
-	fill(w1, 24 * (size_t)ES, 11);
+	fixture_fill(w1, 24 * (size_t)ES, 11);
 	memset(w1 + 3 * (size_t)ES, 0, ES);
 	memset(w1 + 18 * (size_t)ES, 0, ES);
-	fill(w2, 4096, 12);
+	fixture_fill(w2, 4096, 12);
 	model_submit(f, &t[0], STORAGE_WRITE, 2 * ES, 24 * ES, w1);
 	model_submit(f, &t[1], STORAGE_WRITE, 100, 4096, w2);
 	model_submit(f, &t[2], STORAGE_ZERO, 30 * ES + 5, 26 * ES - 5, NULL);
@@ -540,16 +447,16 @@ static void test_cut_in_flight(void **state)
 
 	/* After it, away from what the walks still have to do: extents
 	 * 26-29, and extent 3, whose op from the first write is out. */
-	fill(w3, 4 * (size_t)ES, 13);
-	fill(w4, 8192, 14);
+	fixture_fill(w3, 4 * (size_t)ES, 13);
+	fixture_fill(w4, 8192, 14);
 	model_submit(f, &t[3], STORAGE_WRITE, 26 * ES, 4 * ES, w3);
 	model_submit(f, &t[4], STORAGE_WRITE, 3 * ES + 1000, 8192, w4);
 	b = cut(f);
-	fill(w5, 6 * (size_t)ES, 15);
+	fixture_fill(w5, 6 * (size_t)ES, 15);
 	model_submit(f, &t[5], STORAGE_WRITE, 56 * ES, 6 * ES, w5);
 	model_submit(f, &t[6], STORAGE_TRIM, 0, ES, NULL);
 	for (i = 0; i < 7; i++)
-		assert_int_equal(req_wait(f, &t[i]), 0);
+		assert_int_equal(fixture_req_wait(f->sync, &t[i]), 0);
 
 	/* A set map bit for an extent zeroed after the cut is a safe lie,
 	 * so the holes are checked against the bytes only. */
@@ -575,27 +482,38 @@ static void test_take_changed(void **state)
 	uint8_t buf[4096];
 
 	/* Counted since open. */
-	fill(buf, sizeof(buf), 1);
+	fixture_fill(buf, sizeof(buf), 1);
 	assert_int_equal(storage_disk_take_changed(f->d), 0);
-	assert_int_equal(req_run(f, f->d, STORAGE_WRITE, 10, 100, buf), 0);
-	assert_int_equal(req_run(f, f->d, STORAGE_WRITE, 200, 100, buf), 0);
 	assert_int_equal(
-		req_run(f, f->d, STORAGE_WRITE, 2 * ES - 10, 4096, buf), 0);
+		fixture_req_run(f->sync, f->d, STORAGE_WRITE, 10, 100, buf), 0);
+	assert_int_equal(
+		fixture_req_run(f->sync, f->d, STORAGE_WRITE, 200, 100, buf),
+		0);
+	assert_int_equal(fixture_req_run(f->sync, f->d, STORAGE_WRITE,
+					 2 * ES - 10, 4096, buf),
+			 0);
 	assert_int_equal(storage_disk_take_changed(f->d), 3 * ES);
 	assert_int_equal(storage_disk_take_changed(f->d), 0);
 	/* ZERO and TRIM count too; the partial last extent counts for
 	 * what the size leaves of it. */
-	assert_int_equal(req_run(f, f->d, STORAGE_ZERO, 5 * ES, 2 * ES, NULL),
+	assert_int_equal(fixture_req_run(f->sync, f->d, STORAGE_ZERO, 5 * ES,
+					 2 * ES, NULL),
 			 0);
-	assert_int_equal(req_run(f, f->d, STORAGE_TRIM, DSIZE - 1, 1, NULL), 0);
+	assert_int_equal(fixture_req_run(f->sync, f->d, STORAGE_TRIM, DSIZE - 1,
+					 1, NULL),
+			 0);
 	assert_int_equal(storage_disk_take_changed(f->d), 2 * ES + ES / 2);
 	/* Reads and failed requests change nothing. */
-	assert_int_equal(req_run(f, f->d, STORAGE_READ, 0, 4096, buf), 0);
-	assert_int_equal(req_run(f, f->d, STORAGE_WRITE, DSIZE, 4096, buf),
-			 -EINVAL);
+	assert_int_equal(
+		fixture_req_run(f->sync, f->d, STORAGE_READ, 0, 4096, buf), 0);
+	assert_int_equal(
+		fixture_req_run(f->sync, f->d, STORAGE_WRITE, DSIZE, 4096, buf),
+		-EINVAL);
 	assert_int_equal(storage_disk_take_changed(f->d), 0);
 	/* The whole disk. */
-	assert_int_equal(req_run(f, f->d, STORAGE_TRIM, 0, DSIZE, NULL), 0);
+	assert_int_equal(
+		fixture_req_run(f->sync, f->d, STORAGE_TRIM, 0, DSIZE, NULL),
+		0);
 	assert_int_equal(storage_disk_take_changed(f->d), DSIZE);
 }
 
@@ -632,18 +550,18 @@ static void test_resize(void **state)
 
 static int header_write(struct fx *f, struct storage_disk *d, const char *s)
 {
-	struct treq t;
+	struct fixture_req t;
 
 	memset(&t, 0, sizeof(t));
 	t.r.cmd = STORAGE_STATUS; /* ignored */
 	t.r.buf = (void *)(uintptr_t)s;
 	t.r.len = strlen(s);
-	t.r.done = treq_done;
+	t.r.done = fixture_req_done;
 	t.r.priv = &t;
 	storage_disk_write_header(d, &t.r);
 	t.submitted = true;
 	assert_int_equal(t.calls, 0);
-	return req_wait(f, &t);
+	return fixture_req_wait(f->sync, &t);
 }
 
 static void expect_header(struct fx *f, const char *want)

@@ -2,7 +2,6 @@
  * whether OpenSSL accepts it the way the TLS layer will. */
 #include <dirent.h>
 #include <errno.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,6 +20,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "fixture.h"
 #include "tenant.h"
 
 struct fixture {
@@ -32,24 +32,12 @@ struct fixture {
 static const char *const extra_names[] = {"gw.example.org"};
 static const char *const extra_ips[] = {"192.0.2.7", "2001:db8::5"};
 
-static int rm_entry(const char *path, const struct stat *st, int flag,
-		    struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 
-	if (!f)
-		return -1;
-	strcpy(f->dir, "/tmp/test-identity.XXXXXX");
-	if (!mkdtemp(f->dir))
-		return -1;
+	assert_non_null(f);
+	fixture_tmpdir(f->dir, sizeof(f->dir), "test-identity");
 	snprintf(f->pki, sizeof(f->pki), "%s/pki", f->dir);
 	snprintf(f->bundle, sizeof(f->bundle), "%s/sites/paris", f->dir);
 	*state = f;
@@ -70,7 +58,7 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	fixture_rmtree(f->dir);
 	free(f);
 	return 0;
 }

@@ -1,13 +1,14 @@
 /* The object-store contract (storage/objstore.h), one suite run unchanged
- * against every backend: memory, local (a fresh directory per test) and
- * rados when HAVEN_TEST_CEPH_CONF names a test cluster.
+ * against every backend: memory, local (a fresh directory per test),
+ * local inside the fault injector, and rados when HAVEN_TEST_CEPH_CONF
+ * names a test cluster.  Here: plain object I/O, listing, namespaces,
+ * durability, WRITE_FULL, asynchronous submission, persistence and the
+ * backend registry; the snapshots are in test-storage-snaps.c.
  *
  * Tests only use the ops table, a sync env and storage_op_run(), as the
  * disk layer does.
  */
 #include <errno.h>
-#include <ftw.h>
-#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,200 +16,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
-#include "objstore.h"
-
-struct backend_case {
-	const char *type;
-	bool persistent; /* data survives closing and reopening the store */
-	bool fault;	 /* inside the fault injector, with no rules */
-};
-
-struct fixture {
-	const struct backend_case *bc;
-	char dir[PATH_MAX];
-	char ns[64];
-	struct storage_route route;
-	struct storage_sync *sync;
-	struct storage_store *st;
-	void *io;
-};
-
-static unsigned ns_counter;
-
-static int store_open(struct fixture *f)
-{
-	int r;
-
-	r = storage_store_open(&f->route, storage_sync_env(f->sync), &f->st);
-	if (r < 0)
-		return r;
-	r = f->st->be_ops->ioctx_open(f->st->be, f->ns, &f->io);
-	if (r < 0) {
-		storage_store_close(f->st);
-		f->st = NULL;
-	}
-	return r;
-}
-
-static void store_close(struct fixture *f)
-{
-	if (f->io)
-		f->st->be_ops->ioctx_close(f->io);
-	f->io = NULL;
-	storage_store_close(f->st);
-	f->st = NULL;
-}
-
-static int setup(void **state)
-{
-	struct fixture *f = calloc(1, sizeof(*f));
-
-	assert_non_null(f);
-	f->bc = *state;
-	f->route.type = f->bc->type;
-	/* The injector without a rules file must be invisible. */
-	if (f->bc->fault)
-		f->route.fault_file = "/nonexistent/haven-fault-rules";
-	/* A unique namespace per test keeps runs against a shared cluster
-	 * apart. */
-	snprintf(f->ns, sizeof(f->ns), "contract-%ld-%u", (long)getpid(),
-		 ++ns_counter);
-	if (strcmp(f->bc->type, "local") == 0) {
-		strcpy(f->dir, "/tmp/haven-contract-XXXXXX");
-		assert_non_null(mkdtemp(f->dir));
-		f->route.path = f->dir;
-	} else if (strcmp(f->bc->type, "rados") == 0) {
-		f->route.ceph_conf = getenv("HAVEN_TEST_CEPH_CONF");
-		f->route.pool = getenv("HAVEN_TEST_CEPH_POOL");
-		if (!f->route.pool)
-			f->route.pool = "haven-test";
-	}
-	assert_int_equal(storage_sync_new(&f->sync), 0);
-	assert_int_equal(store_open(f), 0);
-	*state = f;
-	return 0;
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int type,
-		    struct FTW *ftw)
-{
-	(void)sb;
-	(void)type;
-	(void)ftw;
-	return remove(path);
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-
-	store_close(f);
-	storage_sync_free(f->sync);
-	if (f->dir[0])
-		nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	free(f);
-	return 0;
-}
-
-/* ---- helpers: one op, run to completion ---- */
-
-static int64_t run(struct fixture *f, enum storage_opcode code, const char *oid,
-		   uint64_t off, uint64_t len, void *buf, uint64_t snap,
-		   unsigned flags, uint64_t *size)
-{
-	struct storage_op op;
-	int r;
-
-	storage_op_init(&op, code, NULL);
-	snprintf(op.oid, sizeof(op.oid), "%s", oid);
-	op.off = off;
-	op.len = len;
-	op.buf = buf;
-	op.snap = snap;
-	op.flags = flags;
-	r = storage_op_run(f->st, f->io, &op);
-	if (r < 0)
-		assert_int_equal(r, op.result);
-	if (size)
-		*size = op.size;
-	return op.result;
-}
-
-static int64_t obj_write(struct fixture *f, const char *oid, uint64_t off,
-			 const void *buf, uint64_t len)
-{
-	return run(f, STORAGE_OP_WRITE, oid, off, len, (void *)(uintptr_t)buf,
-		   STORAGE_SNAP_HEAD, 0, NULL);
-}
-
-static int64_t obj_read(struct fixture *f, const char *oid, uint64_t snap,
-			uint64_t off, void *buf, uint64_t len)
-{
-	return run(f, STORAGE_OP_READ, oid, off, len, buf, snap, 0, NULL);
-}
-
-static int64_t obj_op(struct fixture *f, enum storage_opcode code,
-		      const char *oid, uint64_t off, uint64_t len)
-{
-	return run(f, code, oid, off, len, NULL, STORAGE_SNAP_HEAD, 0, NULL);
-}
-
-static int64_t obj_stat(struct fixture *f, const char *oid, uint64_t snap,
-			uint64_t *size)
-{
-	return run(f, STORAGE_OP_STAT, oid, 0, 0, NULL, snap, 0, size);
-}
-
-/* Asserts that the object at snap is exactly 'len' bytes equal to 'want'. */
-static void expect_obj(struct fixture *f, const char *oid, uint64_t snap,
-		       const void *want, size_t len)
-{
-	char *got = malloc(len + 16);
-	uint64_t size = 0;
-
-	assert_non_null(got);
-	assert_int_equal(obj_read(f, oid, snap, 0, got, len + 16), len);
-	assert_memory_equal(got, want, len);
-	assert_int_equal(obj_stat(f, oid, snap, &size), 0);
-	assert_int_equal(size, len);
-	free(got);
-}
-
-static void expect_absent(struct fixture *f, const char *oid, uint64_t snap)
-{
-	char buf[8];
-	uint64_t size;
-
-	assert_int_equal(obj_read(f, oid, snap, 0, buf, sizeof(buf)), -ENOENT);
-	assert_int_equal(obj_stat(f, oid, snap, &size), -ENOENT);
-}
-
-static uint64_t snap_new(struct fixture *f)
-{
-	uint64_t id = 0;
-
-	assert_int_equal(f->st->be_ops->snap_create(f->st->be, &id), 0);
-	assert_true(id > 0 && id < STORAGE_SNAP_HEAD);
-	return id;
-}
-
-/* Makes snaps[0..n) (ascending ids) the write context, newest first. */
-static void set_ctx(struct fixture *f, const uint64_t *snaps, unsigned n)
-{
-	uint64_t desc[128];
-	unsigned i;
-
-	assert_true(n <= 128);
-	for (i = 0; i < n; i++)
-		desc[i] = snaps[n - 1 - i];
-	assert_int_equal(
-		f->st->be_ops->set_write_ctx(f->io, n ? desc[0] : 0, desc, n),
-		0);
-}
+#include "harness-contract.h"
 
 /* ---- plain object I/O ---- */
 
@@ -659,180 +470,6 @@ static void test_concurrent(void **state)
 	batch_free(&b);
 }
 
-/* ---- snapshots ---- */
-
-static void test_snap_basic(void **state)
-{
-	struct fixture *f = *state;
-	uint64_t s1, s2;
-
-	assert_int_equal(obj_write(f, "obj", 0, "version-1", 9), 0);
-	s1 = snap_new(f);
-	s2 = snap_new(f);
-	assert_true(s2 > s1);
-	set_ctx(f, &s1, 1);
-	assert_int_equal(obj_write(f, "obj", 0, "version-2!", 10), 0);
-	expect_obj(f, "obj", s1, "version-1", 9);
-	expect_obj(f, "obj", STORAGE_SNAP_HEAD, "version-2!", 10);
-	/* A second write under the same context does not clone again. */
-	assert_int_equal(obj_write(f, "obj", 0, "V3", 2), 0);
-	expect_obj(f, "obj", s1, "version-1", 9);
-	expect_obj(f, "obj", STORAGE_SNAP_HEAD, "V3rsion-2!", 10);
-}
-
-static void test_snap_created_after(void **state)
-{
-	struct fixture *f = *state;
-	uint64_t s1;
-
-	s1 = snap_new(f);
-	set_ctx(f, &s1, 1);
-	assert_int_equal(obj_write(f, "late", 0, "new", 3), 0);
-	expect_absent(f, "late", s1);
-	expect_obj(f, "late", STORAGE_SNAP_HEAD, "new", 3);
-	/* Created with ZERO or TRUNCATE: the same. */
-	assert_int_equal(obj_op(f, STORAGE_OP_ZERO, "z", 0, 10), 0);
-	assert_int_equal(obj_op(f, STORAGE_OP_TRUNCATE, "t", 10, 0), 0);
-	expect_absent(f, "z", s1);
-	expect_absent(f, "t", s1);
-}
-
-static void test_snap_removed_after(void **state)
-{
-	struct fixture *f = *state;
-	uint64_t s[2];
-
-	assert_int_equal(obj_write(f, "obj", 0, "kept", 4), 0);
-	s[0] = snap_new(f);
-	set_ctx(f, s, 1);
-	assert_int_equal(obj_op(f, STORAGE_OP_REMOVE, "obj", 0, 0), 0);
-	expect_absent(f, "obj", STORAGE_SNAP_HEAD);
-	expect_obj(f, "obj", s[0], "kept", 4);
-	/* Recreated after a second snap: s1 has it, s2 does not. */
-	s[1] = snap_new(f);
-	set_ctx(f, s, 2);
-	assert_int_equal(obj_write(f, "obj", 0, "again", 5), 0);
-	expect_obj(f, "obj", s[0], "kept", 4);
-	expect_absent(f, "obj", s[1]);
-	expect_obj(f, "obj", STORAGE_SNAP_HEAD, "again", 5);
-}
-
-static void test_snap_three(void **state)
-{
-	struct fixture *f = *state;
-	uint64_t s[3];
-
-	assert_int_equal(obj_write(f, "obj", 0, "aaaaaaaa", 8), 0);
-	s[0] = snap_new(f);
-	set_ctx(f, s, 1);
-	assert_int_equal(obj_write(f, "obj", 2, "bb", 2), 0);
-	s[1] = snap_new(f);
-	set_ctx(f, s, 2);
-	assert_int_equal(obj_op(f, STORAGE_OP_ZERO, "obj", 5, 1), 0);
-	s[2] = snap_new(f);
-	set_ctx(f, s, 3);
-	assert_int_equal(obj_op(f, STORAGE_OP_TRUNCATE, "obj", 3, 0), 0);
-	assert_int_equal(obj_write(f, "obj", 0, "c", 1), 0);
-
-	expect_obj(f, "obj", s[0], "aaaaaaaa", 8);
-	expect_obj(f, "obj", s[1], "aabbaaaa", 8);
-	expect_obj(f, "obj", s[2], "aabba\0aa", 8);
-	expect_obj(f, "obj", STORAGE_SNAP_HEAD, "cab", 3);
-}
-
-#define NSNAPS 60
-
-static void test_snap_many(void **state)
-{
-	struct fixture *f = *state;
-	uint64_t s[NSNAPS];
-	char want[NSNAPS + 1][NSNAPS + 8];
-	size_t len[NSNAPS + 1];
-	unsigned i;
-
-	memset(want, 0, sizeof(want));
-	strcpy(want[0], "start");
-	len[0] = 5;
-	assert_int_equal(obj_write(f, "obj", 0, want[0], len[0]), 0);
-	for (i = 0; i < NSNAPS; i++) {
-		s[i] = snap_new(f);
-		if (i)
-			assert_true(s[i] > s[i - 1]);
-		set_ctx(f, s, i + 1);
-		/* Each write changes one byte and grows by one. */
-		memcpy(want[i + 1], want[i], len[i]);
-		want[i + 1][i] = (char)('A' + i % 26);
-		len[i + 1] = len[i] + 1;
-		assert_int_equal(
-			obj_write(f, "obj", 0, want[i + 1], len[i + 1]), 0);
-	}
-	for (i = 0; i < NSNAPS; i++)
-		expect_obj(f, "obj", s[i], want[i], len[i]);
-	expect_obj(f, "obj", STORAGE_SNAP_HEAD, want[NSNAPS], len[NSNAPS]);
-}
-
-static void test_snap_remove_middle(void **state)
-{
-	struct fixture *f = *state;
-	const struct storage_backend *be = f->st->be_ops;
-	uint64_t s[3], live[2];
-
-	assert_int_equal(obj_write(f, "obj", 0, "one", 3), 0);
-	assert_int_equal(obj_write(f, "still", 0, "same", 4), 0);
-	s[0] = snap_new(f);
-	set_ctx(f, s, 1);
-	assert_int_equal(obj_write(f, "obj", 0, "two", 3), 0);
-	s[1] = snap_new(f);
-	set_ctx(f, s, 2);
-	assert_int_equal(obj_write(f, "obj", 0, "three", 5), 0);
-	s[2] = snap_new(f);
-	set_ctx(f, s, 3);
-	assert_int_equal(obj_write(f, "obj", 0, "four", 4), 0);
-
-	assert_int_equal(be->snap_remove(f->st->be, s[1]), 0);
-	live[0] = s[0];
-	live[1] = s[2];
-	set_ctx(f, live, 2);
-	expect_obj(f, "obj", s[0], "one", 3);
-	expect_obj(f, "obj", s[2], "three", 5);
-	expect_obj(f, "obj", STORAGE_SNAP_HEAD, "foure", 5);
-	/* Writing after the removal keeps the remaining snaps intact. */
-	assert_int_equal(obj_write(f, "obj", 0, "5", 1), 0);
-	expect_obj(f, "obj", s[0], "one", 3);
-	expect_obj(f, "obj", s[2], "three", 5);
-	expect_obj(f, "obj", STORAGE_SNAP_HEAD, "5oure", 5);
-	expect_obj(f, "still", s[0], "same", 4);
-	expect_obj(f, "still", s[2], "same", 4);
-
-	/* Removing the oldest too leaves the newest alone. */
-	assert_int_equal(be->snap_remove(f->st->be, s[0]), 0);
-	set_ctx(f, &s[2], 1);
-	expect_obj(f, "obj", s[2], "three", 5);
-	expect_obj(f, "obj", STORAGE_SNAP_HEAD, "5oure", 5);
-}
-
-static void test_snap_ctx_invalid(void **state)
-{
-	struct fixture *f = *state;
-	const struct storage_backend *be = f->st->be_ops;
-	uint64_t s[2], asc[2], dup[2];
-
-	s[0] = snap_new(f);
-	s[1] = snap_new(f);
-	asc[0] = s[0];
-	asc[1] = s[1];
-	assert_int_equal(be->set_write_ctx(f->io, s[1], asc, 2), -EINVAL);
-	dup[0] = dup[1] = s[1];
-	assert_int_equal(be->set_write_ctx(f->io, s[1], dup, 2), -EINVAL);
-	/* seq older than the newest snap. */
-	assert_int_equal(be->set_write_ctx(f->io, s[0], &s[1], 1), -EINVAL);
-	/* The rejected contexts left the previous (empty) one in place:
-	 * writes do not clone. */
-	assert_int_equal(obj_write(f, "obj", 0, "a", 1), 0);
-	assert_int_equal(obj_write(f, "obj", 0, "b", 1), 0);
-	expect_obj(f, "obj", s[1], "b", 1);
-}
-
 /* ---- persistence ---- */
 
 static void test_reopen(void **state)
@@ -914,45 +551,20 @@ static void test_registry(void **state)
 			T(test_stat, bc), T(test_list, bc),                    \
 			T(test_namespaces, bc), T(test_durability, bc),        \
 			T(test_order, bc), T(test_concurrent, bc),             \
-			T(test_snap_basic, bc),                                \
-			T(test_snap_created_after, bc),                        \
-			T(test_snap_removed_after, bc),                        \
-			T(test_snap_three, bc), T(test_snap_many, bc),         \
-			T(test_snap_remove_middle, bc),                        \
-			T(test_snap_ctx_invalid, bc), T(test_reopen, bc),      \
-			T(test_write_full, bc), T(test_write_full_snap, bc),   \
+			T(test_reopen, bc), T(test_write_full, bc),            \
+			T(test_write_full_snap, bc),                           \
 			T(test_write_full_order, bc),                          \
 	}
-#define T(fn, bc)                                                              \
-	cmocka_unit_test_prestate_setup_teardown(fn, setup, teardown, &(bc))
-
-static struct backend_case memory_case = {"memory", false, false};
-static struct backend_case local_case = {"local", true, false};
-static struct backend_case fault_case = {"local", true, true};
-static struct backend_case rados_case = {"rados", true, false};
 
 int main(void)
 {
-	const struct CMUnitTest memory_tests[] = CONTRACT_TESTS(memory_case);
-	const struct CMUnitTest local_tests[] = CONTRACT_TESTS(local_case);
-	const struct CMUnitTest fault_tests[] = CONTRACT_TESTS(fault_case);
-	const struct CMUnitTest rados_tests[] = CONTRACT_TESTS(rados_case);
 	const struct CMUnitTest registry_tests[] = {
 		cmocka_unit_test(test_registry),
 	};
-	int failed = 0;
+	int failed;
 
-	failed += cmocka_run_group_tests_name("registry", registry_tests, NULL,
-					      NULL);
-	failed +=
-		cmocka_run_group_tests_name("memory", memory_tests, NULL, NULL);
-	failed += cmocka_run_group_tests_name("local", local_tests, NULL, NULL);
-	failed += cmocka_run_group_tests_name("fault(local)", fault_tests, NULL,
-					      NULL);
-	/* The rados backend needs a throwaway cluster (tests/integration
-	 * starts one); without it, that group is not run. */
-	if (getenv("HAVEN_TEST_CEPH_CONF"))
-		failed += cmocka_run_group_tests_name("rados", rados_tests,
-						      NULL, NULL);
+	failed = cmocka_run_group_tests_name("registry", registry_tests, NULL,
+					     NULL);
+	RUN_CONTRACT_GROUPS(CONTRACT_TESTS, failed);
 	return failed ? 1 : 0;
 }
