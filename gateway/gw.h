@@ -395,6 +395,7 @@ struct gw_load {
 	/* The stored-bytes ledger (ledger.c), when max_stored is set. */
 	uint64_t max_stored;
 	uint64_t stored_base; /* catalog part: history + closed disks */
+	uint64_t open_sig;    /* which disks were open, left out of it */
 	uint64_t reserved;    /* admitted mutations not yet submitted */
 };
 
@@ -441,8 +442,9 @@ void gw_ledger_refresh(struct gw_server *srv, struct gw_load *l);
 /* Any tenant's stored bytes now (with or without sessions or quota). */
 int gw_ledger_stored(struct gw_server *srv, uint64_t tenant_id,
 		     uint64_t *bytes);
-/* The tenant's stored bytes now: catalog part + open disks + reserved. */
-uint64_t gw_ledger_total(struct gw_server *srv, const struct gw_load *l);
+/* The tenant's stored bytes now: catalog part + open disks + reserved
+ * (the catalog part read again if the tenant's open disks changed). */
+uint64_t gw_ledger_total(struct gw_server *srv, struct gw_load *l);
 struct gw_conn;
 /* Admits a WRITE, WRITE_ZEROES or TRIM of the connection's disk, or
  * refuses it (-ENOSPC, with the reason in why) when it would take the
