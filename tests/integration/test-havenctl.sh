@@ -492,6 +492,23 @@ refused "restore point named by digits" 1 "invalid restore point name '42'" \
     rp create gamma/vm1/d0 --name 42
 refused "invalid restore point name" 1 "invalid restore point name 'Bad'" \
     rp create gamma/vm1/d0 --name Bad
+# Names and notes travel to havend in fixed-size request fields: one that
+# would not fit is refused up front, never cut short.
+long63=$(printf 'n%.0s' $(seq 63))
+refused "restore point name of 64 bytes" 1 "invalid restore point name '${long63}n'" \
+    rp create gamma/vm1/d0 --name "${long63}n"
+ok "rp list after the refusal" rp list gamma/vm1/d0 --json
+json "no restore point from a refused name" "[r['id'] for r in d] == [1, 2]"
+note199=$(printf 'x%.0s' $(seq 199))
+refused "test stop note of 200 bytes" 1 \
+    "^havenctl: note too long \(200 bytes\): at most 199 bytes$" \
+    failover test stop 1 --note "${note199}y"
+refused "test stop note of 199 bytes two-byte characters" 1 \
+    "note too long \(398 bytes\)" \
+    failover test stop 1 --note "$(printf '\xc3\xa9%.0s' $(seq 199))"
+refused "test stop note fits: the test is looked up" 1 \
+    "^havenctl: failover test 1 does not exist$" \
+    failover test stop 1 --note "$note199"
 ok "rp create for a VM" rp create gamma/vm1 --name group1 --json
 json "one instant for every disk of the VM" "[(r['disk'], r['id'], r['name'])
     for r in d] == [('gamma/vm1/d0', 3, 'group1'), ('gamma/vm1/d1', 1, 'group1')]
