@@ -579,11 +579,16 @@ int gw_config_parse_string(struct gw_config *cfg, const char *text,
 			   const char *name, char *err, size_t errlen)
 {
 	struct load_ctx lc = {.cfg = cfg, .next = text};
+	const struct key_def *every =
+		find_key("restore_points", "checkpoint_interval");
 	int r;
 
 	r = ini_parse_stream(read_line, &lc, on_ini_key, &lc);
 	if (r == 0 && !lc.failed)
 		check_pairs(&lc);
+	/* havenctl names haven.conf as the source of an interval it sets. */
+	if (lc.lines[every - keys])
+		cfg->checkpoint_interval_set = true;
 	if (r < 0) {
 		snprintf(err, errlen, "%s: cannot parse (inih error %d)", name,
 			 r);

@@ -77,6 +77,7 @@ struct gw_config {
 	uint64_t ceph_inflight_bytes;
 	/* [restore_points] */
 	unsigned checkpoint_interval; /* when tenant and disk set none */
+	bool checkpoint_interval_set; /* by haven.conf, not the default */
 	/* [metrics] */
 	char metrics[GW_HOSTPORT_MAX]; /* HOST:PORT of /metrics; "": off */
 	bool metrics_set; /* given by the admin (a bind failure is fatal) */
@@ -112,6 +113,26 @@ void gw_config_restart_keys(
 /* Copies the keys a running havend cannot change from old into cfg. */
 void gw_config_keep_restart_keys(struct gw_config *cfg,
 				 const struct gw_config *old);
+
+/* ---- rp-interval.c (linked by havend and havenctl) ---- */
+
+/* Where a disk's restore point interval comes from, first match wins. */
+enum gw_rp_interval_from {
+	GW_RP_INTERVAL_DISK,	/* the disk's own --checkpoint */
+	GW_RP_INTERVAL_TENANT,	/* the tenant's --checkpoint */
+	GW_RP_INTERVAL_CONF,	/* [restore_points] checkpoint_interval */
+	GW_RP_INTERVAL_DEFAULT, /* TENANT_CHECKPOINT_DEFAULT */
+};
+
+/* The restore point interval, in seconds, that havend under cfg uses for
+ * disk td of tenant t (td NULL: a disk of t without its own interval);
+ * where it comes from in *from unless from is NULL. */
+uint32_t gw_rp_interval_of(const struct gw_config *cfg,
+			   const struct tenant_info *t,
+			   const struct tenant_disk *td,
+			   enum gw_rp_interval_from *from);
+/* "disk", "tenant", "haven.conf" or "default". */
+const char *gw_rp_interval_from_name(enum gw_rp_interval_from from);
 
 /* ---- loop.c: the completion queue ---- */
 
@@ -306,7 +327,8 @@ int gw_rp_cut(struct gw_server *srv, struct gw_disk **disks, unsigned n,
 int gw_rp_load_snapc(struct gw_server *srv, const struct tenant_disk *td,
 		     uint64_t **snaps, unsigned *n, uint64_t *last_ms);
 void gw_rp_run_remove(struct gw_server *srv, const struct tenant_req *req);
-/* The restore point interval of a disk, in seconds. */
+/* The restore point interval of a disk, in seconds (gw_rp_interval_of
+ * under the running configuration). */
 uint32_t gw_rp_interval(const struct gw_server *srv,
 			const struct tenant_info *t,
 			const struct tenant_disk *td);
@@ -373,6 +395,7 @@ struct gw_load {
 	/* The stored-bytes ledger (ledger.c), when max_stored is set. */
 	uint64_t max_stored;
 	uint64_t stored_base; /* catalog part: history + closed disks */
+	uint64_t open_sig;    /* which disks were open, left out of it */
 	uint64_t reserved;    /* admitted mutations not yet submitted */
 };
 
@@ -419,8 +442,9 @@ void gw_ledger_refresh(struct gw_server *srv, struct gw_load *l);
 /* Any tenant's stored bytes now (with or without sessions or quota). */
 int gw_ledger_stored(struct gw_server *srv, uint64_t tenant_id,
 		     uint64_t *bytes);
-/* The tenant's stored bytes now: catalog part + open disks + reserved. */
-uint64_t gw_ledger_total(struct gw_server *srv, const struct gw_load *l);
+/* The tenant's stored bytes now: catalog part + open disks + reserved
+ * (the catalog part read again if the tenant's open disks changed). */
+uint64_t gw_ledger_total(struct gw_server *srv, struct gw_load *l);
 struct gw_conn;
 /* Admits a WRITE, WRITE_ZEROES or TRIM of the connection's disk, or
  * refuses it (-ENOSPC, with the reason in why) when it would take the

@@ -43,14 +43,31 @@ static bool disk_is_open(uint64_t disk_id, void *arg)
 	return false;
 }
 
-/* The tenant's open disks and clones, counted by the disk layer. */
-static uint64_t open_bytes(struct gw_server *srv, uint64_t tenant_id)
+/* Mixes a disk id into the signature of a set of open disks: a sum of
+ * these does not depend on the order of srv->disks. */
+static uint64_t sig_of(uint64_t id)
 {
-	uint64_t n = 0;
+	id += 0x9e3779b97f4a7c15ull;
+	id = (id ^ (id >> 30)) * 0xbf58476d1ce4e5b9ull;
+	id = (id ^ (id >> 27)) * 0x94d049bb133111ebull;
+	return id ^ (id >> 31);
+}
 
-	for (struct gw_disk *d = srv->disks; d; d = d->next)
-		if (d->tenant_id == tenant_id && d->snap == STORAGE_SNAP_HEAD)
-			n += storage_disk_stored_bytes(d->sd);
+/* The tenant's open disks and clones, counted by the disk layer, and
+ * the signature of which ones they are (if sig is not NULL). */
+static uint64_t open_bytes(struct gw_server *srv, uint64_t tenant_id,
+			   uint64_t *sig)
+{
+	uint64_t n = 0, s = 0;
+
+	for (struct gw_disk *d = srv->disks; d; d = d->next) {
+		if (d->tenant_id != tenant_id || d->snap != STORAGE_SNAP_HEAD)
+			continue;
+		n += storage_disk_stored_bytes(d->sd);
+		s += sig_of(d->key_id);
+	}
+	if (sig)
+		*sig = s;
 	return n;
 }
 
@@ -62,6 +79,9 @@ void gw_ledger_refresh(struct gw_server *srv, struct gw_load *l)
 
 	if (l->tenant_id == 0)
 		return;
+	/* Even when the read fails: gw_ledger_total() must not retry (and
+	 * log) at every write. */
+	(void)open_bytes(srv, l->tenant_id, &l->open_sig);
 	if (tenant_get_limits(srv->cat, l->tenant_id, &lim) < 0)
 		return;
 	l->max_stored = lim.max_stored;
@@ -79,12 +99,21 @@ void gw_ledger_refresh(struct gw_server *srv, struct gw_load *l)
 	l->stored_base = base;
 }
 
-uint64_t gw_ledger_total(struct gw_server *srv, const struct gw_load *l)
+uint64_t gw_ledger_total(struct gw_server *srv, struct gw_load *l)
 {
-	uint64_t total = l->stored_base + l->reserved;
+	uint64_t open, sig;
 
-	total += open_bytes(srv, l->tenant_id);
-	return total;
+	open = open_bytes(srv, l->tenant_id, &sig);
+	/* The base leaves out the disks open when it was read.  A disk
+	 * opened since is counted from memory now: read the base again
+	 * without it.  (A close keeps the signature: persist() moves its
+	 * bytes into the base.)  The catalog generation does not tell, as
+	 * havend's own ledger writes do not move it. */
+	if (sig != l->open_sig) {
+		gw_ledger_refresh(srv, l);
+		open = open_bytes(srv, l->tenant_id, NULL);
+	}
+	return l->stored_base + l->reserved + open;
 }
 
 int gw_ledger_stored(struct gw_server *srv, uint64_t tenant_id, uint64_t *bytes)
@@ -95,7 +124,7 @@ int gw_ledger_stored(struct gw_server *srv, uint64_t tenant_id, uint64_t *bytes)
 	r = tenant_stored_bytes(srv->cat, tenant_id, disk_is_open, srv, &base);
 	if (r < 0)
 		return r;
-	base += open_bytes(srv, tenant_id);
+	base += open_bytes(srv, tenant_id, NULL);
 	*bytes = base;
 	return 0;
 }
@@ -112,6 +141,7 @@ void gw_ledger_release(struct gw_load *l, uint64_t reserved)
 struct ledger_job {
 	struct gw_job job;
 	struct gw_server *srv;
+	uint64_t tenant_id;
 	uint64_t disk_id;
 	uint64_t live;
 	bool alert; /* an alert change rather than live bytes */
@@ -143,7 +173,16 @@ static void ledger_work(struct gw_job *j)
 static void ledger_done(struct gw_job *j)
 {
 	struct ledger_job *lj = (struct ledger_job *)j;
+	struct gw_load *l;
 
+	/* The live bytes of a disk that closed are in the catalog now:
+	 * the base reads them from there again (these writes do not move
+	 * the catalog generation, which would have re-read it). */
+	if (!lj->alert && !disk_is_open(lj->disk_id, lj->srv)) {
+		l = gw_load_find(lj->srv, lj->tenant_id);
+		if (l && l->max_stored)
+			gw_ledger_refresh(lj->srv, l);
+	}
 	gw_rp_job_free(lj->srv, lj);
 }
 
@@ -171,6 +210,7 @@ void gw_ledger_persist(struct gw_server *srv, struct gw_disk *d)
 		 * they are history only from the next cut on. */
 		ledger_push(srv,
 			    (struct ledger_job){
+				    .tenant_id = it->tenant_id,
 				    .disk_id = it->key_id,
 				    .live = storage_disk_stored_bytes(it->sd),
 				    .clone = it->clone,
@@ -181,8 +221,10 @@ void gw_ledger_persist(struct gw_server *srv, struct gw_disk *d)
 	if (d && d->snap == STORAGE_SNAP_HEAD) {
 		struct gw_load *l = gw_load_find(srv, d->tenant_id);
 
-		if (l && l->max_stored)
+		if (l && l->max_stored) {
 			l->stored_base += storage_disk_stored_bytes(d->sd);
+			(void)open_bytes(srv, d->tenant_id, &l->open_sig);
+		}
 	}
 }
 

@@ -470,9 +470,7 @@ uint32_t gw_rp_interval(const struct gw_server *srv,
 			const struct tenant_info *t,
 			const struct tenant_disk *td)
 {
-	if (td->checkpoint_s)
-		return td->checkpoint_s;
-	return t->checkpoint_s ? t->checkpoint_s : srv->cfg.checkpoint_interval;
+	return gw_rp_interval_of(&srv->cfg, t, td, NULL);
 }
 
 void gw_rp_after_flush(struct gw_server *srv, struct gw_disk *d)

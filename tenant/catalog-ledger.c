@@ -25,6 +25,12 @@
  * bit moves to j; otherwise the store frees the clone and the bit goes.
  * By induction over removals, a bit recorded with j always means "the
  * extent changed after j while j held it", so the rule stays exact.
+ *
+ * The ledger records and the saved map are havend's own bookkeeping: no
+ * admission or connection check reads them, so writing them does not
+ * bump the catalog generation (which would make havend recheck every
+ * connection).  Restore point clone maps change with restore points,
+ * which do bump it.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -331,7 +337,7 @@ static int ledger_write(struct tenant_catalog *cat, struct ledger_arg *a)
 
 	if (!cat)
 		return -EINVAL;
-	rc = tenant_cat_write(cat, ledger_write_fn, a);
+	rc = tenant_cat_write_nogen(cat, ledger_write_fn, a);
 	return rc == TENANT_SKIP ? 0 : rc;
 }
 
@@ -367,7 +373,7 @@ int tenant_clone_set_live(struct tenant_catalog *cat, uint64_t clone_id,
 
 	if (!cat || !clone_id)
 		return -EINVAL;
-	rc = tenant_cat_write(cat, clone_live_fn, &a);
+	rc = tenant_cat_write_nogen(cat, clone_live_fn, &a);
 	return rc == TENANT_SKIP ? 0 : rc;
 }
 
@@ -439,7 +445,7 @@ int tenant_disk_save_map(struct tenant_catalog *cat, uint64_t disk_id,
 
 	if (!cat || (len && !map))
 		return -EINVAL;
-	return tenant_cat_write(cat, save_fn, &a);
+	return tenant_cat_write_nogen(cat, save_fn, &a);
 }
 
 static int take_fn(struct tenant_txn *txn, void *arg)
@@ -469,7 +475,7 @@ int tenant_disk_take_map(struct tenant_catalog *cat, uint64_t disk_id,
 
 	if (!cat || !map || !len)
 		return -EINVAL;
-	rc = tenant_cat_write(cat, take_fn, &a);
+	rc = tenant_cat_write_nogen(cat, take_fn, &a);
 	if (rc) {
 		free(a.out);
 		return rc;

@@ -302,7 +302,8 @@ int tenant_set_usage(struct tenant_catalog *cat, uint64_t tenant_id,
 
 	if (!cat)
 		return -EINVAL;
-	return tenant_cat_write(cat, set_usage_fn, &a);
+	/* A measurement, read by no admission check: no generation bump. */
+	return tenant_cat_write_nogen(cat, set_usage_fn, &a);
 }
 
 static int get_usage_fn(struct tenant_txn *txn, void *arg)

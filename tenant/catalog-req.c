@@ -31,6 +31,19 @@ static bool rp_name_valid(const char *s)
 
 /* ---- requests ---- */
 
+/* What havenctl puts in a request must arrive whole: a restore point
+ * name or a test stop's note in name (havenctl refuses longer ones up
+ * front), and the VM as the catalog holds it.  havend copies a note into
+ * the test's record, which must hold as much. */
+#define FIELD_SIZE(type, f) sizeof(((struct type *)0)->f)
+_Static_assert(FIELD_SIZE(tenant_req, name) > TENANT_NAME_MAX,
+	       "a restore point name must fit tenant_req.name");
+_Static_assert(FIELD_SIZE(tenant_req, name) == TENANT_REQ_NAME_MAX + 1 &&
+		       FIELD_SIZE(tenant_test, note) > TENANT_REQ_NAME_MAX,
+	       "a test stop's note must fit tenant_req.name and the test");
+_Static_assert(FIELD_SIZE(tenant_req, vm) == FIELD_SIZE(tenant_disk, vm),
+	       "a disk's VM must fit tenant_req.vm");
+
 static bool req_valid(const struct tenant_req *r)
 {
 	if (!memchr(r->vm, '\0', sizeof(r->vm)) ||

@@ -62,8 +62,11 @@ typedef int (*tenant_txn_fn)(struct tenant_txn *txn, void *arg);
  * non-zero result of fn aborts everything fn wrote. */
 int tenant_cat_write(struct tenant_catalog *cat, tenant_txn_fn fn, void *arg);
 /* The same without bumping the generation and without the attached audit
- * entry (tenant_audit_attach): for the audit log's own appends, which
- * change nothing havend has to react to. */
+ * entry (tenant_audit_attach): for the audit log's own appends and for
+ * havend's bookkeeping (ledger figures, quota alerts, saved allocation
+ * maps, usage), which change nothing a connection check or admission
+ * reads; havend reacts to a generation move by rechecking every
+ * connection. */
 int tenant_cat_write_nogen(struct tenant_catalog *cat, tenant_txn_fn fn,
 			   void *arg);
 /* Runs fn in a short read transaction. */

@@ -41,8 +41,11 @@ int tenant_catalog_open(const char *dir, unsigned flags,
 			struct tenant_catalog **out);
 void tenant_catalog_close(struct tenant_catalog *cat);
 
-/* A counter bumped by every committed write; havend polls it to notice
- * havenctl's changes (revocations, removed disks). */
+/* A counter bumped by every committed change; havend polls it to notice
+ * havenctl's changes (revocations, removed disks) and then rechecks every
+ * connection.  havend's own bookkeeping does not bump it: the ledger's
+ * live bytes and alerts, saved allocation maps, measured usage, and the
+ * audit trail. */
 int tenant_catalog_generation(struct tenant_catalog *cat, uint64_t *gen);
 
 struct tenant_route {

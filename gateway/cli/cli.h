@@ -19,6 +19,7 @@
 
 #include <jansson.h>
 
+#include "gw.h"
 #include "tenant.h"
 
 #define GW_CLI_OK 0
@@ -51,6 +52,9 @@
 struct gw_cli {
 	const char *dir; /* data directory, as given */
 	char cmd[64];	 /* "tenant add": used in usage errors and hints */
+	/* DIR/haven.conf as havend reads it, on first use (gw_cli_interval). */
+	bool conf_read;
+	struct gw_config conf;
 };
 
 /* One row of a subcommand table. */
@@ -236,6 +240,9 @@ void gw_cli_fmt_time_ms(uint64_t unix_ms, char *buf, size_t len);
 json_t *gw_cli_json_time_ms(uint64_t unix_ms);
 /* "1 min", "90 s", "default (60 s)". */
 void gw_cli_fmt_interval(uint32_t seconds, char *buf, size_t len);
+/* "60 s (1 min), from haven.conf": an interval and where it comes from. */
+void gw_cli_fmt_checkpoint(uint32_t seconds, enum gw_rp_interval_from from,
+			   char *buf, size_t len);
 const char *gw_cli_state_name(uint32_t state);
 /* "checkpoint", "session_end", "manual". */
 const char *gw_cli_trigger_name(uint32_t trigger);
@@ -431,8 +438,12 @@ int gw_cli_tenant_purge(struct gw_cli *cli, const char *name);
 
 /* cmd-disk-show.c */
 int gw_cli_disk_show(struct gw_cli *cli, int argc, char **argv);
-/* A disk's restore point interval: its own, else its tenant's. */
-uint32_t gw_cli_effective_interval(const struct tenant_info *t,
-				   const struct tenant_disk *d);
+/* The restore point interval havend uses for disk d of tenant t (d NULL:
+ * for t's disks without their own), picked by havend's own function from
+ * the catalog and DIR/haven.conf, and where it comes from.  A haven.conf
+ * havend could not load is a warning on stderr and the built-in default. */
+uint32_t gw_cli_interval(struct gw_cli *cli, const struct tenant_info *t,
+			 const struct tenant_disk *d,
+			 enum gw_rp_interval_from *from);
 
 #endif

@@ -75,7 +75,8 @@ out:
 struct disk_extra {
 	struct extent_count count;
 	int count_err;
-	uint32_t interval; /* effective restore point interval */
+	uint32_t interval; /* the restore point interval havend uses */
+	enum gw_rp_interval_from from;
 	size_t nrps;
 	struct gw_cli_policy pol;
 	struct tenant_ledger led;
@@ -104,6 +105,7 @@ static json_t *show_obj(const struct tenant_info *t,
 		x->count_err ? json_null() : gw_cli_json_u64(x->count.n),
 		x->count_err ? json_null() : gw_cli_json_u64(x->count.bytes),
 		gw_cli_json_u64(x->interval),
+		json_string(gw_rp_interval_from_name(x->from)),
 		d->checkpoint_s ? gw_cli_json_u64(d->checkpoint_s)
 				: json_null(),
 		gw_cli_json_u64(x->nrps),
@@ -114,17 +116,12 @@ static json_t *show_obj(const struct tenant_info *t,
 		al,
 	};
 	static const char *const k[] = {
-		"extents",
-		"allocated_extents",
-		"allocated_bytes",
-		"checkpoint",
-		"checkpoint_override",
-		"restore_points",
-		"snap_seq",
-		"retention",
-		"retention_override",
-		"stored",
-		"alert",
+		"extents",	   "allocated_extents",
+		"allocated_bytes", "checkpoint",
+		"checkpoint_from", "checkpoint_override",
+		"restore_points",  "snap_seq",
+		"retention",	   "retention_override",
+		"stored",	   "alert",
 	};
 	size_t i;
 	int err = 0;
@@ -143,14 +140,14 @@ static json_t *show_obj(const struct tenant_info *t,
 static void show_text(const struct tenant_info *t, const struct tenant_disk *d,
 		      const struct disk_extra *x)
 {
-	char size[32], extent[32], bytes[32], created[32], every[48];
+	char size[32], extent[32], bytes[32], created[32], every[80];
 	uint64_t extents = (d->size + d->extent_size - 1) / d->extent_size;
 
 	gw_cli_fmt_size(d->size, size, sizeof(size));
 	gw_cli_fmt_size(d->extent_size, extent, sizeof(extent));
 	gw_cli_fmt_size(x->count.bytes, bytes, sizeof(bytes));
 	gw_cli_fmt_time(d->created, created, sizeof(created));
-	gw_cli_fmt_interval(x->interval, every, sizeof(every));
+	gw_cli_fmt_checkpoint(x->interval, x->from, every, sizeof(every));
 	printf("Disk %s/%s/%s\n"
 	       "  id:             %" PRIu64 "\n"
 	       "  export:         %s/%s (for tenant '%s')\n"
@@ -164,14 +161,13 @@ static void show_text(const struct tenant_info *t, const struct tenant_disk *d,
 	else
 		printf("  allocated:      %" PRIu64 " extent%s (%s)\n",
 		       x->count.n, x->count.n == 1 ? "" : "s", bytes);
-	printf("  checkpoint:     every %s%s\n"
+	printf("  checkpoint:     every %s\n"
 	       "  retention:      %s%s\n"
 	       "  restore points: %zu\n"
 	       "  snap_seq:       %" PRIu64 "\n"
 	       "  created:        %s\n",
-	       every, d->checkpoint_s ? "" : ", the tenant's", x->pol.text,
-	       x->pol.inherited ? ", the tenant's" : "", x->nrps, d->snap_seq,
-	       created);
+	       every, x->pol.text, x->pol.inherited ? ", the tenant's" : "",
+	       x->nrps, d->snap_seq, created);
 	gw_cli_fmt_size(x->led.live, size, sizeof(size));
 	gw_cli_fmt_size(x->led.history, bytes, sizeof(bytes));
 	printf("  stored:         %s live + %s restore point history\n", size,
@@ -186,12 +182,25 @@ static void show_text(const struct tenant_info *t, const struct tenant_disk *d,
 	}
 }
 
-uint32_t gw_cli_effective_interval(const struct tenant_info *t,
-				   const struct tenant_disk *d)
+uint32_t gw_cli_interval(struct gw_cli *cli, const struct tenant_info *t,
+			 const struct tenant_disk *d,
+			 enum gw_rp_interval_from *from)
 {
-	if (d->checkpoint_s)
-		return d->checkpoint_s;
-	return t->checkpoint_s ? t->checkpoint_s : TENANT_CHECKPOINT_DEFAULT;
+	char err[1400];
+
+	/* havend refuses to start with a haven.conf it cannot load (and a
+	 * running one keeps what it had): say so, and go on with the
+	 * built-in defaults rather than hide what the catalog knows. */
+	if (!cli->conf_read &&
+	    gw_config_load(&cli->conf, cli->dir, err, sizeof(err)) < 0) {
+		fprintf(stderr,
+			"havenctl: warning: %s; restore point intervals "
+			"shown without it\n",
+			err);
+		gw_config_defaults(&cli->conf, cli->dir);
+	}
+	cli->conf_read = true;
+	return gw_rp_interval_of(&cli->conf, t, d, from);
 }
 
 int gw_cli_disk_show(struct gw_cli *cli, int argc, char **argv)
@@ -225,7 +234,7 @@ int gw_cli_disk_show(struct gw_cli *cli, int argc, char **argv)
 	}
 	rc = GW_CLI_FAIL;
 	x.nrps = rps.n;
-	x.interval = gw_cli_effective_interval(&t, &d);
+	x.interval = gw_cli_interval(cli, &t, &d, &x.from);
 	/* The count is a courtesy: an unreachable store must not hide
 	 * what the catalog knows. */
 	x.count_err = count_extents(cat, &t, &d, &x.count);

@@ -399,9 +399,10 @@ static int disk_set_cmd(struct gw_cli *cli, int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	char canon[TENANT_RETENTION_TEXT_MAX], rate[40];
+	char canon[TENANT_RETENTION_TEXT_MAX], rate[40], text[80];
 	struct tenant_catalog *cat = NULL;
 	const char *every = NULL, *ladder = NULL, *bw_arg = NULL;
+	enum gw_rp_interval_from from;
 	uint64_t bw = 0;
 	struct gw_cli_policy pol;
 	struct tenant_info t;
@@ -448,10 +449,12 @@ static int disk_set_cmd(struct gw_cli *cli, int argc, char **argv)
 		goto out;
 	}
 	d.checkpoint_s = secs;
-	if (every)
-		printf("Disk %s/%s/%s: restore point every %u s%s.\n", t.name,
-		       d.vm, d.name, gw_cli_effective_interval(&t, &d),
-		       secs ? "" : " (the tenant's interval)");
+	if (every) {
+		secs = gw_cli_interval(cli, &t, &d, &from);
+		gw_cli_fmt_checkpoint(secs, from, text, sizeof(text));
+		printf("Disk %s/%s/%s: restore point every %s.\n", t.name, d.vm,
+		       d.name, text);
+	}
 	if (ladder && gw_cli_policy_get(cat, &t, &d, &pol) < 0)
 		goto out;
 	if (ladder)

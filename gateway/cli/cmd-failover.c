@@ -49,7 +49,7 @@ static const char stop_usage[] =
 	"Stop a DR test: close the sessions on its clones, delete the clones'\n"
 	"objects and unpin the restore points.  If havend runs, it does it.\n"
 	"\n"
-	"  --note TEXT  the result, kept with the test (up to 199 characters)\n"
+	"  --note TEXT  the result, kept with the test (up to 199 bytes)\n"
 	"  -h, --help   show this help\n";
 
 static const char promote_usage[] =
@@ -420,7 +420,7 @@ static int check_note(const char *note)
 
 	/* havend gets the note in a request's name field. */
 	if (strlen(note) > TENANT_REQ_NAME_MAX) {
-		gw_cli_fail("note too long (%zu bytes): at most %d",
+		gw_cli_fail("note too long (%zu bytes): at most %d bytes",
 			    strlen(note), TENANT_REQ_NAME_MAX);
 		return -EINVAL;
 	}

@@ -263,22 +263,23 @@ out:
 	return rc;
 }
 
-static uint32_t interval(const struct tenant_info *t)
+/* The interval of t's disks that set none: what havend uses. */
+static json_t *tenant_json(struct gw_cli *cli, const struct tenant_info *t)
 {
-	return t->checkpoint_s ? t->checkpoint_s : TENANT_CHECKPOINT_DEFAULT;
-}
+	enum gw_rp_interval_from from;
+	uint32_t every = gw_cli_interval(cli, t, NULL, &from);
 
-static json_t *tenant_json(const struct tenant_info *t)
-{
-	return json_pack("{s:o, s:s, s:s, s:s, s:s, s:o, s:o}", "id",
+	return json_pack("{s:o, s:s, s:s, s:s, s:s, s:o, s:s, s:o}", "id",
 			 gw_cli_json_u64(t->id), "name", t->name, "state",
 			 gw_cli_state_name(t->state), "route", t->route,
 			 "namespace", t->ns, "checkpoint",
-			 gw_cli_json_u64(interval(t)), "created",
+			 gw_cli_json_u64(every), "checkpoint_from",
+			 gw_rp_interval_from_name(from), "created",
 			 gw_cli_json_time(t->created));
 }
 
-static int print_tenants(const struct gw_cli_vec *tenants, bool json)
+static int print_tenants(struct gw_cli *cli, const struct gw_cli_vec *tenants,
+			 bool json)
 {
 	static const char *const cols[] = {">ID",   "NAME",	 "STATE",
 					   "ROUTE", "NAMESPACE", "CREATED"};
@@ -292,8 +293,8 @@ static int print_tenants(const struct gw_cli_vec *tenants, bool json)
 		arr = json_array();
 		for (i = 0; arr && i < tenants->n; i++)
 			if (json_array_append_new(
-				    arr,
-				    tenant_json(gw_cli_vec_at(tenants, i))))
+				    arr, tenant_json(cli, gw_cli_vec_at(tenants,
+									i))))
 				break;
 		if (arr && i < tenants->n) {
 			json_decref(arr);
@@ -338,7 +339,7 @@ static int tenant_list_cmd(struct gw_cli *cli, int argc, char **argv)
 	tenant_catalog_close(cat);
 	if (rc < 0)
 		return GW_CLI_FAIL;
-	rc = print_tenants(&tenants, json) < 0 ? GW_CLI_FAIL : GW_CLI_OK;
+	rc = print_tenants(cli, &tenants, json) < 0 ? GW_CLI_FAIL : GW_CLI_OK;
 	gw_cli_vec_free(&tenants);
 	return rc;
 }
@@ -357,7 +358,7 @@ static void keep_tenant_creds(struct gw_cli_vec *v, uint64_t tenant_id)
 	v->n = n;
 }
 
-static json_t *show_json(const struct tenant_info *t,
+static json_t *show_json(struct gw_cli *cli, const struct tenant_info *t,
 			 const struct gw_cli_policy *pol,
 			 const struct gw_cli_usage *u,
 			 const struct gw_cli_vec *creds,
@@ -369,7 +370,7 @@ static json_t *show_json(const struct tenant_info *t,
 
 	/* json_object_set_new() takes the values even when it fails, so
 	 * after these calls o alone owns everything. */
-	o = tenant_json(t);
+	o = tenant_json(cli, t);
 	ca = json_array();
 	da = json_array();
 	e1 = json_object_set_new(o, "retention", json_string(pol->text));
@@ -400,29 +401,31 @@ fail:
 	return NULL;
 }
 
-static int show_text(const struct tenant_info *t,
+static int show_text(struct gw_cli *cli, const struct tenant_info *t,
 		     const struct gw_cli_policy *pol,
 		     const struct gw_cli_usage *u,
 		     const struct gw_cli_vec *creds,
 		     const struct gw_cli_vec *disks)
 {
 	struct gw_cli_vec self;
-	char created[32], every[48];
+	enum gw_rp_interval_from from;
+	char created[32], every[80];
+	uint32_t secs;
 	int err;
 
 	gw_cli_fmt_time(t->created, created, sizeof(created));
-	gw_cli_fmt_interval(interval(t), every, sizeof(every));
+	secs = gw_cli_interval(cli, t, NULL, &from);
+	gw_cli_fmt_checkpoint(secs, from, every, sizeof(every));
 	printf("Tenant %s\n"
 	       "  id:          %" PRIu64 "\n"
 	       "  state:       %s\n"
 	       "  route:       %s\n"
 	       "  namespace:   %s\n"
-	       "  checkpoint:  every %s%s\n"
+	       "  checkpoint:  every %s\n"
 	       "  retention:   %s%s\n"
 	       "  immutable:   ",
 	       t->name, t->id, gw_cli_state_name(t->state), t->route, t->ns,
-	       every, t->checkpoint_s ? "" : " (default)", pol->text,
-	       pol->r.cap ? "" : " (cap 256 per disk)");
+	       every, pol->text, pol->r.cap ? "" : " (cap 256 per disk)");
 	if (pol->immutable_days)
 		printf("%" PRIu32 " day%s\n", pol->immutable_days,
 		       pol->immutable_days == 1 ? "" : "s");
@@ -483,9 +486,9 @@ static int tenant_show_cmd(struct gw_cli *cli, int argc, char **argv)
 	keep_tenant_creds(&creds, t.id);
 	if (json) {
 		if (gw_cli_json_print(
-			    show_json(&t, &pol, &u, &creds, &disks)) == 0)
+			    show_json(cli, &t, &pol, &u, &creds, &disks)) == 0)
 			rc = GW_CLI_OK;
-	} else if (show_text(&t, &pol, &u, &creds, &disks) == 0) {
+	} else if (show_text(cli, &t, &pol, &u, &creds, &disks) == 0) {
 		rc = GW_CLI_OK;
 	}
 out:

@@ -88,6 +88,21 @@ void gw_cli_fmt_interval(uint32_t seconds, char *buf, size_t len)
 		snprintf(buf, len, "%u s", seconds);
 }
 
+void gw_cli_fmt_checkpoint(uint32_t seconds, enum gw_rp_interval_from from,
+			   char *buf, size_t len)
+{
+	static const char *const why[] = {
+		[GW_RP_INTERVAL_DISK] = "set on the disk",
+		[GW_RP_INTERVAL_TENANT] = "set on the tenant",
+		[GW_RP_INTERVAL_CONF] = "from haven.conf",
+		[GW_RP_INTERVAL_DEFAULT] = "built-in default",
+	};
+	char every[48];
+
+	gw_cli_fmt_interval(seconds, every, sizeof(every));
+	snprintf(buf, len, "%s, %s", every, why[from]);
+}
+
 const char *gw_cli_state_name(uint32_t state)
 {
 	switch (state) {

@@ -216,7 +216,10 @@ CLONE=$(json_eval "$js" "d[0]['disks'][0]['clone_id']")
 n=$(clone_objects "$CLONE")
 [[ $n -ge 2 ]] || fail "clone objects before stop (X spans two extents)" ">= 2" "$n"
 hold "$OP" "$CE" "$TMP/holder"
+# The longest note havenctl accepts (199 bytes) reaches the record whole.
 NOTE="drill ok: boots; app checks passed on both nodes, database consistent, DNS switched and back in 4 min"
+NOTE+=$(printf '.%.0s' $(seq $((199 - ${#NOTE}))))
+[[ ${#NOTE} -eq 199 ]] || fail "note length" 199 "${#NOTE}"
 ctl failover test stop "$ID" --note "$NOTE"
 grep -q "^Stopped failover test $ID of t/vm1 after " "$OUT" || { cat "$OUT" >&2; fail "stop message"; }
 wait_exit "$HOLDER" 20 || fail "the session on the clone is still open"

@@ -382,7 +382,11 @@ ok "tenant add --checkpoint" tenant add gamma --checkpoint 30
 ok "tenant show --json" tenant show gamma --json
 json "tenant checkpoint" "d['checkpoint'] == 30"
 ok "tenant show default checkpoint" tenant show acme --json
-json "default checkpoint" "d['checkpoint'] == 60"
+json "default checkpoint" "d['checkpoint'] == 60 and
+    d['checkpoint_from'] == 'default'"
+ok "tenant show default checkpoint, text" tenant show acme
+grep -q '^  checkpoint:  every 60 s (1 min), built-in default$' "$OUT" ||
+    fail "tenant show: default checkpoint"
 refused "tenant checkpoint below 5 s" 1 "invalid checkpoint interval '4'" \
     tenant set gamma --checkpoint 4
 refused "tenant checkpoint 0" 1 "invalid checkpoint interval '0'" \
@@ -396,7 +400,8 @@ refused "tenant add checkpoint below 5 s" 1 "invalid checkpoint" \
 refused "tenant set without --checkpoint" 2 "missing --checkpoint" tenant set gamma
 ok "tenant set --checkpoint 5" tenant set gamma --checkpoint 5
 ok "tenant show" tenant show gamma
-grep -q '^  checkpoint:  every 5 s$' "$OUT" || fail "tenant show checkpoint"
+grep -q '^  checkpoint:  every 5 s, set on the tenant$' "$OUT" ||
+    fail "tenant show checkpoint"
 ok "tenant list --json" tenant list --json
 json "epsilon was not added" "'epsilon' not in [t['name'] for t in d]"
 
@@ -409,16 +414,63 @@ json "new disk: tenant interval, no restore points" "d['checkpoint'] == 5 and
     d['snap_seq'] == 0 and d['size'] == 8 << 20"
 ok "disk set --checkpoint" disk set gamma/vm1/d0 --checkpoint 120
 ok "disk show override" disk show gamma/vm1/d0 --json
-json "disk override" "d['checkpoint'] == 120 and d['checkpoint_override'] == 120"
+json "disk override" "d['checkpoint'] == 120 and d['checkpoint_override'] == 120
+    and d['checkpoint_from'] == 'disk'"
 refused "disk checkpoint below 5 s" 1 "invalid checkpoint interval '3'" \
     disk set gamma/vm1/d0 --checkpoint 3
 refused "disk set without --checkpoint" 2 "missing --checkpoint" \
     disk set gamma/vm1/d0
 ok "disk set --checkpoint 0" disk set gamma/vm1/d0 --checkpoint 0
 ok "disk show inherits again" disk show gamma/vm1/d0
-grep -q "^  checkpoint:     every 5 s, the tenant's$" "$OUT" ||
+grep -q "^  checkpoint:     every 5 s, set on the tenant$" "$OUT" ||
     fail "disk show checkpoint"
 grep -q '^  restore points: 0$' "$OUT" || fail "disk show restore points"
+
+# [restore_points] checkpoint_interval is what havend uses for disks and
+# tenants that set none; havenctl reports it, and where it comes from.
+cp "$D/haven.conf" "$tmp/haven.conf.orig"
+printf '[restore_points]\ncheckpoint_interval = 90\n' >>"$D/haven.conf"
+ok "tenant show, haven.conf interval" tenant show acme
+grep -q '^  checkpoint:  every 90 s, from haven.conf$' "$OUT" ||
+    fail "tenant show: haven.conf checkpoint"
+ok "tenant show --json, haven.conf interval" tenant show acme --json
+json "haven.conf checkpoint" "d['checkpoint'] == 90 and
+    d['checkpoint_from'] == 'haven.conf'"
+ok "tenant list --json, haven.conf interval" tenant list --json
+json "tenant list: each tenant's effective interval" "dict((t['name'],
+    (t['checkpoint'], t['checkpoint_from'])) for t in d if t['name'] in
+    ('acme', 'gamma')) == {'acme': (90, 'haven.conf'), 'gamma': (5, 'tenant')}"
+ok "disk show, haven.conf interval" disk show acme/vm1/d0
+grep -q '^  checkpoint:     every 90 s, from haven.conf$' "$OUT" ||
+    fail "disk show: haven.conf checkpoint"
+ok "disk show --json, haven.conf interval" disk show acme/vm1/d0 --json
+json "disk: haven.conf checkpoint" "d['checkpoint'] == 90 and
+    d['checkpoint_from'] == 'haven.conf' and d['checkpoint_override'] is None"
+ok "disk show, tenant over haven.conf" disk show gamma/vm1/d0 --json
+json "disk: tenant over haven.conf" "d['checkpoint'] == 5 and
+    d['checkpoint_from'] == 'tenant'"
+ok "disk set --checkpoint over haven.conf" disk set acme/vm1/d0 --checkpoint 30
+grep -q '^Disk acme/vm1/d0: restore point every 30 s, set on the disk\.$' \
+    "$OUT" || fail "disk set: interval and its source"
+ok "disk set --checkpoint 0 under haven.conf" disk set acme/vm1/d0 --checkpoint 0
+grep -q '^Disk acme/vm1/d0: restore point every 90 s, from haven.conf\.$' \
+    "$OUT" || fail "disk set 0: haven.conf interval"
+# A file that sets the default value is still the source.
+cp "$tmp/haven.conf.orig" "$D/haven.conf"
+printf '[restore_points]\ncheckpoint_interval = 60\n' >>"$D/haven.conf"
+ok "tenant show, haven.conf sets the default value" tenant show acme --json
+json "haven.conf 60" "d['checkpoint'] == 60 and d['checkpoint_from'] == 'haven.conf'"
+# A haven.conf havend would refuse: one warning, the built-in default.
+cp "$tmp/haven.conf.orig" "$D/haven.conf"
+printf '[restore_points]\ncheckpoint_interval = 2\n' >>"$D/haven.conf"
+run tenant show acme --json
+[ "$rc" -eq 0 ] || fail "tenant show, bad haven.conf: exit $rc"
+[ "$(wc -l <"$ERR")" -eq 1 ] &&
+    grep -q "^havenctl: warning: .*haven.conf:[0-9]*: bad value for key 'checkpoint_interval'" "$ERR" ||
+    fail "tenant show, bad haven.conf: one warning line"
+json "bad haven.conf: built-in default" "d['checkpoint'] == 60 and
+    d['checkpoint_from'] == 'default'"
+cp "$tmp/haven.conf.orig" "$D/haven.conf"
 
 ok "rp list, none yet" rp list gamma/vm1/d0 --json
 json "no restore points" "d == []"
@@ -440,6 +492,23 @@ refused "restore point named by digits" 1 "invalid restore point name '42'" \
     rp create gamma/vm1/d0 --name 42
 refused "invalid restore point name" 1 "invalid restore point name 'Bad'" \
     rp create gamma/vm1/d0 --name Bad
+# Names and notes travel to havend in fixed-size request fields: one that
+# would not fit is refused up front, never cut short.
+long63=$(printf 'n%.0s' $(seq 63))
+refused "restore point name of 64 bytes" 1 "invalid restore point name '${long63}n'" \
+    rp create gamma/vm1/d0 --name "${long63}n"
+ok "rp list after the refusal" rp list gamma/vm1/d0 --json
+json "no restore point from a refused name" "[r['id'] for r in d] == [1, 2]"
+note199=$(printf 'x%.0s' $(seq 199))
+refused "test stop note of 200 bytes" 1 \
+    "^havenctl: note too long \(200 bytes\): at most 199 bytes$" \
+    failover test stop 1 --note "${note199}y"
+refused "test stop note of 199 bytes two-byte characters" 1 \
+    "note too long \(398 bytes\)" \
+    failover test stop 1 --note "$(printf '\xc3\xa9%.0s' $(seq 199))"
+refused "test stop note fits: the test is looked up" 1 \
+    "^havenctl: failover test 1 does not exist$" \
+    failover test stop 1 --note "$note199"
 ok "rp create for a VM" rp create gamma/vm1 --name group1 --json
 json "one instant for every disk of the VM" "[(r['disk'], r['id'], r['name'])
     for r in d] == [('gamma/vm1/d0', 3, 'group1'), ('gamma/vm1/d1', 1, 'group1')]

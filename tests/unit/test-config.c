@@ -398,10 +398,13 @@ static void test_print(void **state)
 	assert_non_null(strstr(text, "\ntenant_inflight_bytes = 256M\n"));
 	assert_non_null(strstr(text, "\nlevel = debug\n"));
 	assert_int_equal(parse(&b, text, err, sizeof(err)), 0);
-	/* The printout names every key, so the metrics address reads back
-	 * as one the admin set. */
+	/* The printout names every key, so the metrics address and the
+	 * checkpoint interval read back as ones the admin set. */
 	assert_true(b.metrics_set);
 	b.metrics_set = a.metrics_set;
+	assert_false(a.checkpoint_interval_set);
+	assert_true(b.checkpoint_interval_set);
+	b.checkpoint_interval_set = false;
 	assert_memory_equal(&a, &b, sizeof(a));
 	free(text);
 }
