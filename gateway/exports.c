@@ -204,8 +204,10 @@ int gw_disk_open_live(struct gw_server *srv, const struct tenant_info *t,
 	 * as clones of what it held. */
 	if (n && tenant_rp_find(srv->cat, td->id, "latest", &latest) == 0 &&
 	    tenant_rp_map(srv->cat, td->id, latest.id, &cut_map,
-			  &p.cut_map_len) == 0)
+			  &p.cut_map_len) == 0) {
 		p.cut_map = cut_map;
+		p.cut_snap = latest.snap_id;
+	}
 	/* The map saved at the last clean close spares a listing of the
 	 * store (seconds for a big Ceph namespace, on the loop).  Taking it
 	 * deletes it before anything is written, so a crash from here on
