@@ -201,7 +201,8 @@ int gw_disk_open_live(struct gw_server *srv, const struct tenant_info *t,
 	if (n && snaps[0] > p.snap_seq)
 		p.snap_seq = snaps[0];
 	/* The ledger counts what changes after the latest restore point
-	 * as clones of what it held. */
+	 * as clones of what it held; after a crash (no saved map) the open
+	 * asks the store which of them it cloned for that snap already. */
 	if (n && tenant_rp_find(srv->cat, td->id, "latest", &latest) == 0 &&
 	    tenant_rp_map(srv->cat, td->id, latest.id, &cut_map,
 			  &p.cut_map_len) == 0) {

@@ -58,6 +58,7 @@ static int rebuild_clones(struct storage_disk *d, uint64_t snap)
 {
 	const struct storage_backend *be = d->st->be_ops;
 	char(*oids)[STORAGE_OID_MAX];
+	const char(*names)[STORAGE_OID_MAX];
 	uint64_t ext[PROBE_BATCH], n;
 	bool cloned[PROBE_BATCH];
 	size_t i, k = 0;
@@ -66,6 +67,7 @@ static int rebuild_clones(struct storage_disk *d, uint64_t snap)
 	oids = malloc(PROBE_BATCH * sizeof(*oids));
 	if (!oids)
 		return -ENOMEM;
+	names = (const void *)oids;
 	for (n = 0; n < d->nextents && ret == 0; n++) {
 		if (cut_test(d, n)) {
 			ret = storage_oid_extent(oids[k], sizeof(oids[k]),
@@ -75,10 +77,7 @@ static int rebuild_clones(struct storage_disk *d, uint64_t snap)
 		if (ret < 0 || !k || (k < PROBE_BATCH && n + 1 < d->nextents))
 			continue;
 		ret = be->snap_cloned
-			      ? be->snap_cloned(
-					d->io, snap,
-					(const char(*)[STORAGE_OID_MAX])oids, k,
-					cloned)
+			      ? be->snap_cloned(d->io, snap, names, k, cloned)
 			      : -EOPNOTSUPP;
 		if (ret == -EOPNOTSUPP) {
 			/* Cannot tell: count them all (errs upwards). */
