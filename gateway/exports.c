@@ -201,11 +201,14 @@ int gw_disk_open_live(struct gw_server *srv, const struct tenant_info *t,
 	if (n && snaps[0] > p.snap_seq)
 		p.snap_seq = snaps[0];
 	/* The ledger counts what changes after the latest restore point
-	 * as clones of what it held. */
+	 * as clones of what it held; after a crash (no saved map) the open
+	 * asks the store which of them it cloned for that snap already. */
 	if (n && tenant_rp_find(srv->cat, td->id, "latest", &latest) == 0 &&
 	    tenant_rp_map(srv->cat, td->id, latest.id, &cut_map,
-			  &p.cut_map_len) == 0)
+			  &p.cut_map_len) == 0) {
 		p.cut_map = cut_map;
+		p.cut_snap = latest.snap_id;
+	}
 	/* The map saved at the last clean close spares a listing of the
 	 * store (seconds for a big Ceph namespace, on the loop).  Taking it
 	 * deletes it before anything is written, so a crash from here on

@@ -78,6 +78,7 @@ struct storage_disk {
 	uint64_t *cutmap;
 	size_t cut_nwords;
 	uint64_t nclones;
+	bool listed; /* the map came from a listing, not a saved map */
 	uint64_t snap;
 	bool read_only;
 	struct disk_snapc *snapc;    /* current context; live disk only */

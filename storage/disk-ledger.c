@@ -14,6 +14,22 @@
  * point they preserve, and the count starts again from zero.  Older
  * history is the catalog's business (tenant/catalog-ledger.c).
  *
+ * After a crash.  The change bits since the latest restore point live
+ * only in the process; a clean close cuts first, so nothing is lost,
+ * but a crash loses them while the store keeps the clones.  An open
+ * without a saved map (the map is listed: the last close was not clean)
+ * therefore asks the store, for every extent the latest restore point
+ * held, whether it keeps a clone of it for that restore point's snap
+ * (the backend's snap_cloned: the local store's snapsets in .snaps/,
+ * RADOS object versions at the snap and at head).  Those extents are
+ * changed and counted as clones again, exactly as if the process had
+ * lived on: the next cut hands them over, and rewriting one costs
+ * nothing.  The change map (bytes_changed of the next restore point)
+ * also gets every extent the store holds now that the restore point did
+ * not; without a restore point, every extent the store holds.  Changes
+ * that left no trace (an extent written and removed again between the
+ * cut and the crash) are not counted.
+ *
  * Like the map, the ledger errs only upwards: a set map bit may name an
  * object a failed write never created, and a partial last extent counts
  * whole.
@@ -27,27 +43,101 @@
 
 #include "disk-int.h"
 
+static bool cut_test(const struct storage_disk *d, uint64_t n)
+{
+	return d->cutmap && n / 64 < d->cut_nwords &&
+	       disk_bit_test(d->cutmap, n);
+}
+
+/* Extents asked about in one backend call. */
+#define PROBE_BATCH 64
+
+/* Finds again the clones the store made for snap since the latest cut:
+ * asks about the extents the cut held, PROBE_BATCH at a time. */
+static int rebuild_clones(struct storage_disk *d, uint64_t snap)
+{
+	const struct storage_backend *be = d->st->be_ops;
+	char(*oids)[STORAGE_OID_MAX];
+	const char(*names)[STORAGE_OID_MAX];
+	uint64_t ext[PROBE_BATCH], n;
+	bool cloned[PROBE_BATCH];
+	size_t i, k = 0;
+	int ret = 0;
+
+	oids = malloc(PROBE_BATCH * sizeof(*oids));
+	if (!oids)
+		return -ENOMEM;
+	names = (const void *)oids;
+	for (n = 0; n < d->nextents && ret == 0; n++) {
+		if (cut_test(d, n)) {
+			ret = storage_oid_extent(oids[k], sizeof(oids[k]),
+						 d->id, n);
+			ext[k++] = n;
+		}
+		if (ret < 0 || !k || (k < PROBE_BATCH && n + 1 < d->nextents))
+			continue;
+		ret = be->snap_cloned
+			      ? be->snap_cloned(d->io, snap, names, k, cloned)
+			      : -EOPNOTSUPP;
+		if (ret == -EOPNOTSUPP) {
+			/* Cannot tell: count them all (errs upwards). */
+			memset(cloned, 1, sizeof(cloned));
+			ret = 0;
+		}
+		for (i = 0; ret == 0 && i < k; i++) {
+			if (cloned[i]) {
+				disk_bit_set(d->changed, ext[i]);
+				d->nclones++;
+			}
+		}
+		k = 0;
+	}
+	free(oids);
+	return ret;
+}
+
+/* An open after a crash (see the top of this file). */
+static int ledger_rebuild(struct storage_disk *d,
+			  const struct storage_disk_params *p)
+{
+	uint64_t snap =
+		p->cut_snap ? p->cut_snap : (p->nsnaps ? p->snaps[0] : 0);
+	uint64_t held;
+	size_t i;
+
+	for (i = 0; i < d->nwords; i++) {
+		held = d->cutmap && i < d->cut_nwords ? d->cutmap[i] : 0;
+		d->changed[i] = d->map[i] & ~held;
+	}
+	if (!d->cutmap || !snap)
+		return 0;
+	return rebuild_clones(d, snap);
+}
+
 int storage_disk_ledger_open(struct storage_disk *d,
 			     const struct storage_disk_params *p)
 {
 	size_t nbytes, i;
 
-	if (!p->cut_map || d->snap != STORAGE_SNAP_HEAD || d->clone)
+	if (d->snap != STORAGE_SNAP_HEAD || d->clone || !d->map)
 		return 0;
-	d->cutmap = storage_disk_bits_new(d->nextents, &d->cut_nwords);
-	if (!d->cutmap)
-		return -ENOMEM;
-	/* Extents past the recorded map did not exist at the cut (the disk
-	 * grew since): no clone can preserve them. */
-	nbytes = (size_t)((d->nextents + 7) / 8);
-	if (nbytes > p->cut_map_len)
-		nbytes = p->cut_map_len;
-	for (i = 0; i < nbytes; i++)
-		d->cutmap[i / 8] |= (uint64_t)p->cut_map[i] << (8 * (i % 8));
-	if (d->nextents % 64 && d->nextents / 64 < d->cut_nwords)
-		d->cutmap[d->nextents / 64] &=
-			(UINT64_C(1) << (d->nextents % 64)) - 1;
-	return 0;
+	if (p->cut_map) {
+		d->cutmap = storage_disk_bits_new(d->nextents, &d->cut_nwords);
+		if (!d->cutmap)
+			return -ENOMEM;
+		/* Extents past the recorded map did not exist at the cut
+		 * (the disk grew since): no clone can preserve them. */
+		nbytes = (size_t)((d->nextents + 7) / 8);
+		if (nbytes > p->cut_map_len)
+			nbytes = p->cut_map_len;
+		for (i = 0; i < nbytes; i++)
+			d->cutmap[i / 8] |= (uint64_t)p->cut_map[i]
+					    << (8 * (i % 8));
+		if (d->nextents % 64 && d->nextents / 64 < d->cut_nwords)
+			d->cutmap[d->nextents / 64] &=
+				(UINT64_C(1) << (d->nextents % 64)) - 1;
+	}
+	return d->listed && d->changed ? ledger_rebuild(d, p) : 0;
 }
 
 void storage_disk_ledger_close(struct storage_disk *d)
@@ -60,12 +150,6 @@ uint64_t storage_disk_stored_bytes(const struct storage_disk *d)
 {
 	assert(d && d->magic == DISK_MAGIC);
 	return (d->nalloc + d->nclones) << d->shift;
-}
-
-static bool cut_test(const struct storage_disk *d, uint64_t n)
-{
-	return d->cutmap && n / 64 < d->cut_nwords &&
-	       disk_bit_test(d->cutmap, n);
 }
 
 uint64_t storage_disk_write_cost(const struct storage_disk *d,

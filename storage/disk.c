@@ -606,6 +606,7 @@ static int map_build(struct storage_disk *d)
 	ret = extent_prefix(prefix, sizeof(prefix), d->id);
 	if (ret < 0)
 		return ret;
+	d->listed = true;
 	return d->st->be_ops->list(d->io, prefix, map_add, d);
 }
 

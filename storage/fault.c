@@ -653,6 +653,18 @@ static int fault_list(void *vio, const char *prefix,
 	return io->be->inner_ops->list(io->inner, prefix, cb, arg);
 }
 
+static int fault_snap_cloned(void *vio, uint64_t snap,
+			     const char (*oids)[STORAGE_OID_MAX], size_t n,
+			     bool *cloned)
+{
+	struct faultbe_io *io = vio;
+	const struct storage_backend *in = io->be->inner_ops;
+
+	return in->snap_cloned
+		       ? in->snap_cloned(io->inner, snap, oids, n, cloned)
+		       : -EOPNOTSUPP;
+}
+
 static void fault_close(void *vbe)
 {
 	struct faultbe *be = vbe;
@@ -747,4 +759,5 @@ const struct storage_backend storage_backend_fault = {
 	.list = fault_list,
 	.snap_create = fault_snap_create,
 	.snap_remove = fault_snap_remove,
+	.snap_cloned = fault_snap_cloned,
 };

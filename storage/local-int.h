@@ -179,5 +179,9 @@ int localbe_set_write_ctx(void *io, uint64_t seq, const uint64_t *snaps,
 int localbe_snapseq_load(struct localbe *be);
 int localbe_snap_create(void *be, uint64_t *id);
 int localbe_snap_remove(void *be, uint64_t id);
+/* The backend's snap_cloned: from the objects' snapsets. */
+int localbe_snap_cloned(void *io, uint64_t snap,
+			const char (*oids)[STORAGE_OID_MAX], size_t n,
+			bool *cloned);
 
 #endif

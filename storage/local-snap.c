@@ -546,3 +546,35 @@ out:
 	pthread_rwlock_unlock(&be->snaplock);
 	return r;
 }
+
+/* ---- after a crash: which objects keep a clone for a snap ---- */
+
+/* The snapset, not the clone file, is the truth: localbe_cow() makes a
+ * clone durable before the snapset that names it, so a clone file the
+ * snapset does not name is one a crash interrupted, and the head was
+ * never changed after it. */
+int localbe_snap_cloned(void *vio, uint64_t snap,
+			const char (*oids)[STORAGE_OID_MAX], size_t n,
+			bool *cloned)
+{
+	struct localbe_io *io = vio;
+	struct localbe_snapset ss;
+	unsigned i, j;
+	size_t k;
+	int r = 0;
+
+	assert(io->magic == LOCALBE_IO_MAGIC);
+	/* snap_remove() rewrites snapsets under the write lock. */
+	pthread_rwlock_rdlock(&io->be->snaplock);
+	for (k = 0; k < n && r == 0; k++) {
+		cloned[k] = false;
+		r = localbe_ss_load(io->ns->snapfd, oids[k], &ss);
+		for (i = 0; r == 0 && i < ss.nclones && !cloned[k]; i++)
+			for (j = 0; j < ss.clones[i].nsnaps; j++)
+				if (ss.clones[i].snaps[j] == snap)
+					cloned[k] = true;
+		localbe_ss_clear(&ss);
+	}
+	pthread_rwlock_unlock(&io->be->snaplock);
+	return r;
+}

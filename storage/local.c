@@ -749,4 +749,5 @@ const struct storage_backend storage_backend_local = {
 	.list = localbe_list,
 	.snap_create = localbe_snap_create,
 	.snap_remove = localbe_snap_remove,
+	.snap_cloned = localbe_snap_cloned,
 };

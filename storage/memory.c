@@ -616,6 +616,27 @@ out:
 	return r;
 }
 
+static int memorybe_snap_cloned(void *vio, uint64_t snap,
+				const char (*oids)[STORAGE_OID_MAX], size_t n,
+				bool *cloned)
+{
+	struct memorybe_io *io = vio;
+	const struct memorybe_clone *c;
+	const struct memorybe_obj *o;
+	size_t i;
+
+	assert(io->magic == MEMORYBE_IO_MAGIC);
+	pthread_mutex_lock(&io->be->lock);
+	for (i = 0; i < n; i++) {
+		cloned[i] = false;
+		o = *memorybe_slot(io->ns, oids[i]);
+		for (c = o ? o->clones : NULL; c && !cloned[i]; c = c->next)
+			cloned[i] = c->exists && memorybe_covers(c, snap);
+	}
+	pthread_mutex_unlock(&io->be->lock);
+	return 0;
+}
+
 const struct storage_backend storage_backend_memory = {
 	.name = "memory",
 	.open = memorybe_open,
@@ -627,4 +648,5 @@ const struct storage_backend storage_backend_memory = {
 	.list = memorybe_list,
 	.snap_create = memorybe_snap_create,
 	.snap_remove = memorybe_snap_remove,
+	.snap_cloned = memorybe_snap_cloned,
 };

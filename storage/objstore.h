@@ -99,6 +99,14 @@ struct storage_backend {
 	 * so havend calls them off the loop thread. */
 	int (*snap_create)(void *be, uint64_t *id);
 	int (*snap_remove)(void *be, uint64_t id);
+	/* For an open after a crash: for each of oids[0..n), whether a
+	 * mutation since snap 'snap' was taken made the store keep the
+	 * object as it was at the snap in a clone (cloned[i]; false as well
+	 * when the object did not exist at the snap).  Blocking; the caller
+	 * mutates none of these objects meanwhile. */
+	int (*snap_cloned)(void *io, uint64_t snap,
+			   const char (*oids)[STORAGE_OID_MAX], size_t n,
+			   bool *cloned);
 };
 
 extern const struct storage_backend storage_backend_memory;

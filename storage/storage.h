@@ -112,6 +112,10 @@ struct storage_disk_params {
 	 * stored-bytes ledger.  NULL: no restore point. */
 	const uint8_t *cut_map;
 	size_t cut_map_len;
+	/* That restore point's snap id; 0: snaps[0].  When the map is
+	 * listed (no saved map: the last close was a crash), the clones the
+	 * store made for it since are found again (disk-ledger.c). */
+	uint64_t cut_snap;
 	/* The live disk's allocation map as saved at its last clean close
 	 * (same format), instead of listing the store: the caller vouches
 	 * that nothing wrote the disk since.  Ignored (listed) unless it
