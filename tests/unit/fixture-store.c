@@ -78,6 +78,36 @@ int fixture_req_run(struct storage_sync *sync, struct storage_disk *d,
 	return fixture_req_wait(sync, &t);
 }
 
+void fixture_cut(struct storage_store *st, struct storage_disk *d,
+		 struct fixture_cuts *c)
+{
+	uint64_t snap = 0;
+
+	assert_true(c->nsnaps < FIXTURE_MAXSNAPS);
+	assert_int_equal(storage_store_snap_create(st, &snap), 0);
+	memmove(c->snaps + 1, c->snaps, c->nsnaps * sizeof(c->snaps[0]));
+	c->snaps[0] = snap;
+	c->nsnaps++;
+	assert_int_equal(storage_disk_set_snapc(d, snap, c->snaps, c->nsnaps),
+			 0);
+	free(c->clones);
+	assert_int_equal(storage_disk_ledger_cut(d, &c->clones, &c->clones_len,
+						 &c->clone_bytes),
+			 0);
+	c->changed = storage_disk_take_changed(d);
+	free(c->map);
+	assert_int_equal(storage_disk_map(d, &c->map, &c->map_len), 0);
+}
+
+void fixture_cuts_free(struct storage_store *st, struct fixture_cuts *c)
+{
+	for (unsigned i = 0; i < c->nsnaps; i++)
+		storage_store_snap_remove(st, c->snaps[i]);
+	free(c->map);
+	free(c->clones);
+	memset(c, 0, sizeof(*c));
+}
+
 uint32_t fixture_rnd(uint32_t *state, uint32_t n)
 {
 	*state = *state * 1103515245u + 12345u;

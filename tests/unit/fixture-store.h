@@ -51,6 +51,31 @@ int fixture_req_run(struct storage_sync *sync, struct storage_disk *d,
 		    enum storage_cmd cmd, uint64_t off, uint64_t len,
 		    void *buf);
 
+/* ---- restore points, cut the way havend's cut_one() cuts them ---- */
+
+#define FIXTURE_MAXSNAPS 8
+
+/* A disk's restore points and what the latest cut gave. */
+struct fixture_cuts {
+	uint64_t snaps[FIXTURE_MAXSNAPS]; /* newest first, as in a snap context
+					   */
+	unsigned nsnaps;
+	uint8_t *map; /* storage_disk_map() at the latest cut */
+	size_t map_len;
+	uint8_t *clones; /* what the latest cut's ledger_cut handed over */
+	size_t clones_len;
+	uint64_t clone_bytes;
+	uint64_t changed; /* the latest cut's take_changed */
+};
+
+/* Cuts disk d of store st: a new snap made the disk's snap context, then
+ * ledger_cut, take_changed and map, all asserted; c keeps what they gave. */
+void fixture_cut(struct storage_store *st, struct storage_disk *d,
+		 struct fixture_cuts *c);
+
+/* Removes the snaps from the store and frees the maps. */
+void fixture_cuts_free(struct storage_store *st, struct fixture_cuts *c);
+
 /* ---- data ---- */
 
 /* The next number below n of a test's own pseudo-random sequence. */

@@ -17,7 +17,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -30,13 +29,12 @@
 
 #include <cmocka.h>
 
-#include "storage.h"
+#include "fixture-store.h"
 
 #define ES (UINT32_C(64) << 10)
 #define NEXT 24
 #define DSIZE ((uint64_t)ES * NEXT - ES / 2) /* the last extent is partial */
 #define LAST (NEXT - 1)
-#define MAXSNAPS 8
 
 /* One disk in a store of its own, and what its cuts gave. */
 struct side {
@@ -46,14 +44,7 @@ struct side {
 	struct storage_sync *sync;
 	struct storage_store *st;
 	struct storage_disk *d;
-	uint64_t snaps[MAXSNAPS]; /* newest first */
-	unsigned nsnaps;
-	uint8_t *map; /* storage_disk_map() at the latest cut */
-	size_t map_len;
-	uint8_t *clones; /* what the latest cut's ledger_cut handed over */
-	size_t clones_len;
-	uint64_t clone_bytes;
-	uint64_t changed; /* the latest cut's take_changed */
+	struct fixture_cuts c;
 };
 
 struct fx {
@@ -65,23 +56,6 @@ struct fx {
 enum { KEPT, CRASHED };
 
 static unsigned ns_counter;
-
-static int rm_entry(const char *path, const struct stat *sb, int type,
-		    struct FTW *ftw)
-{
-	(void)sb;
-	(void)type;
-	(void)ftw;
-	return remove(path);
-}
-
-static void store_open(struct side *s)
-{
-	assert_int_equal(storage_sync_new(&s->sync), 0);
-	assert_int_equal(storage_store_open(&s->route,
-					    storage_sync_env(s->sync), &s->st),
-			 0);
-}
 
 static void store_close(struct side *s)
 {
@@ -102,12 +76,12 @@ static void live_open(struct fx *f, struct side *s)
 		.size = DSIZE,
 		.extent_size = ES,
 		.snap = STORAGE_SNAP_HEAD,
-		.snap_seq = s->nsnaps ? s->snaps[0] : 0,
-		.snaps = s->snaps,
-		.nsnaps = s->nsnaps,
-		.cut_map = s->map,
-		.cut_map_len = s->map_len,
-		.cut_snap = s->nsnaps ? s->snaps[0] : 0,
+		.snap_seq = s->c.nsnaps ? s->c.snaps[0] : 0,
+		.snaps = s->c.snaps,
+		.nsnaps = s->c.nsnaps,
+		.cut_map = s->c.map,
+		.cut_map_len = s->c.map_len,
+		.cut_snap = s->c.nsnaps ? s->c.snaps[0] : 0,
 	};
 
 	assert_int_equal(storage_disk_open(s->st, &p, &s->d), 0);
@@ -116,7 +90,6 @@ static void live_open(struct fx *f, struct side *s)
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	const char *pool = getenv("HAVEN_TEST_CEPH_POOL");
 
 	assert_non_null(f);
 	f->type = *state;
@@ -126,16 +99,8 @@ static int setup(void **state)
 		struct side *s = &f->s[i];
 
 		s->id = 0x3000 + 2 * ns_counter + (unsigned)i;
-		s->route.type = f->type;
-		s->route.ceph_conf = getenv("HAVEN_TEST_CEPH_CONF");
-		s->route.pool = pool ? pool : "haven-test";
-		if (strcmp(f->type, "local") == 0) {
-			snprintf(s->dir, sizeof(s->dir),
-				 "/tmp/haven-crash-XXXXXX");
-			s->route.path = mkdtemp(s->dir);
-			assert_non_null(s->route.path);
-		}
-		store_open(s);
+		fixture_route(&s->route, s->dir, f->type, "haven-crash");
+		fixture_store_open(&s->route, &s->sync, &s->st);
 		live_open(f, s);
 	}
 	*state = f;
@@ -152,49 +117,15 @@ static int teardown(void **state)
 		storage_disk_close(s->d);
 		if (strcmp(f->type, "rados") == 0)
 			storage_disk_destroy(s->st, f->ns, s->id, DSIZE, ES);
-		for (unsigned k = 0; k < s->nsnaps; k++)
-			storage_store_snap_remove(s->st, s->snaps[k]);
+		fixture_cuts_free(s->st, &s->c);
 		store_close(s);
-		if (s->dir[0])
-			nftw(s->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-		free(s->map);
-		free(s->clones);
+		fixture_rmtree(s->dir);
 	}
 	free(f);
 	return 0;
 }
 
 /* ---- requests and cuts, on both sides ---- */
-
-struct treq {
-	struct storage_req r;
-	bool done;
-	int result;
-};
-
-static void treq_done(struct storage_req *r, int result)
-{
-	struct treq *t = r->priv;
-
-	t->result = result;
-	t->done = true;
-}
-
-static void run1(struct side *s, enum storage_cmd cmd, uint64_t off,
-		 uint64_t len, uint8_t *buf)
-{
-	struct treq t = {0};
-
-	t.r.cmd = cmd;
-	t.r.off = off;
-	t.r.len = len;
-	t.r.buf = buf;
-	t.r.done = treq_done;
-	t.r.priv = &t;
-	storage_disk_submit(s->d, &t.r);
-	storage_sync_wait(s->sync, &t.done);
-	assert_int_equal(t.result, 0);
-}
 
 /* The same request on both disks; a WRITE writes non-zero bytes. */
 static void run(struct fx *f, enum storage_cmd cmd, uint64_t off, uint64_t len)
@@ -204,10 +135,12 @@ static void run(struct fx *f, enum storage_cmd cmd, uint64_t off, uint64_t len)
 	if (cmd == STORAGE_WRITE) {
 		buf = malloc(len);
 		assert_non_null(buf);
-		memset(buf, 0x5a, len);
+		fixture_fill(buf, len, 1);
 	}
-	run1(&f->s[KEPT], cmd, off, len, buf);
-	run1(&f->s[CRASHED], cmd, off, len, buf);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(fixture_req_run(f->s[i].sync, f->s[i].d, cmd,
+						 off, len, buf),
+				 0);
 	free(buf);
 }
 
@@ -218,31 +151,10 @@ static void write_ext(struct fx *f, uint64_t n)
 	run(f, STORAGE_WRITE, off, DSIZE - off < ES ? DSIZE - off : ES);
 }
 
-static void cut1(struct side *s)
-{
-	uint64_t snap;
-
-	assert_true(s->nsnaps < MAXSNAPS);
-	assert_int_equal(storage_store_snap_create(s->st, &snap), 0);
-	memmove(s->snaps + 1, s->snaps, s->nsnaps * sizeof(s->snaps[0]));
-	s->snaps[0] = snap;
-	s->nsnaps++;
-	assert_int_equal(
-		storage_disk_set_snapc(s->d, snap, s->snaps, s->nsnaps), 0);
-	free(s->clones);
-	assert_int_equal(storage_disk_ledger_cut(s->d, &s->clones,
-						 &s->clones_len,
-						 &s->clone_bytes),
-			 0);
-	s->changed = storage_disk_take_changed(s->d);
-	free(s->map);
-	assert_int_equal(storage_disk_map(s->d, &s->map, &s->map_len), 0);
-}
-
 static void cut(struct fx *f)
 {
-	cut1(&f->s[KEPT]);
-	cut1(&f->s[CRASHED]);
+	for (int i = 0; i < 2; i++)
+		fixture_cut(f->s[i].st, f->s[i].d, &f->s[i].c);
 }
 
 /* kill -9: no cut, no saved map; a new process opens the store again. */
@@ -255,12 +167,17 @@ static void crash(struct fx *f)
 	/* The memory store dies with its process: keep it. */
 	if (strcmp(f->type, "memory") != 0) {
 		store_close(s);
-		store_open(s);
+		fixture_store_open(&s->route, &s->sync, &s->st);
 	}
 	live_open(f, s);
 }
 
 /* ---- what a user of the ledger sees ---- */
+
+static uint64_t stored(struct fx *f, int side)
+{
+	return storage_disk_stored_bytes(f->s[side].d);
+}
 
 static void expect_same_ledger(struct fx *f)
 {
@@ -288,7 +205,7 @@ static void expect_same_ledger(struct fx *f)
 
 static void expect_same_cut(struct fx *f)
 {
-	struct side *k = &f->s[KEPT], *c = &f->s[CRASHED];
+	const struct fixture_cuts *k = &f->s[KEPT].c, *c = &f->s[CRASHED].c;
 
 	assert_int_equal(c->clone_bytes, k->clone_bytes);
 	assert_int_equal(c->clones_len, k->clones_len);
@@ -297,13 +214,7 @@ static void expect_same_cut(struct fx *f)
 	else
 		assert_null(c->clones);
 	assert_int_equal(c->changed, k->changed);
-	assert_int_equal(storage_disk_stored_bytes(c->d),
-			 storage_disk_stored_bytes(k->d));
-}
-
-static uint64_t stored(struct fx *f, int side)
-{
-	return storage_disk_stored_bytes(f->s[side].d);
+	assert_int_equal(stored(f, CRASHED), stored(f, KEPT));
 }
 
 /* ---- tests ---- */
@@ -321,7 +232,7 @@ static void test_crash_after_changes(void **state)
 	/* Changed after A only: a clone for A, none for B. */
 	write_ext(f, 4);
 	cut(f); /* B, the latest */
-	assert_int_equal(f->s[KEPT].clone_bytes, ES);
+	assert_int_equal(f->s[KEPT].c.clone_bytes, ES);
 	write_ext(f, 0);			   /* rewritten */
 	run(f, STORAGE_WRITE, ES + 100, 10);	   /* partly */
 	run(f, STORAGE_WRITE, ES + 200, 10);	   /* twice */
@@ -350,7 +261,7 @@ static void test_crash_after_changes(void **state)
 	run(f, STORAGE_TRIM, 12 * ES, ES);
 	expect_same_ledger(f);
 	cut(f); /* C: hands over the clones that preserve B */
-	assert_int_equal(f->s[KEPT].clone_bytes, 6 * (uint64_t)ES);
+	assert_int_equal(f->s[KEPT].c.clone_bytes, 6 * (uint64_t)ES);
 	expect_same_cut(f);
 	expect_same_ledger(f);
 	/* And from there on the two go on alike. */
@@ -374,7 +285,7 @@ static void test_crash_right_after_cut(void **state)
 	write_ext(f, 7);
 	write_ext(f, 8);
 	cut(f);
-	assert_int_equal(f->s[CRASHED].clone_bytes, ES);
+	assert_int_equal(f->s[CRASHED].c.clone_bytes, ES);
 	expect_same_cut(f);
 }
 
@@ -392,7 +303,7 @@ static void test_crash_before_any_cut(void **state)
 	assert_int_equal(stored(f, CRASHED), 3 * (uint64_t)ES);
 	cut(f);
 	expect_same_cut(f);
-	assert_int_equal(f->s[CRASHED].changed, 2 * (uint64_t)ES + ES / 2);
+	assert_int_equal(f->s[CRASHED].c.changed, 2 * (uint64_t)ES + ES / 2);
 }
 
 /* Two crashes in a row: the clones found again are found again. */

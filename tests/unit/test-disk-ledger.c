@@ -29,7 +29,6 @@
 #define NEXT 40
 #define DSIZE ((uint64_t)ES * NEXT - ES / 2) /* the last extent is partial */
 #define LAST (NEXT - 1)
-#define MAXSNAPS 8
 
 struct fx {
 	const char *type; /* the backend */
@@ -41,14 +40,7 @@ struct fx {
 	struct storage_store *st;
 	struct storage_disk *d; /* the live disk */
 	uint64_t size;
-	uint64_t snaps[MAXSNAPS]; /* newest first, as in a snap context */
-	unsigned nsnaps;
-	uint8_t *map; /* storage_disk_map() at the latest cut */
-	size_t map_len;
-	/* What the latest cut's ledger_cut handed over. */
-	uint8_t *clones;
-	size_t clones_len;
-	uint64_t clone_bytes;
+	struct fixture_cuts c;
 	unsigned flags; /* of the requests run() submits and cost() prices */
 };
 
@@ -64,11 +56,11 @@ static void live_open(struct fx *f, uint64_t size, bool with_cut)
 		.size = size,
 		.extent_size = ES,
 		.snap = STORAGE_SNAP_HEAD,
-		.snap_seq = f->nsnaps ? f->snaps[0] : 0,
-		.snaps = f->snaps,
-		.nsnaps = f->nsnaps,
-		.cut_map = with_cut ? f->map : NULL,
-		.cut_map_len = with_cut ? f->map_len : 0,
+		.snap_seq = f->c.nsnaps ? f->c.snaps[0] : 0,
+		.snaps = f->c.snaps,
+		.nsnaps = f->c.nsnaps,
+		.cut_map = with_cut ? f->c.map : NULL,
+		.cut_map_len = with_cut ? f->c.map_len : 0,
 	};
 
 	storage_disk_close(f->d);
@@ -100,13 +92,10 @@ static int teardown(void **state)
 	storage_disk_close(f->d);
 	if (strcmp(f->type, "rados") == 0)
 		storage_disk_destroy(f->st, f->ns, f->id, f->size, ES);
-	for (unsigned i = 0; i < f->nsnaps; i++)
-		storage_store_snap_remove(f->st, f->snaps[i]);
+	fixture_cuts_free(f->st, &f->c);
 	storage_store_close(f->st);
 	storage_sync_free(f->sync);
 	fixture_rmtree(f->dir);
-	free(f->map);
-	free(f->clones);
 	free(f);
 	return 0;
 }
@@ -201,23 +190,7 @@ static void expect_objects(struct fx *f, uint64_t want)
  * new map. */
 static void cut(struct fx *f)
 {
-	uint64_t id = 0;
-
-	assert_true(f->nsnaps < MAXSNAPS);
-	assert_int_equal(storage_store_snap_create(f->st, &id), 0);
-	memmove(f->snaps + 1, f->snaps, f->nsnaps * sizeof(f->snaps[0]));
-	f->snaps[0] = id;
-	f->nsnaps++;
-	assert_int_equal(storage_disk_set_snapc(f->d, id, f->snaps, f->nsnaps),
-			 0);
-	free(f->clones);
-	assert_int_equal(storage_disk_ledger_cut(f->d, &f->clones,
-						 &f->clones_len,
-						 &f->clone_bytes),
-			 0);
-	storage_disk_take_changed(f->d);
-	free(f->map);
-	assert_int_equal(storage_disk_map(f->d, &f->map, &f->map_len), 0);
+	fixture_cut(f->st, f->d, &f->c);
 }
 
 /* The clones of the latest cut are exactly the extents in want[]. */
@@ -226,16 +199,16 @@ static void expect_clones(struct fx *f, const uint64_t *want, size_t nwant)
 	uint64_t n, nexts = (f->size + ES - 1) / ES;
 	size_t i, count = 0;
 
-	assert_int_equal(f->clone_bytes, (uint64_t)nwant * ES);
+	assert_int_equal(f->c.clone_bytes, (uint64_t)nwant * ES);
 	if (!nwant) {
-		assert_null(f->clones);
-		assert_int_equal(f->clones_len, 0);
+		assert_null(f->c.clones);
+		assert_int_equal(f->c.clones_len, 0);
 		return;
 	}
-	assert_non_null(f->clones);
-	assert_int_equal(f->clones_len, (nexts + 7) / 8);
-	for (n = 0; n < f->clones_len * 8; n++) {
-		bool bit = (f->clones[n / 8] >> (n % 8)) & 1, in = false;
+	assert_non_null(f->c.clones);
+	assert_int_equal(f->c.clones_len, (nexts + 7) / 8);
+	for (n = 0; n < f->c.clones_len * 8; n++) {
+		bool bit = (f->c.clones[n / 8] >> (n % 8)) & 1, in = false;
 
 		for (i = 0; i < nwant; i++)
 			in = in || want[i] == n;
@@ -420,7 +393,7 @@ static void test_partial_last(void **state)
 	expect_objects(f, 0);
 	cut(f);
 	expect_clones(f, want, 1);
-	assert_int_equal(f->clones_len, (NEXT + 7) / 8);
+	assert_int_equal(f->c.clones_len, (NEXT + 7) / 8);
 	/* Not held by this cut: a new write is live only. */
 	run_priced(f, STORAGE_WRITE, start, 1, ES);
 }
@@ -478,7 +451,7 @@ static void test_grown(void **state)
 	run_priced(f, STORAGE_WRITE, (uint64_t)(NEXT + 20) * ES, 1, ES);
 	run_priced(f, STORAGE_WRITE, big + 10 * ES, 1, ES);
 	/* A shorter map: the extents it does not cover were not held. */
-	f->map_len = 1;
+	f->c.map_len = 1;
 	live_open(f, f->size, true);
 	run_priced(f, STORAGE_WRITE, 0, 1, ES);
 	run_priced(f, STORAGE_WRITE, (uint64_t)(NEXT + 20) * ES, 1, 0);
@@ -502,7 +475,7 @@ static void test_view(void **state)
 
 	write_ext(f, 0);
 	cut(f);
-	p.snap = f->snaps[0];
+	p.snap = f->c.snaps[0];
 	assert_int_equal(storage_disk_open(f->st, &p, &v), 0);
 	assert_int_equal(storage_disk_write_cost(v, STORAGE_WRITE, 0, 0, ES),
 			 0);
