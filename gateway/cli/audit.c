@@ -37,7 +37,8 @@ static struct {
 	const struct gw_cli *cli;
 	struct tenant_audit e;
 	bool appended;	 /* committed with a change */
-	char args[512];	 /* the command line */
+	char args[512];	 /* the command line, cut by cut_args() */
+	size_t args_len; /* the whole command line's length */
 	char notes[256]; /* " key=value" pairs */
 	char error[256]; /* the first error line printed */
 } audit;
@@ -62,21 +63,45 @@ static void set_actor(struct tenant_audit *e)
 			 (unsigned)getuid());
 }
 
-/* Appends s to buf, in single quotes when it holds characters that would
- * make the line ambiguous. */
-static void append_arg(char *buf, size_t len, const char *s)
+/* Appends s to the command line: to args as far as it fits, to args_len
+ * in full.  s is in single quotes when it holds characters that would
+ * make the line ambiguous, parentheses included, so that no argument can
+ * pass for the mark of a cut (cut_args). */
+static void append_arg(const char *s)
 {
-	size_t n = strlen(buf);
-	bool quote = !*s || strpbrk(s, " \t\n'\"\\") != NULL;
+	size_t n = strlen(audit.args);
+	bool quote = !*s || strpbrk(s, " \t\n'\"\\()") != NULL;
+	int w;
 
-	if (n + 1 >= len)
-		return;
-	snprintf(buf + n, len - n, "%s%s%s%s", n ? " " : "", quote ? "'" : "",
-		 s, quote ? "'" : "");
+	w = snprintf(audit.args + n, sizeof(audit.args) - n, "%s%s%s%s",
+		     audit.args_len ? " " : "", quote ? "'" : "", s,
+		     quote ? "'" : "");
+	if (w > 0)
+		audit.args_len += (size_t)w;
 	/* Control characters would break the table; keep the rest. */
-	for (char *p = buf + n; *p; p++)
+	for (char *p = audit.args + n; *p; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
 			*p = '?';
+}
+
+/* A command line longer than args ends in "... (N more bytes)", so that
+ * an auditor can tell the entry does not hold all of it.  The cut falls
+ * between two UTF-8 characters: half of one would make the entry invalid
+ * for `havenctl audit --json`. */
+static void cut_args(void)
+{
+	static const char mark[] = "... (%zu more bytes)";
+	size_t cap = sizeof(audit.args), keep;
+	char room[64];
+
+	if (audit.args_len < cap)
+		return;
+	/* Room for the mark with the most digits N can have. */
+	keep = cap - 1 -
+	       (size_t)snprintf(room, sizeof(room), mark, audit.args_len);
+	while (keep > 0 && ((unsigned char)audit.args[keep] & 0xc0) == 0x80)
+		keep--;
+	snprintf(audit.args + keep, cap - keep, mark, audit.args_len - keep);
 }
 
 /* detail = command line, notes, and ": error" once there is one. */
@@ -97,7 +122,8 @@ void gw_cli_audit_begin(const struct gw_cli *cli, int argc, char **argv)
 	audit.cli = cli;
 	set_actor(&audit.e);
 	for (i = 0; i < argc; i++)
-		append_arg(audit.args, sizeof(audit.args), argv[i]);
+		append_arg(argv[i]);
+	cut_args();
 	compose();
 }
 

@@ -12,7 +12,9 @@
 #    parses and carries the chain, --verify passes and prints the head;
 #  - entries changed, removed, moved or cut off the end with raw LMDB
 #    (python3-lmdb) make --verify fail with a non-zero exit naming the
-#    entry; putting the original back makes it pass again.
+#    entry; putting the original back makes it pass again;
+#  - a command line longer than an entry keeps ends in "... (N more
+#    bytes)", cut between two characters, in the table and in --json.
 source "$(dirname "$0")/functions.sh"
 requires nbdinfo openssl
 requires_haven
@@ -214,5 +216,30 @@ json_ok "$TMP/d.json" '[(e["action"], e["result"], e["tenant"]) for e in d[-2:]]
 json_ok "$TMP/d.json" '"writing output" in d[-1]["detail"]'
 # The head printed before still names its entry.
 json_ok "$TMP/d.json" "len(d) == $n + 2 and d[$n - 1]['hash'] == '$head'"
+hctl "$D" audit --verify >/dev/null
+ok
+
+check "a command line longer than an entry keeps says how much is cut"
+# 11 + 301 + 400 bytes; the cut falls in the middle of an "é" (2 bytes),
+# which must not be split.
+long=$(printf 'a%.0s' $(seq 301))$(printf '\xc3\xa9%.0s' $(seq 200))
+"$HAVENCTL" -d "$D" tenant add "$long" 2>/dev/null && fail "tenant add with a 701-byte name succeeded"
+audit_json "$TMP/long.json"
+hctl "$D" audit >"$TMP/long.txt"
+"$PY" - "$TMP/long.json" <<'EOF' || fail "the cut command line"
+import json, re, sys
+e = json.load(open(sys.argv[1]))[-1]
+full = ("tenant add " + "a" * 301 + "\u00e9" * 200).encode()
+m = re.fullmatch(r"(.*)\.\.\. \((\d+) more bytes\): invalid tenant name.*",
+                 e["detail"], re.S)
+assert (e["action"], e["result"]) == ("tenant.add", "refused"), e
+assert m, "no mark of the cut in: " + e["detail"]
+shown = m.group(1).encode()
+print("  %d bytes shown, %s more" % (len(shown), m.group(2)))
+assert full.startswith(shown) and len(shown) + int(m.group(2)) == len(full)
+assert len(shown) > 400
+EOF
+grep -q "tenant\.add .*refused .*tenant add aaaa.*\.\.\. ([0-9]* more bytes): invalid tenant name" "$TMP/long.txt" ||
+    fail "table row of the cut command line" "... (N more bytes)" "$(tail -1 "$TMP/long.txt")"
 hctl "$D" audit --verify >/dev/null
 ok
