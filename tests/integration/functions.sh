@@ -230,6 +230,14 @@ stop_havend() {
     HAVEND_PID=
 }
 
+# kill9_havend: kill -9 havend, as a crash would, and wait for it to go.
+kill9_havend() {
+    [[ -n $HAVEND_PID ]] || fail "kill9_havend: havend is not running"
+    kill -KILL "$HAVEND_PID"
+    wait_exit "$HAVEND_PID" 10 || fail "havend survived kill -9"
+    HAVEND_PID=
+}
+
 # wait_havend_log REGEX SECONDS: wait until the running havend logged a
 # line matching REGEX (since its start).
 wait_havend_log() {
@@ -247,11 +255,15 @@ wait_havend_log() {
 # read as no match, so that status (141) counts as success.
 havend_log() { tail -c "+$HAVEND_LOG_FROM" "$HAVEND_LOG" || (($? == 141)); }
 
-# wait_ready FILE WHAT: wait up to 10 s for a background client to print
-# "ready" into FILE; fail with WHAT and the file's content if it does not.
+# wait_ready FILE WHAT [SECONDS]: wait up to SECONDS (default 10) for a
+# background client to print "ready" into FILE; fail with WHAT and the
+# file's content if it does not.
 wait_ready() {
-    for _ in $(seq 100); do grep -q ready "$1" && return 0; sleep 0.1; done
-    fail "$2 did not connect: $(cat "$1")"
+    local deadline=$((SECONDS + ${3:-10}))
+    until grep -q ready "$1"; do
+        ((SECONDS < deadline)) || fail "$2 was not ready within ${3:-10} s: $(cat "$1")"
+        sleep 0.1
+    done
 }
 
 # wait_route_open ROUTE: havend opens rados routes in the background after
@@ -411,6 +423,21 @@ wait_rps() {
 }
 
 # --- Ceph (tests/ceph-micro) ----------------------------------------------
+
+# local_and_rados_tenants DIR [OPTION...]: route ceph1 (pool haven) on the
+# cluster CEPH_CONF names; tenant tl on the local route and tr on ceph1,
+# both added with OPTION...; their bundles (site s) in $TMP/tl.bundle and
+# $TMP/tr.bundle.
+local_and_rados_tenants() {
+    local dir=$1 t
+    shift
+    hctl "$dir" route add ceph1 --type rados --ceph-conf "$CEPH_CONF" --pool haven >/dev/null
+    hctl "$dir" tenant add tl "$@" >/dev/null
+    hctl "$dir" tenant add tr --route ceph1 "$@" >/dev/null
+    for t in tl tr; do
+        hctl "$dir" cert issue "$t" --site s --out "$TMP/$t.bundle" >/dev/null
+    done
+}
 
 # ceph_start DIR [POOL]: start a throwaway cluster in DIR (one mon, one
 # memstore OSD) and set CEPH_CONF; the EXIT trap stops it.

@@ -27,12 +27,9 @@ D=$TMP/haven
 port=$(free_port)
 haven_init "$D"
 ceph_start "$TMP/ceph"
-hctl "$D" route add ceph1 --type rados --ceph-conf "$CEPH_CONF" --pool haven >/dev/null
 # No checkpoint cuts during the test: restore points come from session ends.
-hctl "$D" tenant add tl --checkpoint 3600 >/dev/null
-hctl "$D" tenant add tr --route ceph1 --checkpoint 3600 >/dev/null
+local_and_rados_tenants "$D" --checkpoint 3600
 for t in tl tr; do
-    hctl "$D" cert issue "$t" --site s --out "$TMP/$t.bundle" >/dev/null
     hctl "$D" disk create "$t/vm/k" --size 32M >/dev/null
     hctl "$D" disk create "$t/vm/c" --size 32M >/dev/null
 done
@@ -100,15 +97,8 @@ for t in tl tr; do
         >"$TMP/holder" 2>&1 &
     HOLDER=$!
     PIDS+=("$HOLDER")
-    deadline=$((SECONDS + 60))
-    until grep -q ready "$TMP/holder"; do
-        alive "$HOLDER" || fail "the writer of A ended" "ready" "$(cat "$TMP/holder")"
-        ((SECONDS < deadline)) || fail "writes A not done within 60 s"
-        sleep 0.1
-    done
-    kill -KILL "$HAVEND_PID"
-    wait_exit "$HAVEND_PID" 10 || fail "havend survived kill -9"
-    HAVEND_PID=
+    wait_ready "$TMP/holder" "the writer of A" 60
+    kill9_havend
     kill "$HOLDER" 2>/dev/null || true
     wait_exit "$HOLDER" 10 || true
     rp_list "$D" "$t/vm/c" "$TMP/rps.json"

@@ -27,11 +27,8 @@ D=$TMP/haven
 port=$(free_port)
 haven_init "$D"
 ceph_start "$TMP/ceph"
-hctl "$D" route add ceph1 --type rados --ceph-conf "$CEPH_CONF" --pool haven >/dev/null
-hctl "$D" tenant add tl --checkpoint 5 >/dev/null
-hctl "$D" tenant add tr --route ceph1 --checkpoint 5 >/dev/null
+local_and_rados_tenants "$D" --checkpoint 5
 for t in tl tr; do
-    hctl "$D" cert issue "$t" --site s --out "$TMP/$t.bundle" >/dev/null
     hctl "$D" disk create "$t/vm1/w" --size 16M >/dev/null   # the python writer's
     hctl "$D" disk create "$t/vm1/c" --size 16M >/dev/null   # nbdcopy's
 done
@@ -314,9 +311,7 @@ run_crash() {
         alive "$wpid" || { cat "$TMP/writer.out" >&2; fail "[$route] the writer ended before the kill"; }
         alive "$cpid" || { tail -5 "$TMP/copier.out" >&2; fail "[$route] nbdcopy failed before the kill"; }
         havend_alive
-        kill -KILL "$HAVEND_PID"
-        wait_exit "$HAVEND_PID" 10 || fail "havend survived kill -9"
-        HAVEND_PID=
+        kill9_havend
         wait_exit "$wpid" 30 || fail "[$route] the writer did not end after havend died"
         [[ $WAIT_RC -eq 0 ]] || { cat "$TMP/writer.out" >&2; fail "[$route] writer exit $WAIT_RC"; }
         wait_exit "$cpid" 30 || fail "[$route] nbdcopy did not end after havend died"

@@ -232,21 +232,15 @@ h = nbd.NBD()
 h.set_tls(nbd.TLS_REQUIRE)
 h.set_tls_certificates(sys.argv[1])
 h.connect_uri(f"nbds://127.0.0.1:{sys.argv[2]}/vm/d")
-print("open", flush=True)
+print("ready", flush=True)
 time.sleep(60)
 PYEOF
     HOLDER=$!
     PIDS+=("$HOLDER")
 }
 hold_py >"$TMP/holder"
-deadline=$((SECONDS + 10))
-until grep -q open "$TMP/holder"; do
-    ((SECONDS < deadline)) || fail "the holder did not connect"
-    sleep 0.1
-done
-kill -KILL "$HAVEND_PID"
-wait_exit "$HAVEND_PID" 10 || fail "havend survived kill -9"
-HAVEND_PID=
+wait_ready "$TMP/holder" "the holder"
+kill9_havend
 kill "$HOLDER" 2>/dev/null || true
 start_havend "$D" "$port"
 nbd_read "$B" "$port" vm/d "$TMP/after"

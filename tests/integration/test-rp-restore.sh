@@ -26,11 +26,8 @@ D=$TMP/haven
 port=$(free_port)
 haven_init "$D"
 ceph_start "$TMP/ceph"
-hctl "$D" route add ceph1 --type rados --ceph-conf "$CEPH_CONF" --pool haven >/dev/null
-hctl "$D" tenant add tl >/dev/null                 # the local route
-hctl "$D" tenant add tr --route ceph1 >/dev/null   # the rados route
+local_and_rados_tenants "$D"
 for t in tl tr; do
-    hctl "$D" cert issue "$t" --site s --out "$TMP/$t.bundle" >/dev/null
     hctl "$D" disk create "$t/vm1/disk0" --size 64M >/dev/null
     hctl "$D" disk create "$t/vm2/disk0" --size 64M >/dev/null
 done
