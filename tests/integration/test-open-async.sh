@@ -7,7 +7,7 @@
 #  - the client of the opening disk waits and then reads what was
 #    written before the crash;
 #  - havenctl disk show answers during the open, rp create waits for it
-#    and then cuts;
+#    and then cuts, a disk resize meanwhile applies once it is open;
 #  - SIGTERM during a slow open exits 0 once the open is over, and the
 #    disk was closed cleanly (the next open takes the saved map);
 #  - a failed open gives its client an I/O error and a log line, not a
@@ -67,6 +67,22 @@ print("ready", flush=True)
 time.sleep(300)
 EOF
 
+# idle.py BUNDLE PORT EXPORT: a session that reads 4 KiB, prints
+# "ready" and stays open (it keeps the disk open).
+cat >"$TMP/idle.py" <<'EOF'
+import sys, time
+import nbd
+
+bundle, port, export = sys.argv[1:4]
+h = nbd.NBD()
+h.set_tls(nbd.TLS_REQUIRE)
+h.set_tls_certificates(bundle)
+h.connect_uri(f"nbds://127.0.0.1:{port}/{export}")
+h.pread(4096, 0)
+print("ready", flush=True)
+time.sleep(300)
+EOF
+
 # crash TENANT BYTE: a session writes 8 MiB of BYTE into TENANT/vm/d and
 # havend is killed with -9 while it is open: the next open lists.
 crash() {
@@ -81,11 +97,12 @@ crash() {
     wait_exit "$holder" 10 || true
 }
 
-# expect_image FILE BYTE: 8 MiB of BYTE, then zeros up to 64 MiB.
+# expect_image FILE BYTE: 8 MiB of BYTE, then zeros up to 64 MiB (what
+# follows is the growth of a resize).
 expect_image() {
     "$PY" - "$1" "$2" <<'EOF' || fail "content of $1" "8 MiB of $2 then zeros" "something else"
 import sys
-data = open(sys.argv[1], "rb").read()
+data = open(sys.argv[1], "rb").read()[: 64 << 20]
 b = int(sys.argv[2], 0)
 M = 1 << 20
 sys.exit(0 if data == bytes([b]) * (8 * M) + bytes(56 * M) else 1)
@@ -101,7 +118,7 @@ open_logged() {
 }
 
 slow_open() { # TENANT DELAY_MS
-    local t=$1 delay=$2 t0 bms rc
+    local t=$1 delay=$2 t0 bms rc size=96
 
     crash "$t" 0x5a
     rules "op=list,delay=$delay,ns=$t"
@@ -113,6 +130,10 @@ slow_open() { # TENANT DELAY_MS
         >"$TMP/reader.out" 2>&1 &
     local reader=$!
     PIDS+=("$reader")
+    # Keeps the disk open after the reader is done (the resize below).
+    "$PY" "$TMP/idle.py" "$TMP/$t.bundle" "$port" vm/d >"$TMP/idle" 2>&1 &
+    local idle=$!
+    PIDS+=("$idle")
     sleep 1
     alive "$reader" || fail "the reader of $t/vm/d" "waiting for the open" "done: $(cat "$TMP/reader.out")"
     ok
@@ -144,6 +165,8 @@ slow_open() { # TENANT DELAY_MS
     grep -qi "size.*64" "$TMP/show.out" ||
         fail "disk show during the open" "the disk's size" "$(cat "$TMP/show.out")"
     [[ -z $(open_logged "$t") ]] || fail "disk show answered during the open" "open still running" "open done"
+    "$HAVENCTL" -d "$D" disk resize "$t/vm/d" --size "$size"M >"$TMP/resize.out" 2>&1 ||
+        fail "disk resize during the open" "exit 0" "$(cat "$TMP/resize.out")"
     "$HAVENCTL" -d "$D" rp create "$t/vm/d" >"$TMP/rpc.out" 2>&1 && rc=0 || rc=$?
     [[ $rc -eq 0 ]] || fail "rp create during the open" "exit 0" "exit $rc: $(cat "$TMP/rpc.out")"
     [[ -n $(open_logged "$t") ]] || fail "rp create answered" "after the open" "before it"
@@ -151,7 +174,7 @@ slow_open() { # TENANT DELAY_MS
     json_ok "$TMP/rps1.json" "len(d) == $nrp + 1"
     ok "$(sed -n 2p "$TMP/rpc.out" | tr -s " ")"
 
-    check "$t: once open, its client reads what was written before the crash"
+    check "$t: once open, its client reads what was written before the crash; the resize applies"
     wait_exit "$reader" 60 || fail "the reader of $t/vm/d did not finish"
     [[ $WAIT_RC -eq 0 ]] || fail "nbdcopy from $t/vm/d" "exit 0" "exit $WAIT_RC: $(cat "$TMP/reader.out")"
     local rms
@@ -160,7 +183,14 @@ slow_open() { # TENANT DELAY_MS
     local oms
     oms=$(open_logged "$t")
     ((oms >= delay)) || fail "logged open time" ">= $delay ms" "$oms ms"
-    ok "read after $rms ms; event=disk_open ms=$oms"
+    wait_ready "$TMP/idle" "the idle session"
+    qio_ok "$TMP/$t.bundle" "$port" vm/d "write -P 0x33 $((size - 8))M 4M" \
+        "read -P 0x33 $((size - 8))M 4M"
+    ! havend_log | grep -q "event=disk_close disk=$t/vm/d" ||
+        fail "$t/vm/d stayed open while the idle session held it" "no disk_close" "closed"
+    kill "$idle" 2>/dev/null || true
+    wait_exit "$idle" 10 || true
+    ok "read after $rms ms; event=disk_open ms=$oms; resized to $size MiB meanwhile"
     rules_clear
 }
 
