@@ -128,10 +128,16 @@ static struct gw_disk *disk_find(struct gw_server *srv, uint64_t id,
 	return NULL;
 }
 
+/* A disk whose open failed answers for it this long; then it is tried
+ * again. */
+#define OPEN_RETRY_MS 5000
+
+/* A new shared disk.  async: the disk layer opens on a pool thread
+ * (disk-open.c); the disk is returned opening, with sd NULL. */
 static struct gw_disk *disk_new(struct gw_server *srv,
 				const struct tenant_info *t,
 				const struct tenant_disk *td,
-				struct storage_disk_params *p)
+				struct storage_disk_params *p, bool async)
 {
 	struct gw_store *s;
 	struct gw_disk *d;
@@ -150,13 +156,14 @@ static struct gw_disk *disk_new(struct gw_server *srv,
 	p->ns = t->ns;
 	p->id = td->id;
 	p->extent_size = td->extent_size;
-	r = storage_disk_open(s->st, p, &d->sd);
+	d->store = s;
+	r = async ? gw_disk_open_async(srv, d, p)
+		  : storage_disk_open(s->st, p, &d->sd);
 	if (r < 0) {
 		free(d);
 		errno = -r;
 		return NULL;
 	}
-	d->store = s;
 	d->key_id = td->id;
 	d->tenant_id = t->id;
 	d->snap = p->snap;
@@ -167,6 +174,40 @@ static struct gw_disk *disk_new(struct gw_server *srv,
 	d->next = srv->disks;
 	srv->disks = d;
 	return d;
+}
+
+static bool disk_unlink(struct gw_server *srv, struct gw_disk *d)
+{
+	for (struct gw_disk **pp = &srv->disks; *pp; pp = &(*pp)->next) {
+		if (*pp == d) {
+			*pp = d->next;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* The live disk if shared already (with a new reference); a failed
+ * open answers with its error for a while. */
+static int live_find(struct gw_server *srv, uint64_t id, struct gw_disk **out)
+{
+	struct gw_disk *d = disk_find(srv, id, STORAGE_SNAP_HEAD);
+
+	*out = NULL;
+	if (d && d->open_err) {
+		if (uv_now(srv->loop) - d->failed_ms < OPEN_RETRY_MS)
+			return d->open_err;
+		/* Its sessions keep it until they end. */
+		disk_unlink(srv, d);
+		if (!d->refs)
+			gw_disk_release(srv, d);
+		return 0;
+	}
+	if (d) {
+		d->refs++;
+		*out = d;
+	}
+	return 0;
 }
 
 int gw_disk_open_live(struct gw_server *srv, const struct tenant_info *t,
@@ -185,12 +226,9 @@ int gw_disk_open_live(struct gw_server *srv, const struct tenant_info *t,
 	unsigned n = 0;
 	int r;
 
-	d = disk_find(srv, td->id, STORAGE_SNAP_HEAD);
-	if (d) {
-		d->refs++;
-		*out = d;
-		return 0;
-	}
+	r = live_find(srv, td->id, out);
+	if (r < 0 || *out)
+		return r;
 	/* Every writer carries the disk's current snap context, or a
 	 * restore point would silently take later writes. */
 	r = gw_rp_load_snapc(srv, td, &snaps, &n, &last_ms);
@@ -210,15 +248,17 @@ int gw_disk_open_live(struct gw_server *srv, const struct tenant_info *t,
 		p.cut_snap = latest.snap_id;
 	}
 	/* The map saved at the last clean close spares a listing of the
-	 * store (seconds for a big Ceph namespace, on the loop).  Taking it
-	 * deletes it before anything is written, so a crash from here on
-	 * leaves no stale map: the next open lists.  Only once the route's
-	 * store is there: a Ceph route still connecting must not cost it. */
+	 * store.  Taking it deletes it before anything is written, so a
+	 * crash from here on leaves no stale map: the next open lists.  Only
+	 * once the route's store is there: a Ceph route still connecting
+	 * must not cost it.  With the map the open is quick and done here;
+	 * without, the listing and the clone probe take seconds for a big
+	 * Ceph disk and run on a pool thread, the sessions waiting. */
 	if (gw_server_store(srv, t->route, &store) == 0 &&
 	    tenant_disk_take_map(srv->cat, td->id, &saved, &p.saved_map_len) ==
 		    0)
 		p.saved_map = saved;
-	d = disk_new(srv, t, td, &p);
+	d = disk_new(srv, t, td, &p, !p.saved_map);
 	free(cut_map);
 	free(saved);
 	if (!d) {
@@ -234,10 +274,12 @@ int gw_disk_open_live(struct gw_server *srv, const struct tenant_info *t,
 	if (!d->last_cut_ms)
 		d->last_cut_ms = (uint64_t)time(NULL) * 1000;
 	gw_log(GW_LOG_INFO,
-	       "event=disk_open disk=%s size=%" PRIu64
-	       " restore_points=%u map=%s",
-	       d->label, td->size, n, p.saved_map ? "saved" : "listed");
-	gw_rp_write_header(srv, d);
+	       "event=%s disk=%s size=%" PRIu64 " restore_points=%u map=%s",
+	       d->opening ? "disk_opening" : "disk_open", d->label, td->size, n,
+	       p.saved_map ? "saved" : "listed");
+	/* An opening disk writes it once open. */
+	if (d->sd)
+		gw_rp_write_header(srv, d);
 	*out = d;
 	return 0;
 }
@@ -266,7 +308,7 @@ static int disk_open_rp(struct gw_server *srv, const struct tenant_info *t,
 		p.map = map;
 		p.map_len = len;
 	}
-	d = disk_new(srv, t, td, &p);
+	d = disk_new(srv, t, td, &p, false);
 	free(map);
 	if (!d)
 		return -errno;
@@ -287,7 +329,7 @@ static void save_map(struct gw_server *srv, struct gw_disk *d)
 	size_t len = 0;
 	int r;
 
-	if (d->snap != STORAGE_SNAP_HEAD || d->clone)
+	if (d->snap != STORAGE_SNAP_HEAD || d->clone || !d->sd)
 		return;
 	r = storage_disk_map(d->sd, &map, &len);
 	if (r == 0)
@@ -301,32 +343,45 @@ static void save_map(struct gw_server *srv, struct gw_disk *d)
 	free(map);
 }
 
-void gw_disk_put(struct gw_server *srv, struct gw_disk *d)
+void gw_disk_release(struct gw_server *srv, struct gw_disk *d)
 {
-	struct gw_disk **pp;
-
-	if (!d || --d->refs > 0)
-		return;
-	for (pp = &srv->disks; *pp; pp = &(*pp)->next) {
-		if (*pp == d) {
-			*pp = d->next;
-			break;
-		}
+	disk_unlink(srv, d);
+	if (d->sd) {
+		gw_log(GW_LOG_INFO, "event=disk_close disk=%s", d->label);
+		gw_ledger_persist(srv, d);
+		save_map(srv, d);
+		storage_disk_close(d->sd);
 	}
-	gw_log(GW_LOG_INFO, "event=disk_close disk=%s", d->label);
-	gw_ledger_persist(srv, d);
-	save_map(srv, d);
-	storage_disk_close(d->sd);
 	free(d->snaps);
 	free(d);
 }
 
+void gw_disk_put(struct gw_server *srv, struct gw_disk *d)
+{
+	if (!d || --d->refs > 0)
+		return;
+	/* An opening disk closes when its open finishes (disk-open.c); a
+	 * failed one stays listed, answering with its error, for a while. */
+	if (d->opening)
+		return;
+	if (d->open_err && disk_find(srv, d->key_id, d->snap) == d)
+		return;
+	gw_disk_release(srv, d);
+}
+
+/* Stopping: every session is gone and no open runs any more. */
 void gw_exports_close_all(struct gw_server *srv)
 {
-	while (srv->disks) {
-		srv->disks->refs = 1;
-		gw_disk_put(srv, srv->disks);
-	}
+	while (srv->disks)
+		gw_disk_release(srv, srv->disks);
+}
+
+uint32_t gw_disk_refusal(const struct gw_disk *d, const char **why)
+{
+	if (!d || d->sd)
+		return NBD_SUCCESS;
+	*why = d->open_why;
+	return NBD_EIO;
 }
 
 /* What an export name means for an identity. */
@@ -391,7 +446,7 @@ static int disk_open_clone(struct gw_server *srv, const struct target *tg,
 		p.parent_map_len = len;
 	}
 	cd.id = tg->clone_id; /* the clone's objects are named by its id */
-	d = disk_new(srv, &tg->t, &cd, &p);
+	d = disk_new(srv, &tg->t, &cd, &p, false);
 	free(map);
 	if (!d)
 		return -errno;

@@ -191,7 +191,13 @@ struct gw_disk {
 	uint64_t tenant_id;
 	uint64_t snap; /* STORAGE_SNAP_HEAD for the live disk */
 	unsigned refs;
+	/* NULL while the open runs on a pool thread (opening) or after it
+	 * failed (open_err): nothing may touch the disk layer then. */
 	struct storage_disk *sd;
+	bool opening;
+	int open_err;	    /* the open failed: requests are refused */
+	uint64_t failed_ms; /* when (loop time); reopened a while later */
+	char open_why[160]; /* what its sessions are told */
 	struct gw_store *store;
 	char label[200]; /* tenant/vm/disk for logs */
 	char ns[TENANT_NAME_MAX + 1];
@@ -235,6 +241,19 @@ bool gw_exports_same(struct gw_server *srv, const struct gw_identity *id,
 int gw_disk_open_live(struct gw_server *srv, const struct tenant_info *t,
 		      const struct tenant_disk *td, struct gw_disk **out);
 void gw_exports_close_all(struct gw_server *srv);
+/* NBD_SUCCESS when requests may run on the session's disk now; else the
+ * NBD error and the reason (its open failed). */
+uint32_t gw_disk_refusal(const struct gw_disk *d, const char **why);
+
+/* ---- disk-open.c: opening a live disk after a crash, off the loop ---- */
+
+/* Starts opening d (created with sd NULL) on a pool thread with the
+ * parameters p (copied, with everything they point to); d->opening
+ * until it finishes on the loop.  Its sessions wait meanwhile. */
+int gw_disk_open_async(struct gw_server *srv, struct gw_disk *d,
+		       const struct storage_disk_params *p);
+/* Frees a disk no session holds any more (exports.c). */
+void gw_disk_release(struct gw_server *srv, struct gw_disk *d);
 
 /* ---- writer.c: catalog writes and blocking calls off the loop ---- */
 
@@ -486,6 +505,7 @@ struct gw_server {
 	struct gw_conn *conns; /* doubly linked */
 	struct gw_conn *dirty; /* connections with output to flush */
 	struct gw_disk *disks;
+	unsigned disks_opening; /* disk opens on pool threads */
 	struct gw_store *stores;
 	struct gw_chain catalog_chain; /* catalog writes, in order */
 	struct gw_chain snap_chain;    /* snap id allocation and release */

@@ -38,7 +38,8 @@ static bool disk_is_open(uint64_t disk_id, void *arg)
 
 	/* Disks and clones take their ids from one counter. */
 	for (struct gw_disk *d = srv->disks; d; d = d->next)
-		if (d->key_id == disk_id && d->snap == STORAGE_SNAP_HEAD)
+		if (d->key_id == disk_id && d->snap == STORAGE_SNAP_HEAD &&
+		    d->sd)
 			return true;
 	return false;
 }
@@ -61,7 +62,10 @@ static uint64_t open_bytes(struct gw_server *srv, uint64_t tenant_id,
 	uint64_t n = 0, s = 0;
 
 	for (struct gw_disk *d = srv->disks; d; d = d->next) {
-		if (d->tenant_id != tenant_id || d->snap != STORAGE_SNAP_HEAD)
+		/* One still opening (or failed) counts in the catalog's
+		 * part, by the figure of its last close. */
+		if (d->tenant_id != tenant_id || d->snap != STORAGE_SNAP_HEAD ||
+		    !d->sd)
 			continue;
 		n += storage_disk_stored_bytes(d->sd);
 		s += sig_of(d->key_id);
@@ -204,7 +208,7 @@ void gw_ledger_persist(struct gw_server *srv, struct gw_disk *d)
 	struct gw_disk *it;
 
 	for (it = d ? d : srv->disks; it; it = d ? NULL : it->next) {
-		if (it->snap != STORAGE_SNAP_HEAD)
+		if (it->snap != STORAGE_SNAP_HEAD || !it->sd)
 			continue;
 		/* With the clones made since the latest restore point:
 		 * they are history only from the next cut on. */
@@ -218,7 +222,7 @@ void gw_ledger_persist(struct gw_server *srv, struct gw_disk *d)
 	}
 	/* A disk closing leaves the in-memory sum now, so the tenant's
 	 * base holds it until the catalog has the figure. */
-	if (d && d->snap == STORAGE_SNAP_HEAD) {
+	if (d && d->snap == STORAGE_SNAP_HEAD && d->sd) {
 		struct gw_load *l = gw_load_find(srv, d->tenant_id);
 
 		if (l && l->max_stored) {

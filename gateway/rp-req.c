@@ -129,13 +129,18 @@ static int request_disks(struct gw_server *srv, const struct tenant_req *req,
 	r = tenant_get(srv->cat, v.d[0].tenant_id, &t);
 	if (r < 0)
 		return r;
-	for (i = 0; i < v.n; i++) {
+	for (i = 0; i < v.n && r == 0; i++)
 		r = gw_disk_open_live(srv, &t, &v.d[i], &out[i]);
-		if (r < 0) {
-			while (i-- > 0)
-				gw_disk_put(srv, out[i]);
-			return r;
-		}
+	if (r < 0)
+		i--;
+	/* Disks opening after a crash (all of them started): not yet. */
+	for (unsigned k = 0; r == 0 && k < i; k++)
+		if (out[k]->opening)
+			r = -EINPROGRESS;
+	if (r < 0) {
+		while (i-- > 0)
+			gw_disk_put(srv, out[i]);
+		return r;
 	}
 	*n = v.n;
 	return 0;
@@ -148,6 +153,12 @@ static void run_create(struct gw_server *srv, const struct tenant_req *req)
 	int r;
 
 	r = request_disks(srv, req, disks, &n);
+	if (r == -EINPROGRESS) {
+		/* A disk opens (after a crash): cut once it is open. */
+		busy_del(srv, req->id);
+		srv->req_retry = true;
+		return;
+	}
 	if (r < 0) {
 		struct tenant_req copy = *req;
 
@@ -340,7 +351,7 @@ void gw_rp_write_header(struct gw_server *srv, struct gw_disk *d)
 	struct header_write *hw;
 	struct tenant_disk td;
 
-	if (d->snap != STORAGE_SNAP_HEAD || d->clone ||
+	if (d->snap != STORAGE_SNAP_HEAD || d->clone || !d->sd ||
 	    tenant_disk_get_by_id(srv->cat, d->key_id, &td) < 0)
 		return;
 	h.buf = gw_header_text(srv->cat, &td, d->label, &h.len);
@@ -422,7 +433,9 @@ static void drop_snap(struct gw_disk *d, uint64_t snap)
 	if (o == d->nsnaps)
 		return;
 	d->nsnaps = o;
-	storage_disk_set_snapc(d->sd, d->seq, d->snaps, d->nsnaps);
+	/* One still opening takes the context when it is open. */
+	if (d->sd)
+		storage_disk_set_snapc(d->sd, d->seq, d->snaps, d->nsnaps);
 }
 
 void gw_rp_run_remove(struct gw_server *srv, const struct tenant_req *req)
@@ -489,8 +502,9 @@ static void resize_done(struct gw_job *j)
 	int r = zj->err;
 
 	for (d = srv->disks; r == 0 && d; d = d->next) {
+		/* One still opening takes the size when it is open. */
 		if (d->key_id != zj->req.disk_id ||
-		    d->snap != STORAGE_SNAP_HEAD)
+		    d->snap != STORAGE_SNAP_HEAD || !d->sd)
 			continue;
 		/* Open sessions keep the size they negotiated; new ones see
 		 * the new size. */

@@ -603,6 +603,9 @@ void gw_server_maybe_done(struct gw_server *srv)
 		return;
 	/* Restore points being recorded, or waiting for a snap id, finish
 	 * first (the drain deadline bounds the wait). */
+	/* A disk opening on a pool thread uses its store: wait for it. */
+	if (srv->disks_opening)
+		return;
 	if (!gw_rp_idle(srv) ||
 	    (any_deferred(srv) &&
 	     uv_now(srv->loop) - srv->drain_started <= DRAIN_DEADLINE_MS))

@@ -26,7 +26,7 @@ bool gw_tx_can_read(const struct gw_conn *c)
 		return true; /* a payload must be consumed to progress */
 	/* A restore point waits for a snap id: hold the disk's writers so
 	 * the cut still falls between the same two writes. */
-	if (c->disk && c->disk->deferred)
+	if (c->disk && (c->disk->deferred || c->disk->opening))
 		return false;
 	if (t)
 		gw_fair_share(c->srv, t, &t_bytes, &t_ops);
@@ -398,6 +398,7 @@ static void handle_header(struct gw_conn *c)
 		.max_payload = GW_NBD_MAX_PAYLOAD,
 	};
 	const char *why = NULL;
+	enum gw_verdict v;
 	uint32_t err = 0;
 	struct gw_req req;
 
@@ -406,7 +407,12 @@ static void handle_header(struct gw_conn *c)
 		return;
 	}
 	gw_metrics_request(c, req.type);
-	switch (gw_req_validate(&req, &caps, &err, &why)) {
+	v = gw_req_validate(&req, &caps, &err, &why);
+	/* A disk whose open failed refuses everything but DISC. */
+	if (v == GW_REQ_OK && req.type != NBD_CMD_DISC &&
+	    (err = gw_disk_refusal(c->disk, &why)) != 0)
+		v = GW_REQ_ERROR;
+	switch (v) {
 	case GW_REQ_DISCONNECT:
 		gw_conn_close(c, why ? why : "protocol violation");
 		return;

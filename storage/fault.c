@@ -9,14 +9,20 @@
  *     op=any,errno=ENOSPC,ns=acme      fail every op of tenant acme
  *
  * Keys: op (kinds joined by '+': read write zero truncate remove stat
- * write_full sync (alias flush) snap any; default any), errno (a name:
- * EIO ENOSPC ETIMEDOUT EDQUOT EROFS EPERM ENOMEM EINVAL ENOTSUP
+ * write_full sync (alias flush) snap list probe any; default any), errno
+ * (a name: EIO ENOSPC ETIMEDOUT EDQUOT EROFS EPERM ENOMEM EINVAL ENOTSUP
  * ESHUTDOWN EAGAIN ECONNRESET), delay (milliseconds, at most 600000),
  * nth (the first matching op to hit, 1-based; default 1), count (how many
  * matching ops from the nth are hit; default 1 with nth, else all), ns
  * (only this namespace).  A rule needs errno or delay or both.  Every
  * rule counts the ops it matches from the moment the file was loaded; the
  * first rule that hits an op decides what happens to it.
+ *
+ * "list" is a listing of a namespace (a disk's open after a crash, and
+ * usage counts) and "probe" one snap_cloned call (the clone probe of
+ * such an open, up to 64 objects); both block their caller anyway, so a
+ * delay sleeps in the call and an error fails it.  "any" leaves them
+ * out: name them to hit them.
  *
  * A failed op is never handed to the wrapped backend: the store is left
  * as it was, which is what lets a test check that a refused write left
@@ -50,8 +56,12 @@
 #define FAULT_RULES_MAX 64
 #define FAULT_DELAY_MAX 600000u
 #define FAULT_NS_MAX 128
-/* Not an opcode: snap_create and snap_remove. */
+/* Not opcodes: snap_create and snap_remove; listings; clone probes. */
 #define FAULT_KIND_SNAP (STORAGE_OP_SYNC + 1)
+#define FAULT_KIND_LIST (STORAGE_OP_SYNC + 2)
+#define FAULT_KIND_PROBE (STORAGE_OP_SYNC + 3)
+/* "any": the object ops and snap calls, not listings or probes. */
+#define FAULT_KINDS_ANY ((1u << (FAULT_KIND_SNAP + 1)) - 1)
 
 struct fault_rule {
 	unsigned kinds; /* bit (1 << opcode), bit FAULT_KIND_SNAP */
@@ -111,7 +121,9 @@ static const struct {
 	{"sync", 1u << STORAGE_OP_SYNC},
 	{"flush", 1u << STORAGE_OP_SYNC},
 	{"snap", 1u << FAULT_KIND_SNAP},
-	{"any", ~0u},
+	{"list", 1u << FAULT_KIND_LIST},
+	{"probe", 1u << FAULT_KIND_PROBE},
+	{"any", FAULT_KINDS_ANY},
 };
 
 static const struct {
@@ -260,7 +272,7 @@ static int fault_parse_rule(char *line, struct fault_rule *r, char *why,
 	int ret;
 
 	memset(r, 0, sizeof(*r));
-	r->kinds = ~0u;
+	r->kinds = FAULT_KINDS_ANY;
 	/* Split by hand: strtok would let ",," and a trailing ',' pass. */
 	for (tok = line; tok; tok = next) {
 		next = strchr(tok, ',');
@@ -562,7 +574,8 @@ static void fault_submit(void *vio, struct storage_op *op)
 	be->inner_ops->submit(io->inner, op);
 }
 
-static int fault_snap_op(struct faultbe *be)
+/* A blocking call (snap, list, probe): sleeps out its delay here. */
+static int fault_blocking_op(struct faultbe *be, unsigned kind, const char *ns)
 {
 	const struct fault_rule *r;
 	struct timespec ts;
@@ -570,13 +583,13 @@ static int fault_snap_op(struct faultbe *be)
 	int err = 0;
 
 	pthread_mutex_lock(&be->lock);
-	r = fault_match(be, FAULT_KIND_SNAP, NULL);
+	r = fault_match(be, kind, ns);
 	if (r) {
 		err = r->err;
 		delay_ms = r->delay_ms;
 	}
 	pthread_mutex_unlock(&be->lock);
-	/* Snap calls block anyway (a monitor round trip): sleep here. */
+	/* These calls block anyway (a monitor round trip, a listing). */
 	if (delay_ms) {
 		ts.tv_sec = delay_ms / 1000;
 		ts.tv_nsec = (long)(delay_ms % 1000) * 1000000;
@@ -588,7 +601,7 @@ static int fault_snap_op(struct faultbe *be)
 static int fault_snap_create(void *vbe, uint64_t *id)
 {
 	struct faultbe *be = vbe;
-	int err = fault_snap_op(be);
+	int err = fault_blocking_op(be, FAULT_KIND_SNAP, NULL);
 
 	return err ? err : be->inner_ops->snap_create(be->inner, id);
 }
@@ -596,7 +609,7 @@ static int fault_snap_create(void *vbe, uint64_t *id)
 static int fault_snap_remove(void *vbe, uint64_t id)
 {
 	struct faultbe *be = vbe;
-	int err = fault_snap_op(be);
+	int err = fault_blocking_op(be, FAULT_KIND_SNAP, NULL);
 
 	return err ? err : be->inner_ops->snap_remove(be->inner, id);
 }
@@ -649,8 +662,9 @@ static int fault_list(void *vio, const char *prefix,
 		      void *arg)
 {
 	struct faultbe_io *io = vio;
+	int err = fault_blocking_op(io->be, FAULT_KIND_LIST, io->ns);
 
-	return io->be->inner_ops->list(io->inner, prefix, cb, arg);
+	return err ? err : io->be->inner_ops->list(io->inner, prefix, cb, arg);
 }
 
 static int fault_snap_cloned(void *vio, uint64_t snap,
@@ -659,7 +673,10 @@ static int fault_snap_cloned(void *vio, uint64_t snap,
 {
 	struct faultbe_io *io = vio;
 	const struct storage_backend *in = io->be->inner_ops;
+	int err = fault_blocking_op(io->be, FAULT_KIND_PROBE, io->ns);
 
+	if (err)
+		return err;
 	return in->snap_cloned
 		       ? in->snap_cloned(io->inner, snap, oids, n, cloned)
 		       : -EOPNOTSUPP;
