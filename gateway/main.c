@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -138,6 +139,29 @@ static int take_lock(const char *dir)
 	return -1;
 }
 
+/* Every connection is a descriptor, and the local store keeps up to
+ * 1024 object files open: the usual soft limit of 1024 is too low, and
+ * the hard limit is there to be used.  Says so if it stays low. */
+static void raise_fd_limit(const struct gw_config *cfg)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)cfg->max_connections + 2048;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want)
+		gw_log(GW_LOG_WARN,
+		       "event=fd_limit limit=%llu wanted=%llu "
+		       "msg=\"raise the open file limit (LimitNOFILE, "
+		       "ulimit -n) or lower [limits] max_connections\"",
+		       (unsigned long long)rl.rlim_cur,
+		       (unsigned long long)want);
+}
+
 int main(int argc, char **argv)
 {
 	static struct gw_server srv; /* large: holds the read buffer */
@@ -176,6 +200,7 @@ int main(int argc, char **argv)
 	 * Keep them in the heap (bounded by the per-connection limits). */
 	mallopt(M_MMAP_THRESHOLD, 64 << 20);
 	mallopt(M_TRIM_THRESHOLD, 256 << 20);
+	raise_fd_limit(&srv.cfg);
 	srv.lock_fd = take_lock(srv.cfg.dir);
 	if (srv.lock_fd < 0)
 		return 1;

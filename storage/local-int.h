@@ -32,8 +32,13 @@
 #define LOCALBE_MAGIC 0x6c6f6362u    /* "locb" */
 #define LOCALBE_IO_MAGIC 0x6c6f6369u /* "loci" */
 #define LOCALBE_NWORKERS 4
-/* Open objects per worker: 128 per instance. */
-#define LOCALBE_CACHE 32
+/* Open objects per worker, in sets of LOCALBE_WAYS found by the
+ * object's hash: 1024 per instance, so that random I/O over a few GiB
+ * does not open and close a file per request.  havend raises its file
+ * limit at start (gateway/main.c). */
+#define LOCALBE_WAYS 8
+#define LOCALBE_SETS 32
+#define LOCALBE_CACHE (LOCALBE_WAYS * LOCALBE_SETS)
 /* An idle worker closes its cached files after this long. */
 #define LOCALBE_IDLE_MS 1000
 #define LOCALBE_SNAPSET ".snapset"
@@ -75,6 +80,7 @@ struct localbe_entry {
 	uint64_t ss_gen;
 	struct localbe_snapset ss;
 	uint64_t used;
+	uint64_t hash;	 /* localbe_hash(ns name, oid) */
 	uint64_t behind; /* bytes written since the last writeback kick */
 };
 

@@ -158,17 +158,22 @@ static void localbe_entry_drop(struct localbe_entry *e)
 	e->fd = -1;
 }
 
-/* Finds the object's slot, recycling the least recently used one. */
+/* Finds the object's slot in its set, recycling the set's least
+ * recently used one. */
 static struct localbe_entry *localbe_entry_get(struct localbe_worker *w,
 					       struct localbe_ns *ns,
 					       const char *oid)
 {
+	uint64_t h = localbe_hash(ns->name, oid);
+	/* The low bits chose the worker; the set comes from others. */
+	struct localbe_entry *set =
+		&w->cache[((h >> 16) % LOCALBE_SETS) * LOCALBE_WAYS];
 	struct localbe_entry *e, *victim = NULL;
 	unsigned i;
 
-	for (i = 0; i < LOCALBE_CACHE; i++) {
-		e = &w->cache[i];
-		if (e->ns == ns && strcmp(e->oid, oid) == 0)
+	for (i = 0; i < LOCALBE_WAYS; i++) {
+		e = &set[i];
+		if (e->ns == ns && e->hash == h && strcmp(e->oid, oid) == 0)
 			goto found;
 		if (!victim ||
 		    (victim->ns && (!e->ns || e->used < victim->used)))
@@ -177,6 +182,7 @@ static struct localbe_entry *localbe_entry_get(struct localbe_worker *w,
 	e = victim;
 	localbe_entry_drop(e);
 	e->ns = ns;
+	e->hash = h;
 	snprintf(e->oid, sizeof(e->oid), "%s", oid);
 found:
 	e->used = ++w->tick;

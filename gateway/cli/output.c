@@ -254,7 +254,7 @@ int gw_cli_json_print(json_t *v)
 
 json_t *gw_cli_json_time(uint64_t unix_secs)
 {
-	char buf[32];
+	char buf[48];
 
 	gw_cli_fmt_time_json(unix_secs, buf, sizeof(buf));
 	return json_string(buf);
@@ -422,8 +422,8 @@ int gw_cli_print_rps(const struct tenant_info *t,
 	static const char *const cols[] = {
 		"DISK",	    ">ID",    "NAME", "CREATED", "TRIGGER", ">SIZE",
 		">CHANGED", ">GROUP", "TIER", "EXPIRES", "EXPORT"};
-	char path[3 * (TENANT_NAME_MAX + 1)], id[24], created[40], size[32],
-		changed[32], group[24], export[3 * (TENANT_NAME_MAX + 1)],
+	char path[3 * (TENANT_NAME_MAX + 1)], id[24], created[40], size[48],
+		changed[48], group[24], export[3 * (TENANT_NAME_MAX + 1)],
 		tier[48], expires[40];
 	const char *hdr[11];
 	struct gw_cli_table *tab = NULL;
