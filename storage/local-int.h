@@ -32,10 +32,11 @@
 #define LOCALBE_MAGIC 0x6c6f6362u    /* "locb" */
 #define LOCALBE_IO_MAGIC 0x6c6f6369u /* "loci" */
 #define LOCALBE_NWORKERS 4
-/* Open objects per worker, in sets of LOCALBE_WAYS found by the
- * object's hash: 1024 per instance, so that random I/O over a few GiB
- * does not open and close a file per request.  havend raises its file
- * limit at start (gateway/main.c). */
+/* Open objects per worker, in sets of up to LOCALBE_WAYS found by the
+ * object's hash: up to 1024 per instance, so that random I/O over a few
+ * GiB does not open and close a file per request.  An instance uses at
+ * most a quarter of the process's open-file limit (havend raises it at
+ * start, gateway/main.c), so fewer ways under a low limit. */
 #define LOCALBE_WAYS 8
 #define LOCALBE_SETS 32
 #define LOCALBE_CACHE (LOCALBE_WAYS * LOCALBE_SETS)
@@ -107,6 +108,7 @@ struct localbe {
 	uint64_t ss_gen; /* changed under snaplock held for writing */
 	atomic_uint next_sync;
 	unsigned nstarted;
+	unsigned ways; /* of each cache set, 1..LOCALBE_WAYS */
 	struct localbe_worker workers[LOCALBE_NWORKERS];
 };
 

@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -171,7 +172,7 @@ static struct localbe_entry *localbe_entry_get(struct localbe_worker *w,
 	struct localbe_entry *e, *victim = NULL;
 	unsigned i;
 
-	for (i = 0; i < LOCALBE_WAYS; i++) {
+	for (i = 0; i < w->be->ways; i++) {
 		e = &set[i];
 		if (e->ns == ns && e->hash == h && strcmp(e->oid, oid) == 0)
 			goto found;
@@ -498,6 +499,19 @@ static void localbe_submit(void *vio, struct storage_op *op)
 
 /* ---- instance ---- */
 
+static unsigned localbe_cache_ways(void)
+{
+	struct rlimit rl;
+	rlim_t per_way = LOCALBE_NWORKERS * LOCALBE_SETS, ways;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+		return LOCALBE_WAYS;
+	ways = rl.rlim_cur / 4 / per_way;
+	return ways < 1		     ? 1
+	       : ways > LOCALBE_WAYS ? LOCALBE_WAYS
+				     : (unsigned)ways;
+}
+
 static int localbe_mkdir_p(const char *path)
 {
 	char buf[PATH_MAX], *p;
@@ -571,6 +585,7 @@ static int localbe_open(const struct storage_route *route,
 		return -ENOMEM;
 	be->magic = LOCALBE_MAGIC;
 	be->env = env;
+	be->ways = localbe_cache_ways();
 	pthread_mutex_init(&be->lock, NULL);
 	/* snap_remove must not starve behind a steady stream of ops. */
 	pthread_rwlockattr_init(&attr);
