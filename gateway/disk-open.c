@@ -15,6 +15,12 @@
  * applied once the open is done.  A failed open is logged, and the
  * disk's sessions get every request refused with the reason.
  *
+ * Stopping does not wait for the open: gw_disk_open_cancel_all() raises
+ * the disk's open_cancel, which the listing looks at between objects and
+ * the clone probe between batches, so the job ends within one batch with
+ * -ECANCELED.  Nothing was written then (no header, no saved map: the
+ * store is as the crash left it), and the next start lists it again.
+ *
  * The pool thread only touches what the job owns (its copies of the
  * parameters, the new storage_disk) and the route's store, which stays
  * open until no open runs (gw_server_maybe_done waits for them).
@@ -43,7 +49,10 @@ static void open_work(uv_work_t *w)
 {
 	struct open_job *oj = w->data;
 
-	oj->err = storage_disk_open(oj->st, &oj->p, &oj->sd);
+	/* Cancelled while it waited for a pool thread. */
+	oj->err = atomic_load(oj->p.cancel)
+			  ? -ECANCELED
+			  : storage_disk_open(oj->st, &oj->p, &oj->sd);
 }
 
 /* What the catalog changed while the disk opened. */
@@ -69,6 +78,18 @@ static void open_failed(struct gw_server *srv, struct gw_disk *d, int err,
 {
 	d->open_err = err < 0 ? err : -EIO;
 	d->failed_ms = uv_now(srv->loop);
+	if (err == -ECANCELED) {
+		snprintf(d->open_why, sizeof(d->open_why),
+			 "gateway stopping before disk '%.100s' was open",
+			 d->label);
+		gw_log(GW_LOG_INFO,
+		       "event=disk_open_cancelled disk=%s map=listed "
+		       "ms=%" PRIu64
+		       " sessions=%u effect=\"nothing written, the next "
+		       "start lists the store again\"",
+		       d->label, ms, d->refs);
+		return;
+	}
 	snprintf(d->open_why, sizeof(d->open_why),
 		 "storage for disk '%.100s' unavailable: %s "
 		 "(reconnect to try again)",
@@ -106,8 +127,9 @@ static void open_after(uv_work_t *w, int status)
 	if (d->refs == 0) {
 		/* Nobody waits for it any more (sessions gone, a request
 		 * that retries): close it, its map saved for the next
-		 * open.  A failed one stays, answering with its error. */
-		if (!d->open_err)
+		 * open.  A failed one stays, answering with its error for
+		 * a while (gw_exports_expire_failed), unless stopping. */
+		if (!d->open_err || d->open_err == -ECANCELED)
 			gw_disk_release(srv, d);
 	} else {
 		if (d->sd)
@@ -153,6 +175,10 @@ int gw_disk_open_async(struct gw_server *srv, struct gw_disk *d,
 	oj->p.saved_map = NULL;
 	oj->p.map = NULL;
 	oj->p.parent_map = NULL;
+	/* Read by the pool thread; d outlives the job (an opening disk
+	 * is freed only once its open is over). */
+	atomic_init(&d->open_cancel, srv->draining);
+	oj->p.cancel = &d->open_cancel;
 	oj->srv = srv;
 	oj->d = d;
 	oj->st = d->store->st;
@@ -169,4 +195,16 @@ fail:
 	free(oj->cut_map);
 	free(oj);
 	return r;
+}
+
+void gw_disk_open_cancel_all(struct gw_server *srv)
+{
+	for (struct gw_disk *d = srv->disks; d; d = d->next) {
+		if (!d->opening)
+			continue;
+		atomic_store(&d->open_cancel, true);
+		gw_log(GW_LOG_INFO,
+		       "event=disk_open_cancel disk=%s sessions=%u", d->label,
+		       d->refs);
+	}
 }

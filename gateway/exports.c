@@ -187,6 +187,31 @@ static bool disk_unlink(struct gw_server *srv, struct gw_disk *d)
 	return false;
 }
 
+/* A disk whose open failed answers for it until OPEN_RETRY_MS have
+ * passed; then it is forgotten (the next session opens it again) and its
+ * sessions keep it until they end. */
+static bool failed_expire(struct gw_server *srv, struct gw_disk *d)
+{
+	if (!d->open_err || d->opening ||
+	    uv_now(srv->loop) - d->failed_ms < OPEN_RETRY_MS)
+		return false;
+	gw_log(GW_LOG_INFO,
+	       "event=disk_failed_forget disk=%s sessions=%u error=\"%s\"",
+	       d->label, d->refs, strerror(-d->open_err));
+	disk_unlink(srv, d);
+	if (!d->refs)
+		gw_disk_release(srv, d);
+	return true;
+}
+
+void gw_exports_expire_failed(struct gw_server *srv)
+{
+	for (struct gw_disk *d = srv->disks, *n; d; d = n) {
+		n = d->next;
+		failed_expire(srv, d);
+	}
+}
+
 /* The live disk if shared already (with a new reference); a failed
  * open answers with its error for a while. */
 static int live_find(struct gw_server *srv, uint64_t id, struct gw_disk **out)
@@ -194,15 +219,8 @@ static int live_find(struct gw_server *srv, uint64_t id, struct gw_disk **out)
 	struct gw_disk *d = disk_find(srv, id, STORAGE_SNAP_HEAD);
 
 	*out = NULL;
-	if (d && d->open_err) {
-		if (uv_now(srv->loop) - d->failed_ms < OPEN_RETRY_MS)
-			return d->open_err;
-		/* Its sessions keep it until they end. */
-		disk_unlink(srv, d);
-		if (!d->refs)
-			gw_disk_release(srv, d);
-		return 0;
-	}
+	if (d && d->open_err)
+		return failed_expire(srv, d) ? 0 : d->open_err;
 	if (d) {
 		d->refs++;
 		*out = d;
@@ -361,7 +379,8 @@ void gw_disk_put(struct gw_server *srv, struct gw_disk *d)
 	if (!d || --d->refs > 0)
 		return;
 	/* An opening disk closes when its open finishes (disk-open.c); a
-	 * failed one stays listed, answering with its error, for a while. */
+	 * failed one stays listed, answering with its error, for a while
+	 * (gw_exports_expire_failed). */
 	if (d->opening)
 		return;
 	if (d->open_err && disk_find(srv, d->key_id, d->snap) == d)

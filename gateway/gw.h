@@ -4,6 +4,7 @@
 #define HAVEN_GW_H
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -195,6 +196,9 @@ struct gw_disk {
 	 * failed (open_err): nothing may touch the disk layer then. */
 	struct storage_disk *sd;
 	bool opening;
+	/* Set on the loop when havend stops: the pool thread opening the
+	 * disk gives up (disk-open.c). */
+	atomic_bool open_cancel;
 	int open_err;	    /* the open failed: requests are refused */
 	uint64_t failed_ms; /* when (loop time); reopened a while later */
 	char open_why[160]; /* what its sessions are told */
@@ -252,8 +256,14 @@ uint32_t gw_disk_refusal(const struct gw_disk *d, const char **why);
  * until it finishes on the loop.  Its sessions wait meanwhile. */
 int gw_disk_open_async(struct gw_server *srv, struct gw_disk *d,
 		       const struct storage_disk_params *p);
+/* Stopping: every open running gives up at its next batch and ends as
+ * failed with -ECANCELED, having written nothing. */
+void gw_disk_open_cancel_all(struct gw_server *srv);
 /* Frees a disk no session holds any more (exports.c). */
 void gw_disk_release(struct gw_server *srv, struct gw_disk *d);
+/* Forgets the disks whose open failed long enough ago: the next session
+ * tries again, and nothing accumulates (exports.c; the watch timer). */
+void gw_exports_expire_failed(struct gw_server *srv);
 
 /* ---- writer.c: catalog writes and blocking calls off the loop ---- */
 

@@ -380,6 +380,7 @@ static void watch(uv_timer_t *t)
 		}
 		return;
 	}
+	gw_exports_expire_failed(srv);
 	if (tenant_catalog_generation(srv->cat, &gen) < 0)
 		return;
 	if (gen == srv->generation) {
@@ -583,6 +584,8 @@ void gw_server_stop(struct gw_server *srv, const char *why)
 	gw_audit_flush(srv);
 	srv->draining = true;
 	srv->drain_started = uv_now(srv->loop);
+	/* An open after a crash can list a big store for minutes. */
+	gw_disk_open_cancel_all(srv);
 	if (srv->listening)
 		close_listeners(srv);
 	for (struct gw_conn *c = srv->conns, *n; c; c = n) {
@@ -603,7 +606,8 @@ void gw_server_maybe_done(struct gw_server *srv)
 		return;
 	/* Restore points being recorded, or waiting for a snap id, finish
 	 * first (the drain deadline bounds the wait). */
-	/* A disk opening on a pool thread uses its store: wait for it. */
+	/* A disk opening on a pool thread uses its store: wait for it
+	 * (cancelled, it stops within one listing or probe batch). */
 	if (srv->disks_opening)
 		return;
 	if (!gw_rp_idle(srv) ||

@@ -53,8 +53,10 @@ static bool cut_test(const struct storage_disk *d, uint64_t n)
 #define PROBE_BATCH 64
 
 /* Finds again the clones the store made for snap since the latest cut:
- * asks about the extents the cut held, PROBE_BATCH at a time. */
-static int rebuild_clones(struct storage_disk *d, uint64_t snap)
+ * asks about the extents the cut held, PROBE_BATCH at a time, and gives
+ * up between two batches once *cancel is set. */
+static int rebuild_clones(struct storage_disk *d, uint64_t snap,
+			  const atomic_bool *cancel)
 {
 	const struct storage_backend *be = d->st->be_ops;
 	char(*oids)[STORAGE_OID_MAX];
@@ -76,9 +78,13 @@ static int rebuild_clones(struct storage_disk *d, uint64_t snap)
 		}
 		if (ret < 0 || !k || (k < PROBE_BATCH && n + 1 < d->nextents))
 			continue;
-		ret = be->snap_cloned
-			      ? be->snap_cloned(d->io, snap, names, k, cloned)
-			      : -EOPNOTSUPP;
+		if (storage_cancelled(cancel))
+			ret = -ECANCELED;
+		else if (be->snap_cloned)
+			ret = be->snap_cloned(d->io, snap, names, k, cloned,
+					      cancel);
+		else
+			ret = -EOPNOTSUPP;
 		if (ret == -EOPNOTSUPP) {
 			/* Cannot tell: count them all (errs upwards). */
 			memset(cloned, 1, sizeof(cloned));
@@ -111,7 +117,7 @@ static int ledger_rebuild(struct storage_disk *d,
 	}
 	if (!d->cutmap || !snap)
 		return 0;
-	return rebuild_clones(d, snap);
+	return rebuild_clones(d, snap, p->cancel);
 }
 
 int storage_disk_ledger_open(struct storage_disk *d,

@@ -595,7 +595,7 @@ static int map_add(void *arg, const char *oid, uint64_t size)
 	return 0;
 }
 
-static int map_build(struct storage_disk *d)
+static int map_build(struct storage_disk *d, const atomic_bool *cancel)
 {
 	char prefix[STORAGE_OID_MAX];
 	int ret;
@@ -607,7 +607,7 @@ static int map_build(struct storage_disk *d)
 	if (ret < 0)
 		return ret;
 	d->listed = true;
-	return d->st->be_ops->list(d->io, prefix, map_add, d);
+	return d->st->be_ops->list(d->io, prefix, map_add, d, cancel);
 }
 
 int storage_disk_open(struct storage_store *st,
@@ -662,7 +662,7 @@ int storage_disk_open(struct storage_store *st,
 		      ? storage_disk_map_load(d, p->saved_map, p->saved_map_len)
 		      : -ENODATA;
 	if (ret == -ENODATA && p->snap == STORAGE_SNAP_HEAD)
-		ret = map_build(d);
+		ret = map_build(d, p->cancel);
 	if (ret < 0 && ret != -ENODATA)
 		goto out;
 	ret = storage_disk_rp_open(d, p);
@@ -774,7 +774,7 @@ int storage_disk_destroy(struct storage_store *st, const char *ns, uint64_t id,
 	ret = extent_prefix(oid, sizeof(oid), id);
 	if (ret < 0)
 		goto out;
-	ret = st->be_ops->list(io, oid, list_add, &l);
+	ret = st->be_ops->list(io, oid, list_add, &l, NULL);
 	if (ret < 0)
 		goto out;
 	for (i = 0; i < l.n; i++) {

@@ -21,7 +21,8 @@
  * "list" is a listing of a namespace (a disk's open after a crash, and
  * usage counts) and "probe" one snap_cloned call (the clone probe of
  * such an open, up to 64 objects); both block their caller anyway, so a
- * delay sleeps in the call and an error fails it.  "any" leaves them
+ * delay sleeps in the call (cut short with -ECANCELED when the caller
+ * gives up on the open) and an error fails it.  "any" leaves them
  * out: name them to hit them.
  *
  * A failed op is never handed to the wrapped backend: the store is left
@@ -574,12 +575,18 @@ static void fault_submit(void *vio, struct storage_op *op)
 	be->inner_ops->submit(io->inner, op);
 }
 
-/* A blocking call (snap, list, probe): sleeps out its delay here. */
-static int fault_blocking_op(struct faultbe *be, unsigned kind, const char *ns)
+/* Slices of a blocking call's delay: a listing or a probe asked to give
+ * up stops sleeping within one. */
+#define FAULT_SLICE_MS 50u
+
+/* A blocking call (snap, list, probe): sleeps out its delay here, and
+ * gives up with -ECANCELED once *cancel is set (NULL: never). */
+static int fault_blocking_op(struct faultbe *be, unsigned kind, const char *ns,
+			     const atomic_bool *cancel)
 {
 	const struct fault_rule *r;
 	struct timespec ts;
-	unsigned delay_ms = 0;
+	unsigned delay_ms = 0, ms;
 	int err = 0;
 
 	pthread_mutex_lock(&be->lock);
@@ -590,10 +597,14 @@ static int fault_blocking_op(struct faultbe *be, unsigned kind, const char *ns)
 	}
 	pthread_mutex_unlock(&be->lock);
 	/* These calls block anyway (a monitor round trip, a listing). */
-	if (delay_ms) {
-		ts.tv_sec = delay_ms / 1000;
-		ts.tv_nsec = (long)(delay_ms % 1000) * 1000000;
+	while (delay_ms) {
+		if (storage_cancelled(cancel))
+			return -ECANCELED;
+		ms = delay_ms < FAULT_SLICE_MS ? delay_ms : FAULT_SLICE_MS;
+		ts.tv_sec = 0;
+		ts.tv_nsec = (long)ms * 1000000;
 		nanosleep(&ts, NULL);
+		delay_ms -= ms;
 	}
 	return err;
 }
@@ -601,7 +612,7 @@ static int fault_blocking_op(struct faultbe *be, unsigned kind, const char *ns)
 static int fault_snap_create(void *vbe, uint64_t *id)
 {
 	struct faultbe *be = vbe;
-	int err = fault_blocking_op(be, FAULT_KIND_SNAP, NULL);
+	int err = fault_blocking_op(be, FAULT_KIND_SNAP, NULL, NULL);
 
 	return err ? err : be->inner_ops->snap_create(be->inner, id);
 }
@@ -609,7 +620,7 @@ static int fault_snap_create(void *vbe, uint64_t *id)
 static int fault_snap_remove(void *vbe, uint64_t id)
 {
 	struct faultbe *be = vbe;
-	int err = fault_blocking_op(be, FAULT_KIND_SNAP, NULL);
+	int err = fault_blocking_op(be, FAULT_KIND_SNAP, NULL, NULL);
 
 	return err ? err : be->inner_ops->snap_remove(be->inner, id);
 }
@@ -659,27 +670,29 @@ static int fault_set_write_ctx(void *vio, uint64_t seq, const uint64_t *snaps,
 
 static int fault_list(void *vio, const char *prefix,
 		      int (*cb)(void *arg, const char *oid, uint64_t size),
-		      void *arg)
+		      void *arg, const atomic_bool *cancel)
 {
 	struct faultbe_io *io = vio;
-	int err = fault_blocking_op(io->be, FAULT_KIND_LIST, io->ns);
+	int err = fault_blocking_op(io->be, FAULT_KIND_LIST, io->ns, cancel);
 
-	return err ? err : io->be->inner_ops->list(io->inner, prefix, cb, arg);
+	return err ? err
+		   : io->be->inner_ops->list(io->inner, prefix, cb, arg,
+					     cancel);
 }
 
 static int fault_snap_cloned(void *vio, uint64_t snap,
 			     const char (*oids)[STORAGE_OID_MAX], size_t n,
-			     bool *cloned)
+			     bool *cloned, const atomic_bool *cancel)
 {
 	struct faultbe_io *io = vio;
 	const struct storage_backend *in = io->be->inner_ops;
-	int err = fault_blocking_op(io->be, FAULT_KIND_PROBE, io->ns);
+	int err = fault_blocking_op(io->be, FAULT_KIND_PROBE, io->ns, cancel);
 
 	if (err)
 		return err;
-	return in->snap_cloned
-		       ? in->snap_cloned(io->inner, snap, oids, n, cloned)
-		       : -EOPNOTSUPP;
+	return in->snap_cloned ? in->snap_cloned(io->inner, snap, oids, n,
+						 cloned, cancel)
+			       : -EOPNOTSUPP;
 }
 
 static void fault_close(void *vbe)

@@ -190,6 +190,6 @@ int localbe_snap_remove(void *be, uint64_t id);
 /* The backend's snap_cloned: from the objects' snapsets. */
 int localbe_snap_cloned(void *io, uint64_t snap,
 			const char (*oids)[STORAGE_OID_MAX], size_t n,
-			bool *cloned);
+			bool *cloned, const atomic_bool *cancel);
 
 #endif

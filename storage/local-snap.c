@@ -555,7 +555,7 @@ out:
  * never changed after it. */
 int localbe_snap_cloned(void *vio, uint64_t snap,
 			const char (*oids)[STORAGE_OID_MAX], size_t n,
-			bool *cloned)
+			bool *cloned, const atomic_bool *cancel)
 {
 	struct localbe_io *io = vio;
 	struct localbe_snapset ss;
@@ -568,6 +568,10 @@ int localbe_snap_cloned(void *vio, uint64_t snap,
 	pthread_rwlock_rdlock(&io->be->snaplock);
 	for (k = 0; k < n && r == 0; k++) {
 		cloned[k] = false;
+		if (storage_cancelled(cancel)) {
+			r = -ECANCELED;
+			break;
+		}
 		r = localbe_ss_load(io->ns->snapfd, oids[k], &ss);
 		for (i = 0; r == 0 && i < ss.nclones && !cloned[k]; i++)
 			for (j = 0; j < ss.clones[i].nsnaps; j++)

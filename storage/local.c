@@ -724,7 +724,7 @@ static void localbe_ioctx_close(void *vio)
 
 static int localbe_list(void *vio, const char *prefix,
 			int (*cb)(void *arg, const char *oid, uint64_t size),
-			void *arg)
+			void *arg, const atomic_bool *cancel)
 {
 	struct localbe_io *io = vio;
 	const char *pfx = prefix ? prefix : "";
@@ -745,6 +745,10 @@ static int localbe_list(void *vio, const char *prefix,
 		return -errno;
 	}
 	while (r == 0 && (errno = 0, de = readdir(d))) {
+		if (storage_cancelled(cancel)) {
+			r = -ECANCELED;
+			break;
+		}
 		if (de->d_name[0] == '.' || strncmp(de->d_name, pfx, plen))
 			continue;
 		/* Removed since readdir saw it: not an object any more. */

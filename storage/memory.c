@@ -520,7 +520,7 @@ struct memorybe_entry {
  * the callback may use the backend. */
 static int memorybe_list(void *vio, const char *prefix,
 			 int (*cb)(void *arg, const char *oid, uint64_t size),
-			 void *arg)
+			 void *arg, const atomic_bool *cancel)
 {
 	struct memorybe_io *io = vio;
 	struct memorybe_ns *ns = io->ns;
@@ -548,7 +548,8 @@ static int memorybe_list(void *vio, const char *prefix,
 	if (!v)
 		return -ENOMEM;
 	for (i = 0; r == 0 && i < n; i++)
-		r = cb(arg, v[i].oid, v[i].size);
+		r = storage_cancelled(cancel) ? -ECANCELED
+					      : cb(arg, v[i].oid, v[i].size);
 	for (i = 0; i < n; i++)
 		free(v[i].oid);
 	free(v);
@@ -618,7 +619,7 @@ out:
 
 static int memorybe_snap_cloned(void *vio, uint64_t snap,
 				const char (*oids)[STORAGE_OID_MAX], size_t n,
-				bool *cloned)
+				bool *cloned, const atomic_bool *cancel)
 {
 	struct memorybe_io *io = vio;
 	const struct memorybe_clone *c;
@@ -626,6 +627,7 @@ static int memorybe_snap_cloned(void *vio, uint64_t snap,
 	size_t i;
 
 	assert(io->magic == MEMORYBE_IO_MAGIC);
+	(void)cancel; /* no wait worth cutting short */
 	pthread_mutex_lock(&io->be->lock);
 	for (i = 0; i < n; i++) {
 		cloned[i] = false;

@@ -295,7 +295,7 @@ int storage_disk_usage(struct storage_store *st, const char *ns, uint64_t id,
 	r = st->be_ops->ioctx_open(st->be, ns, &io);
 	if (r < 0)
 		return r;
-	r = st->be_ops->list(io, prefix, count_extent, &u);
+	r = st->be_ops->list(io, prefix, count_extent, &u, NULL);
 	st->be_ops->ioctx_close(io);
 	if (r < 0)
 		return r;

@@ -91,10 +91,12 @@ struct storage_backend {
 	void (*submit)(void *io, struct storage_op *op);
 	/* Calls cb for every HEAD object of the namespace whose name starts
 	 * with prefix; stops and returns cb's value if non-zero.  Blocking;
-	 * never called on a hot path. */
+	 * never called on a hot path.  Once *cancel is set (another thread;
+	 * NULL: never) it stops at the next object it looks at, matching or
+	 * not, with -ECANCELED. */
 	int (*list)(void *io, const char *prefix,
 		    int (*cb)(void *arg, const char *oid, uint64_t size),
-		    void *arg);
+		    void *arg, const atomic_bool *cancel);
 	/* Self-managed snapshots; blocking (a monitor round trip for rados),
 	 * so havend calls them off the loop thread. */
 	int (*snap_create)(void *be, uint64_t *id);
@@ -103,11 +105,19 @@ struct storage_backend {
 	 * mutation since snap 'snap' was taken made the store keep the
 	 * object as it was at the snap in a clone (cloned[i]; false as well
 	 * when the object did not exist at the snap).  Blocking; the caller
-	 * mutates none of these objects meanwhile. */
+	 * mutates none of these objects meanwhile.  cancel as for list: a
+	 * call may give up early with -ECANCELED (the fault injector's
+	 * delay does), the caller checks it between calls anyway. */
 	int (*snap_cloned)(void *io, uint64_t snap,
 			   const char (*oids)[STORAGE_OID_MAX], size_t n,
-			   bool *cloned);
+			   bool *cloned, const atomic_bool *cancel);
 };
+
+/* Whether a blocking listing or probe was asked to give up. */
+static inline bool storage_cancelled(const atomic_bool *cancel)
+{
+	return cancel && atomic_load_explicit(cancel, memory_order_relaxed);
+}
 
 extern const struct storage_backend storage_backend_memory;
 extern const struct storage_backend storage_backend_local;

@@ -14,6 +14,7 @@
 #ifndef HAVEN_STORAGE_H
 #define HAVEN_STORAGE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -131,9 +132,15 @@ struct storage_disk_params {
 	uint64_t parent_snap;
 	const uint8_t *parent_map;
 	size_t parent_map_len;
+	/* Set by another thread to give up: an open that lists the store
+	 * (no saved map) looks at it between listed objects and between
+	 * clone probes and returns -ECANCELED, leaving the store as it was.
+	 * NULL: never.  Only read during storage_disk_open(). */
+	const atomic_bool *cancel;
 };
 
-/* Opens a disk (builds its allocation map).  Blocking; owner thread. */
+/* Opens a disk (builds its allocation map).  Blocking; owner thread.
+ * -ECANCELED: p->cancel was set. */
 int storage_disk_open(struct storage_store *st,
 		      const struct storage_disk_params *p,
 		      struct storage_disk **out);

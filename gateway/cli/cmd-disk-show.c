@@ -61,7 +61,7 @@ static int count_extents(struct tenant_catalog *cat,
 	if (err < 0)
 		goto out;
 	*(strchr(prefix, '.') + 1) = '\0';
-	err = s.st->be_ops->list(io, prefix, count_extent, c);
+	err = s.st->be_ops->list(io, prefix, count_extent, c, NULL);
 	if (err == -ENOENT) /* a namespace that was never written */
 		err = 0;
 out:

@@ -325,7 +325,8 @@ unsigned count_objects(struct fx *fx, const char *prefix)
 {
 	unsigned n = 0;
 
-	assert_int_equal(fx->st->be_ops->list(fx->io, prefix, count_cb, &n), 0);
+	assert_int_equal(
+		fx->st->be_ops->list(fx->io, prefix, count_cb, &n, NULL), 0);
 	return n;
 }
 

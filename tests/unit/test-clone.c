@@ -242,7 +242,8 @@ static unsigned count_objects(struct fx *f, uint64_t id)
 
 	snprintf(prefix, sizeof(prefix), "%016llx.", (unsigned long long)id);
 	assert_int_equal(f->st->be_ops->ioctx_open(f->st->be, f->ns, &io), 0);
-	assert_int_equal(f->st->be_ops->list(io, prefix, count_obj, &n), 0);
+	assert_int_equal(f->st->be_ops->list(io, prefix, count_obj, &n, NULL),
+			 0);
 	f->st->be_ops->ioctx_close(io);
 	return n;
 }

@@ -65,10 +65,10 @@ static void store_close(struct side *s)
 	s->sync = NULL;
 }
 
-/* Opens the side's live disk as havend does: with the snap context, and
+/* The side's live disk as havend opens it: with the snap context, and
  * the latest cut's map and snap; never with a saved map, so the map is
  * listed. */
-static void live_open(struct fx *f, struct side *s)
+static struct storage_disk_params live_params(struct fx *f, struct side *s)
 {
 	struct storage_disk_params p = {
 		.ns = f->ns,
@@ -83,6 +83,13 @@ static void live_open(struct fx *f, struct side *s)
 		.cut_map_len = s->c.map_len,
 		.cut_snap = s->c.nsnaps ? s->c.snaps[0] : 0,
 	};
+
+	return p;
+}
+
+static void live_open(struct fx *f, struct side *s)
+{
+	struct storage_disk_params p = live_params(f, s);
 
 	assert_int_equal(storage_disk_open(s->st, &p, &s->d), 0);
 }
@@ -325,11 +332,42 @@ static void test_crash_twice(void **state)
 	expect_same_cut(f);
 }
 
+/* An open after a crash given up on (havend stopping) returns
+ * -ECANCELED and no disk, and changed nothing: the next open finds the
+ * same map and the same clones. */
+static void test_crash_open_cancelled(void **state)
+{
+	struct fx *f = *state;
+	struct side *s = &f->s[CRASHED];
+	struct storage_disk_params p;
+	atomic_bool cancel;
+	struct storage_disk *d = (void *)&p;
+
+	for (uint64_t n = 0; n < 4; n++)
+		write_ext(f, n);
+	cut(f);
+	write_ext(f, 1);
+	write_ext(f, 6);
+	p = live_params(f, s);
+	atomic_init(&cancel, true);
+	p.cancel = &cancel;
+	storage_disk_close(s->d);
+	s->d = NULL;
+	assert_int_equal(storage_disk_open(s->st, &p, &d), -ECANCELED);
+	assert_null(d);
+	crash(f);
+	expect_same_ledger(f);
+	assert_int_equal(stored(f, CRASHED), (5 + 1) * (uint64_t)ES);
+	cut(f);
+	expect_same_cut(f);
+}
+
 #define T(fn, b)                                                               \
 	cmocka_unit_test_prestate_setup_teardown(fn, setup, teardown, b)
 #define BACKEND_TESTS(b)                                                       \
 	T(test_crash_after_changes, b), T(test_crash_right_after_cut, b),      \
-		T(test_crash_before_any_cut, b), T(test_crash_twice, b)
+		T(test_crash_before_any_cut, b), T(test_crash_twice, b),       \
+		T(test_crash_open_cancelled, b)
 
 int main(void)
 {

@@ -146,6 +146,8 @@ struct listing {
 	uint64_t sizes[16];
 	unsigned n;
 	unsigned stop_after;
+	atomic_bool *cancel; /* set once cancel_after objects were seen */
+	unsigned cancel_after;
 };
 
 static int list_cb(void *arg, const char *oid, uint64_t size)
@@ -156,6 +158,8 @@ static int list_cb(void *arg, const char *oid, uint64_t size)
 	snprintf(l->names[l->n], STORAGE_OID_MAX, "%s", oid);
 	l->sizes[l->n] = size;
 	l->n++;
+	if (l->cancel && l->n == l->cancel_after)
+		atomic_store(l->cancel, true);
 	return l->n == l->stop_after ? 42 : 0;
 }
 
@@ -179,6 +183,7 @@ static void test_list(void **state)
 	struct fixture *f = *state;
 	const struct storage_backend *be = f->st->be_ops;
 	struct listing l;
+	atomic_bool cancel;
 	uint64_t s1;
 
 	assert_int_equal(obj_write(f, "a.1", 0, "1", 1), 0);
@@ -192,21 +197,34 @@ static void test_list(void **state)
 	assert_int_equal(obj_op(f, STORAGE_OP_REMOVE, "a.gone", 0, 0), 0);
 
 	memset(&l, 0, sizeof(l));
-	assert_int_equal(be->list(f->io, "a.", list_cb, &l), 0);
+	assert_int_equal(be->list(f->io, "a.", list_cb, &l, NULL), 0);
 	assert_int_equal(l.n, 2);
 	assert_int_equal(listed_size(&l, "a.1"), 1);
 	assert_int_equal(listed_size(&l, "a.2"), 2);
 
 	memset(&l, 0, sizeof(l));
-	assert_int_equal(be->list(f->io, "", list_cb, &l), 0);
+	assert_int_equal(be->list(f->io, "", list_cb, &l, NULL), 0);
 	assert_int_equal(l.n, 3);
 	assert_int_equal(listed_size(&l, "b.1"), 3);
 
 	/* The callback's non-zero value stops the walk. */
 	memset(&l, 0, sizeof(l));
 	l.stop_after = 1;
-	assert_int_equal(be->list(f->io, "", list_cb, &l), 42);
+	assert_int_equal(be->list(f->io, "", list_cb, &l, NULL), 42);
 	assert_int_equal(l.n, 1);
+
+	/* A listing given up on (another thread sets the flag) stops at
+	 * the next object, and one given up on before it starts lists
+	 * nothing. */
+	memset(&l, 0, sizeof(l));
+	atomic_init(&cancel, false);
+	l.cancel = &cancel;
+	l.cancel_after = 1;
+	assert_int_equal(be->list(f->io, "", list_cb, &l, &cancel), -ECANCELED);
+	assert_int_equal(l.n, 1);
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(be->list(f->io, "", list_cb, &l, &cancel), -ECANCELED);
+	assert_int_equal(l.n, 0);
 }
 
 static void test_namespaces(void **state)
@@ -500,7 +518,7 @@ static void test_reopen(void **state)
 	/* WRITE_FULL needed no SYNC; its temp file is not an object. */
 	expect_obj(f, "full", STORAGE_SNAP_HEAD, "kept", 4);
 	memset(&l, 0, sizeof(l));
-	assert_int_equal(f->st->be_ops->list(f->io, "", list_cb, &l), 0);
+	assert_int_equal(f->st->be_ops->list(f->io, "", list_cb, &l, NULL), 0);
 	assert_int_equal(l.n, 2);
 	assert_int_equal(listed_size(&l, "obj"), 7);
 	assert_int_equal(listed_size(&l, "full"), 4);
