@@ -510,6 +510,12 @@ struct gw_server {
 	struct storage_env env;
 	uv_signal_t sigterm, sigint, sighup;
 	uv_timer_t watch; /* catalog generation, drain deadline */
+	struct gw_bell {
+		uv_poll_t poll;
+		int fd;
+		bool on; /* bound and polled */
+		char path[108];
+	} bell; /* bell.c: havenctl's "look now" */
 	uv_timer_t retention;
 	uint64_t generation;
 	struct gw_conn *conns; /* doubly linked */
@@ -556,6 +562,23 @@ void gw_server_close_stores(struct gw_server *srv);
 void gw_server_maybe_done(struct gw_server *srv);
 /* Flushes the output of every connection marked dirty. */
 void gw_server_flush_dirty(struct gw_server *srv);
+/* How often havend looks at the catalog without being told. */
+#define GW_WATCH_INTERVAL_MS 250
+/* One look at the catalog: havenctl's changes and requests (the watch
+ * timer's work, run early by the doorbell). */
+void gw_server_watch(struct gw_server *srv);
+
+/* ---- bell.c: havenctl's doorbell, DIR/havend.bell ---- */
+
+#define GW_BELL_FILE "havend.bell"
+/* Datagrams read per wake-up, at most, before the watch runs once. */
+#define GW_BELL_DRAIN 64
+/* Binds and polls the socket; a failure is logged, and havend relies on
+ * the watch timer alone. */
+void gw_bell_open(struct gw_server *srv);
+/* Removes the socket file and closes the handle (with the loop's other
+ * handles at the end of the drain). */
+void gw_bell_close(struct gw_server *srv);
 
 /* ---- reload.c ---- */
 

@@ -9,7 +9,6 @@
 #include "conn.h"
 #include "metrics.h"
 
-#define WATCH_INTERVAL_MS 250
 #define DRAIN_DEADLINE_MS 30000
 #define READY_MAX_MS 5000
 
@@ -362,10 +361,10 @@ static bool any_deferred(const struct gw_server *srv)
 }
 
 /* Notices havenctl's changes: a revoked certificate, a suspended tenant
- * or a removed disk closes the sessions that depend on it. */
-static void watch(uv_timer_t *t)
+ * or a removed disk closes the sessions that depend on it.  Every
+ * GW_WATCH_INTERVAL_MS, and at once when havenctl rings (bell.c). */
+void gw_server_watch(struct gw_server *srv)
 {
-	struct gw_server *srv = t->data;
 	uint64_t gen;
 
 	gw_audit_tick(srv);
@@ -396,6 +395,11 @@ static void watch(uv_timer_t *t)
 		gw_conn_recheck(c);
 	}
 	gw_server_flush_dirty(srv);
+}
+
+static void watch(uv_timer_t *t)
+{
+	gw_server_watch(t->data);
 }
 
 struct lease_job {
@@ -555,8 +559,9 @@ int gw_server_start(struct gw_server *srv, uv_loop_t *loop)
 	uv_timer_init(loop, &srv->watch);
 	srv->watch.data = srv;
 	tenant_catalog_generation(srv->cat, &srv->generation);
-	uv_timer_start(&srv->watch, watch, WATCH_INTERVAL_MS,
-		       WATCH_INTERVAL_MS);
+	uv_timer_start(&srv->watch, watch, GW_WATCH_INTERVAL_MS,
+		       GW_WATCH_INTERVAL_MS);
+	gw_bell_open(srv);
 	uv_timer_init(loop, &srv->retention);
 	srv->retention.data = srv;
 	uv_timer_start(&srv->retention, retention_tick,
@@ -617,6 +622,7 @@ void gw_server_maybe_done(struct gw_server *srv)
 	gw_exports_close_all(srv);
 	gw_server_close_stores(srv);
 	uv_close((uv_handle_t *)&srv->watch, NULL);
+	gw_bell_close(srv);
 	uv_close((uv_handle_t *)&srv->retention, NULL);
 	uv_close((uv_handle_t *)&srv->throttle, NULL);
 	uv_close((uv_handle_t *)&srv->ready_timer, NULL);

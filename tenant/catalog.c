@@ -120,6 +120,9 @@ struct tenant_catalog {
 	/* tenant_audit_attach(): appended by the next write, then done. */
 	struct tenant_audit *audit;
 	bool *audit_done;
+	/* tenant_catalog_on_change(): told after each committed change. */
+	void (*on_change)(void *arg);
+	void *on_change_arg;
 };
 
 struct tenant_txn {
@@ -285,6 +288,8 @@ static int cat_write(struct tenant_catalog *cat, tenant_txn_fn fn, void *arg,
 	t.txn = NULL;
 	if (!rc && change && cat->audit)
 		*cat->audit_done = true;
+	if (!rc && change && cat->on_change)
+		cat->on_change(cat->on_change_arg);
 out:
 	if (t.txn)
 		mdb_txn_abort(t.txn);
@@ -311,6 +316,15 @@ void tenant_audit_attach(struct tenant_catalog *cat, struct tenant_audit *e,
 		return;
 	cat->audit = e && appended ? e : NULL;
 	cat->audit_done = cat->audit ? appended : NULL;
+}
+
+void tenant_catalog_on_change(struct tenant_catalog *cat, void (*fn)(void *arg),
+			      void *arg)
+{
+	if (!cat)
+		return;
+	cat->on_change = fn;
+	cat->on_change_arg = arg;
 }
 
 int tenant_cat_read(struct tenant_catalog *cat, tenant_txn_fn fn, void *arg)

@@ -47,6 +47,12 @@ void tenant_catalog_close(struct tenant_catalog *cat);
  * live bytes and alerts, saved allocation maps, measured usage, and the
  * audit trail. */
 int tenant_catalog_generation(struct tenant_catalog *cat, uint64_t *gen);
+/* Calls fn(arg) right after each committed change through this handle
+ * (one that bumped the generation; not the bookkeeping above, not a
+ * failed or rolled back write); fn NULL stops it.  havenctl rings
+ * havend's doorbell from there. */
+void tenant_catalog_on_change(struct tenant_catalog *cat, void (*fn)(void *arg),
+			      void *arg);
 
 struct tenant_route {
 	char name[TENANT_NAME_MAX + 1];

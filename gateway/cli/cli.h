@@ -38,6 +38,7 @@
 #define GW_CLI_PKI "pki"
 #define GW_CLI_STORE "store"
 #define GW_CLI_LOCK "havend.lock" /* held by a running havend */
+#define GW_CLI_BELL GW_BELL_FILE  /* havend's doorbell (gateway/bell.c) */
 /* The address of havend's metrics endpoint, written by havend (the same
  * name as GW_METRICS_ADDR_FILE in gateway/metrics.h). */
 #define GW_CLI_METRICS "havend.metrics"
@@ -193,9 +194,10 @@ struct gw_cli_lock {
 /* Reports; on success the caller calls gw_cli_lock_release(). */
 int gw_cli_lock_take(const struct gw_cli *cli, struct gw_cli_lock *lk);
 void gw_cli_lock_release(struct gw_cli_lock *lk);
-/* Sends a request to havend and waits for its answer (polling every
- * 100 ms, up to GW_CLI_REQUEST_TIMEOUT_MS); the request is removed from
- * the catalog afterwards.  Returns 0 with req holding the answer, 1 when
+/* Sends a request to havend (adding it rings havend's doorbell) and
+ * waits for its answer (polling every 2 ms for the first 100 ms, then
+ * every 100 ms, up to GW_CLI_REQUEST_TIMEOUT_MS); the request is removed
+ * from the catalog afterwards.  Returns 0 with req holding the answer, 1 when
  * havend stopped without answering (lk->held is true now: act directly),
  * or a negative errno after reporting (havend's own message if it
  * refused). */
@@ -288,6 +290,16 @@ int gw_cli_print_rps(const struct tenant_info *t,
 /* "2026-12-03 10:15 UTC" for a deadline in ms, rounded up to the minute
  * so that it is never earlier than the real one. */
 void gw_cli_fmt_deadline(uint64_t unix_ms, char *buf, size_t len);
+
+/* ---- bell.c: havend's doorbell ---- */
+
+/* Tells a running havend to look at the catalog now; silent, never
+ * blocks, and harmless without a havend (its poll finds every change
+ * within GW_WATCH_INTERVAL_MS anyway). */
+void gw_cli_bell_ring(const struct gw_cli *cli);
+/* Rings after every change committed through cat (gw_cli_catalog_open
+ * calls it).  cli is borrowed for the handle's life. */
+void gw_cli_bell_attach(const struct gw_cli *cli, struct tenant_catalog *cat);
 
 /* ---- audit.c: this invocation's entry in the audit trail ---- */
 

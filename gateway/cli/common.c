@@ -218,6 +218,7 @@ int gw_cli_catalog_open(const struct gw_cli *cli, struct tenant_catalog **out)
 	err = tenant_catalog_open(path, 0, out);
 	if (err == 0) {
 		gw_cli_audit_attach(*out);
+		gw_cli_bell_attach(cli, *out);
 		return 0;
 	}
 fail:
@@ -605,8 +606,12 @@ uint64_t gw_cli_now_ms(void)
 static int wait_answer(struct tenant_catalog *cat, struct gw_cli_lock *lk,
 		       uint64_t id, struct tenant_req *out)
 {
-	const struct timespec tick = {0, 100 * 1000 * 1000};
-	uint64_t deadline = now_ms() + GW_CLI_REQUEST_TIMEOUT_MS;
+	/* havend, rung, usually answers within milliseconds: look often
+	 * at first, then at the pace of its own poll. */
+	const struct timespec fast = {0, 2 * 1000 * 1000};
+	const struct timespec slow = {0, 100 * 1000 * 1000};
+	uint64_t start = now_ms();
+	uint64_t deadline = start + GW_CLI_REQUEST_TIMEOUT_MS;
 	int err;
 
 	for (;;) {
@@ -623,7 +628,7 @@ static int wait_answer(struct tenant_catalog *cat, struct gw_cli_lock *lk,
 			return 1;
 		if (now_ms() > deadline)
 			return -ETIMEDOUT;
-		nanosleep(&tick, NULL);
+		nanosleep(now_ms() - start < 100 ? &fast : &slow, NULL);
 	}
 }
 

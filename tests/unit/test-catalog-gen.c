@@ -121,6 +121,46 @@ static void test_admission_changes_move_generation(void **state)
 	assert_int_equal(fixture_generation(f->cat), g + 4);
 }
 
+static void count_change(void *arg)
+{
+	(*(unsigned *)arg)++;
+}
+
+/* havenctl rings havend's doorbell from the change hook: it is told of
+ * every committed change, after the commit (the generation has moved
+ * when it runs), and of nothing else. */
+static void test_change_hook(void **state)
+{
+	struct fixture *f = *state;
+	struct tenant_limits l = {.max_sessions = 3};
+	uint64_t g = fixture_generation(f->cat), d2;
+	unsigned n = 0;
+
+	tenant_catalog_on_change(f->cat, count_change, &n);
+	assert_int_equal(tenant_set_limits(f->cat, f->tenant, &l), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(fixture_generation(f->cat), g + 1);
+	/* Bookkeeping and reads are not changes. */
+	assert_int_equal(tenant_disk_set_live(f->cat, f->disk, 1 << 20), 0);
+	assert_int_equal(tenant_set_usage(f->cat, f->tenant, 1, 2), 0);
+	assert_int_equal(fixture_generation(f->cat), g + 1);
+	assert_int_equal(n, 1);
+	/* A refused change (the disk exists) commits nothing. */
+	assert_int_not_equal(
+		fixture_disk_try(f->cat, f->tenant, "vm", "d0", 64 << 20, &d2),
+		0);
+	assert_int_equal(fixture_generation(f->cat), g + 1);
+	assert_int_equal(n, 1);
+	assert_int_equal(tenant_disk_remove(f->cat, f->disk), 0);
+	assert_int_equal(n, 2);
+	/* Unhooked. */
+	tenant_catalog_on_change(f->cat, NULL, NULL);
+	assert_int_equal(tenant_set_state(f->cat, f->tenant, TENANT_SUSPENDED),
+			 0);
+	assert_int_equal(fixture_generation(f->cat), g + 3);
+	assert_int_equal(n, 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -129,6 +169,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_admission_changes_move_generation, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(test_change_hook, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
