@@ -19,7 +19,8 @@ must return (exactly, in any order); without it the list is only printed.
 
 "go" prints the reply to NBD_OPT_GO on one line ("reply=NAME message=...")
 and exits 0 whatever the reply; "hold" opens EXPORT, prints "ready", then
-waits for the server to close the connection and prints "closed".
+waits for the server to close the connection and prints "closed at=T"
+(T: the unix time in seconds, to the microsecond).
 
 Every check prints one line; a failed check prints what was expected and
 what came back.  The exit status is 1 if any check failed.
@@ -745,7 +746,7 @@ def main(argv):
                 pass
         except (ConnectionError, ssl.SSLError, OSError):
             pass
-        print("closed")
+        print("closed at=%.6f" % time.time())
         return 0
 
     f = Failures()
