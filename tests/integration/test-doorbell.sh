@@ -62,14 +62,29 @@ check "havend binds DIR/havend.bell, a socket only its user may use"
     fail "mode and owner of DIR/havend.bell" "600 $(stat -c %u "$D")" "$(stat -c '%a %u' "$BELL")"
 ok
 
+# What havenctl costs without havend (process start, catalog open and
+# read), as a read-only command of the same shape: a sanitizer build
+# starts every process several times slower, and the doorbell's gain is
+# in the rest.
 check "rp create on a disk with an open session: median of 5 < $LIMIT_MS ms"
 hold "$A" vm1/disk0 "$TMP/hold0.out"
+base=()
+for _ in 1 2 3 4 5; do
+    t0=$(now_us)
+    hctl "$D" rp list acme/vm1/disk0 >/dev/null
+    base+=($((($(now_us) - t0) / 1000)))
+done
 times=()
 for _ in 1 2 3 4 5; do times+=("$(rp_create_ms acme/vm1/disk0)"); done
 med=$(median "${times[@]}")
-((med < LIMIT_MS)) || fail "rp create median" "< $LIMIT_MS ms" "$med ms (${times[*]})"
+bmed=$(median "${base[@]}")
+[[ -n ${ASAN_OPTIONS:-} ]] || ((med < LIMIT_MS)) ||
+    fail "rp create median" "< $LIMIT_MS ms" "$med ms (${times[*]})"
+((med - bmed < LIMIT_MS)) ||
+    fail "rp create median beyond rp list's ($bmed ms)" "< $LIMIT_MS ms" \
+        "$((med - bmed)) ms (${times[*]})"
 alive "$HOLD_PID" || fail "the open session survived the cuts" "open" "$(cat "$TMP/hold0.out")"
-ok "median $med ms (${times[*]} ms)"
+ok "median $med ms (${times[*]} ms; rp list $bmed ms)"
 
 check "cert revoke closes the revoked site's session < $LIMIT_MS ms after havenctl returned"
 hold "$A2" vm1/disk0 "$TMP/hold-dr.out"
