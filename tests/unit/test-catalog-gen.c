@@ -1,9 +1,9 @@
 /* The catalog generation is havend's cue to recheck every connection
- * (server.c polls it every 250 ms).  havend's own bookkeeping writes
- * (ledger live bytes and alerts, saved allocation maps, measured usage)
- * must land in the catalog without moving it; the changes an admission
- * or a connection check reads (limits, bandwidth, tenant state,
- * credentials, disks) must move it. */
+ * (server.c looks at it every 250 ms, and at once when havenctl rings).
+ * havend's own bookkeeping writes (ledger live bytes and alerts, saved
+ * allocation maps, measured usage) must land in the catalog without
+ * moving it; the changes an admission or a connection check reads
+ * (limits, bandwidth, tenant state, credentials, disks) must move it. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
