@@ -76,6 +76,7 @@ static void fill(struct tenant_audit *e, const char *tenant, const char *action,
 	snprintf(e->action, sizeof(e->action), "%s", action);
 	snprintf(e->result, sizeof(e->result), "%s", result);
 	snprintf(e->detail, sizeof(e->detail), "%s", detail);
+	tenant_audit_cut(e->detail, sizeof(e->detail), strlen(detail));
 }
 
 void gw_audit_append_sync(struct gw_server *srv, const char *tenant,
@@ -179,6 +180,7 @@ void gw_audit_auth_fail(struct gw_server *srv, const char *peer,
 	struct gw_audit_limit *a = &srv->audit;
 	struct gw_audit_peer *p;
 	char detail[TENANT_AUDIT_DETAIL_MAX + 1];
+	int w;
 
 	gw_audit_tick(srv);
 	p = peer_slot(a, peer);
@@ -191,8 +193,10 @@ void gw_audit_auth_fail(struct gw_server *srv, const char *peer,
 	}
 	p->logged++;
 	a->logged++;
-	snprintf(detail, sizeof(detail), "peer=%s reason=%s%s%s", peer, reason,
-		 more && *more ? " " : "", more ? more : "");
+	w = snprintf(detail, sizeof(detail), "peer=%s reason=%s%s%s", peer,
+		     reason, more && *more ? " " : "", more ? more : "");
+	if (w > 0)
+		tenant_audit_cut(detail, sizeof(detail), (size_t)w);
 	push_entry(srv, tenant, detail);
 }
 

@@ -44,6 +44,21 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+void tenant_audit_cut(char *s, size_t cap, size_t whole)
+{
+	static const char mark[] = "... (%zu more bytes)";
+	size_t keep;
+	char room[64];
+
+	if (whole < cap)
+		return;
+	/* Room for the mark with the most digits N can have. */
+	keep = cap - 1 - (size_t)snprintf(room, sizeof(room), mark, whole);
+	while (keep > 0 && ((unsigned char)s[keep] & 0xc0) == 0x80)
+		keep--;
+	snprintf(s + keep, cap - keep, mark, whole - keep);
+}
+
 static int sha256(const void *data, size_t len,
 		  uint8_t out[TENANT_AUDIT_HASH_LEN])
 {

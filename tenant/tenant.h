@@ -592,6 +592,14 @@ struct tenant_audit {
 	uint8_t hash[TENANT_AUDIT_HASH_LEN];
 };
 
+/* s holds the first bytes of a text of 'whole' bytes, as many as fit in
+ * its cap bytes.  When the text did not fit, ends s in "... (N more
+ * bytes)", N counting all that is not shown, so that an auditor can tell
+ * an entry does not hold all of it.  The cut falls between two UTF-8
+ * characters: half of one would make the entry invalid for `havenctl
+ * audit --json`. */
+void tenant_audit_cut(char *s, size_t cap, size_t whole);
+
 /* Appends one entry in a transaction of its own; fills seq, time_ms (if
  * 0), prev and hash.  Does not bump the generation. */
 int tenant_audit_append(struct tenant_catalog *cat, struct tenant_audit *e);

@@ -36,12 +36,22 @@ static struct {
 	bool active;
 	const struct gw_cli *cli;
 	struct tenant_audit e;
-	bool appended;	 /* committed with a change */
-	char args[512];	 /* the command line, cut by cut_args() */
-	size_t args_len; /* the whole command line's length */
+	bool appended; /* committed with a change */
+	/* Each part holds as much as fits; its _len counts all of it, and
+	 * compose() marks the cut (tenant_audit_cut). */
+	char args[512]; /* the command line */
+	size_t args_len;
 	char notes[256]; /* " key=value" pairs */
+	size_t notes_len;
 	char error[256]; /* the first error line printed */
+	size_t error_len;
 } audit;
+
+/* The detail holds all three parts, full and marked, and the ": " before
+ * the error (in the room of their NULs). */
+_Static_assert(sizeof(audit.args) + sizeof(audit.notes) + sizeof(audit.error) <=
+		       sizeof(audit.e.detail),
+	       "the detail holds its parts");
 
 static void set_actor(struct tenant_audit *e)
 {
@@ -66,7 +76,7 @@ static void set_actor(struct tenant_audit *e)
 /* Appends s to the command line: to args as far as it fits, to args_len
  * in full.  s is in single quotes when it holds characters that would
  * make the line ambiguous, parentheses included, so that no argument can
- * pass for the mark of a cut (cut_args). */
+ * pass for the mark of a cut (tenant_audit_cut). */
 static void append_arg(const char *s)
 {
 	size_t n = strlen(audit.args);
@@ -84,33 +94,25 @@ static void append_arg(const char *s)
 			*p = '?';
 }
 
-/* A command line longer than args ends in "... (N more bytes)", so that
- * an auditor can tell the entry does not hold all of it.  The cut falls
- * between two UTF-8 characters: half of one would make the entry invalid
- * for `havenctl audit --json`. */
-static void cut_args(void)
+/* A part as far as it fits, ending in the mark of a cut when it did not. */
+static const char *part(char *out, size_t cap, const char *s, size_t len)
 {
-	static const char mark[] = "... (%zu more bytes)";
-	size_t cap = sizeof(audit.args), keep;
-	char room[64];
-
-	if (audit.args_len < cap)
-		return;
-	/* Room for the mark with the most digits N can have. */
-	keep = cap - 1 -
-	       (size_t)snprintf(room, sizeof(room), mark, audit.args_len);
-	while (keep > 0 && ((unsigned char)audit.args[keep] & 0xc0) == 0x80)
-		keep--;
-	snprintf(audit.args + keep, cap - keep, mark, audit.args_len - keep);
+	snprintf(out, cap, "%s", s);
+	tenant_audit_cut(out, cap, len);
+	return out;
 }
 
 /* detail = command line, notes, and ": error" once there is one. */
 static void compose(void)
 {
-	struct tenant_audit *e = &audit.e;
+	char args[sizeof(audit.args)], notes[sizeof(audit.notes)],
+		error[sizeof(audit.error)];
 
-	snprintf(e->detail, sizeof(e->detail), "%s%s%s%s", audit.args,
-		 audit.notes, audit.error[0] ? ": " : "", audit.error);
+	snprintf(audit.e.detail, sizeof(audit.e.detail), "%s%s%s%s",
+		 part(args, sizeof(args), audit.args, audit.args_len),
+		 part(notes, sizeof(notes), audit.notes, audit.notes_len),
+		 audit.error[0] ? ": " : "",
+		 part(error, sizeof(error), audit.error, audit.error_len));
 }
 
 void gw_cli_audit_begin(const struct gw_cli *cli, int argc, char **argv)
@@ -123,7 +125,6 @@ void gw_cli_audit_begin(const struct gw_cli *cli, int argc, char **argv)
 	set_actor(&audit.e);
 	for (i = 0; i < argc; i++)
 		append_arg(argv[i]);
-	cut_args();
 	compose();
 }
 
@@ -159,21 +160,27 @@ void gw_cli_audit_note(const char *fmt, ...)
 {
 	size_t n = strlen(audit.notes);
 	va_list ap;
+	int w;
 
-	if (!audit.active || n + 2 >= sizeof(audit.notes))
+	if (!audit.active)
 		return;
-	audit.notes[n++] = ' ';
+	/* Past a full buffer, the note only counts. */
+	if (n + 1 < sizeof(audit.notes))
+		audit.notes[n++] = ' ';
 	va_start(ap, fmt);
-	vsnprintf(audit.notes + n, sizeof(audit.notes) - n, fmt, ap);
+	w = vsnprintf(audit.notes + n, sizeof(audit.notes) - n, fmt, ap);
 	va_end(ap);
+	if (w >= 0)
+		audit.notes_len += 1 + (size_t)w;
 	compose();
 }
 
-void gw_cli_audit_error(const char *line)
+void gw_cli_audit_error(const char *line, size_t len)
 {
 	if (!audit.active || audit.error[0])
 		return;
 	snprintf(audit.error, sizeof(audit.error), "%s", line);
+	audit.error_len = len;
 }
 
 /* Commands that only read (their last word says so: "tenant list",

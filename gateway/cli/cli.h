@@ -315,8 +315,9 @@ void gw_cli_audit_tenant(const char *name);
 void gw_cli_audit_note(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2)));
 /* The first error line the command printed (gw_cli_fail and
- * gw_cli_usage_error pass it on). */
-void gw_cli_audit_error(const char *line);
+ * gw_cli_usage_error pass it on): line holds its first bytes, len counts
+ * all of them. */
+void gw_cli_audit_error(const char *line, size_t len);
 /* Records what only the outcome tells: a refused or failed change, an
  * export.  Best effort; never prints. */
 void gw_cli_audit_end(int rc);

@@ -121,11 +121,12 @@ int gw_cli_usage_error(const struct gw_cli *cli, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
+	int len;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	len = vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	gw_cli_audit_error(msg);
+	gw_cli_audit_error(msg, len > 0 ? (size_t)len : 0);
 	fputs("havenctl: ", stderr);
 	if (cli->cmd[0])
 		fprintf(stderr, "%s: ", cli->cmd);
@@ -152,11 +153,12 @@ int gw_cli_fail(const char *fmt, ...)
 {
 	char msg[1024];
 	va_list ap;
+	int len;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	len = vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	gw_cli_audit_error(msg);
+	gw_cli_audit_error(msg, len > 0 ? (size_t)len : 0);
 	fprintf(stderr, "havenctl: %s\n", msg);
 	return GW_CLI_FAIL;
 }

@@ -13,8 +13,9 @@
 #  - entries changed, removed, moved or cut off the end with raw LMDB
 #    (python3-lmdb) make --verify fail with a non-zero exit naming the
 #    entry; putting the original back makes it pass again;
-#  - a command line longer than an entry keeps ends in "... (N more
-#    bytes)", cut between two characters, in the table and in --json.
+#  - a command line or an error line longer than an entry keeps ends in
+#    "... (N more bytes)", cut between two characters, in the table and
+#    in --json.
 source "$(dirname "$0")/functions.sh"
 requires nbdinfo openssl
 requires_haven
@@ -241,5 +242,36 @@ assert len(shown) > 400
 EOF
 grep -q "tenant\.add .*refused .*tenant add aaaa.*\.\.\. ([0-9]* more bytes): invalid tenant name" "$TMP/long.txt" ||
     fail "table row of the cut command line" "... (N more bytes)" "$(tail -1 "$TMP/long.txt")"
+hctl "$D" audit --verify >/dev/null
+ok
+
+check "an error line longer than an entry keeps says how much is cut"
+# The size (2 + 200 bytes) fits the command line, not the error line
+# that quotes it; the cut falls in the middle of an "é" again.
+size=1x$(printf '\xc3\xa9%.0s' $(seq 100))
+"$HAVENCTL" -d "$D" disk create acme/vm1/big --size "$size" 2>"$TMP/size.err" &&
+    fail "disk create with a size of $size succeeded"
+audit_json "$TMP/size.json"
+hctl "$D" audit >"$TMP/size.txt"
+"$PY" - "$TMP/size.json" "$TMP/size.err" <<'EOF' || fail "the cut error line"
+import json, re, sys
+e = json.load(open(sys.argv[1]))[-1]
+size = "1x" + "\u00e9" * 100
+# The error line as havenctl printed it, without "havenctl: ".
+err = open(sys.argv[2], encoding="utf-8").readline().rstrip("\n")
+err = err.split(": ", 1)[1].encode()
+assert (e["action"], e["result"]) == ("disk.create", "refused"), e
+prefix = "disk create acme/vm1/big --size " + size + ": "
+assert e["detail"].startswith(prefix), e["detail"]
+m = re.fullmatch(r"(.*)\.\.\. \((\d+) more bytes\)",
+                 e["detail"][len(prefix):], re.S)
+assert m, "no mark of the cut in: " + e["detail"]
+shown = m.group(1).encode()
+print("  %d of %d error bytes shown, %s more" % (len(shown), len(err), m.group(2)))
+assert err.startswith(shown) and len(shown) + int(m.group(2)) == len(err)
+assert len(shown) > 200
+EOF
+grep -q "disk\.create .*refused .*: invalid size .*\.\.\. ([0-9]* more bytes)$" "$TMP/size.txt" ||
+    fail "table row of the cut error line" "... (N more bytes)" "$(tail -1 "$TMP/size.txt")"
 hctl "$D" audit --verify >/dev/null
 ok
