@@ -517,6 +517,36 @@ static void test_record(void **state)
 			 -EINVAL);
 }
 
+/* A text that does not fit ends in "... (N more bytes)", on a character
+ * boundary; one that fits stays as it is. */
+static void test_cut(void **state)
+{
+	char s[32], text[64];
+	size_t i;
+
+	(void)state;
+	/* "a" and 31 "é": 63 bytes. */
+	text[0] = 'a';
+	for (i = 1; i + 1 < sizeof(text); i += 2)
+		memcpy(text + i, "\xc3\xa9", 2);
+	text[63] = '\0';
+
+	snprintf(s, sizeof(s), "%.31s", "0123456789012345678901234567890");
+	tenant_audit_cut(s, sizeof(s), 31);
+	assert_string_equal(s, "0123456789012345678901234567890");
+
+	/* Room for 12 bytes before the mark; the 12th is half an "é". */
+	snprintf(s, sizeof(s), "%s", text);
+	tenant_audit_cut(s, sizeof(s), strlen(text));
+	assert_string_equal(s, "a\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+			       "... (52 more bytes)");
+
+	/* One byte too many is cut too. */
+	snprintf(s, sizeof(s), "%.31s", "0123456789012345678901234567890x");
+	tenant_audit_cut(s, sizeof(s), 32);
+	assert_string_equal(s, "012345678901... (20 more bytes)");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -537,6 +567,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_catalog_without_audit_db,
 						setup, teardown),
 		cmocka_unit_test(test_record),
+		cmocka_unit_test(test_cut),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
